@@ -1,0 +1,3 @@
+from lbconsole.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""The one list of actions: it feeds key bindings, the footer, the command palette and the CLI.
+
+An action is declared once here. `mutating` actions are refused in read-only
+mode by the executor (lbconsole.actions.execute), not only hidden from view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    name: str  # the id: Textual action name and CLI subcommand
+    title: str  # for the palette and the footer
+    description: str
+    key: str | None = None  # Textual key binding
+    target: str = "none"  # none | real_server | vrrp_instance | nginx_node
+    mutating: bool = False
+    cli: bool = False  # exposed as `lbconsole NAME`
+    footer: bool = True
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("drain", "Drain", "Set a real server's weight to 0 on every director, with a reason",
+               key="d", target="real_server", mutating=True, cli=True),
+    ActionSpec("undrain", "Undrain", "Restore a drained real server's recorded weight on every director",
+               key="u", target="real_server", mutating=True, cli=True),
+    ActionSpec("failover", "Failover", "Make the current MASTER of a VRRP instance step down",
+               key="F", target="vrrp_instance", mutating=True, cli=True),
+    ActionSpec("release", "Release failover", "Remove a forced failover so configured priorities apply",
+               key="R", target="vrrp_instance", mutating=True, cli=False),
+    ActionSpec("reload", "Reload nginx", "nginx -t, reload, then verify new workers and a clean error log",
+               key="L", target="nginx_node", mutating=True, cli=True),
+    ActionSpec("refresh", "Refresh", "Poll now", key="r"),
+    ActionSpec("pause", "Pause", "Pause or resume refreshing", key="p"),
+    ActionSpec("filter", "Filter", "Filter and search", key="slash"),
+    ActionSpec("next_cluster", "Next cluster", "Show the next cluster", key="c"),
+    ActionSpec("help", "Help", "Keys and what they do", key="question_mark"),
+    ActionSpec("command_palette", "Commands", "Open the command palette", key="ctrl+p", footer=False),
+    ActionSpec("quit", "Quit", "Leave lbconsole", key="q"),
+)
+
+BY_NAME = {a.name: a for a in ACTIONS}
+
+
+def get(name: str) -> ActionSpec:
+    return BY_NAME[name]
+
+
+def mutating() -> tuple[ActionSpec, ...]:
+    return tuple(a for a in ACTIONS if a.mutating)

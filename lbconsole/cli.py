@@ -1,0 +1,77 @@
+"""The `lbconsole` command line.
+
+Each subcommand lives in its own module with `register(subparsers)`, which adds
+its parser and sets `func(args) -> exit code`. Nothing here imports Textual:
+only the console itself (no subcommand) does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from lbconsole.errors import LbconsoleError
+
+# Subcommand modules, each with register(subparsers).
+SUBCOMMANDS = (
+    "lbconsole.commands.status",
+    "lbconsole.commands.record",
+    "lbconsole.commands.replay",
+    "lbconsole.commands.actions",
+    "lbconsole.commands.doctor",
+    "lbconsole.lab.cli",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors exit 2 with one line
+        self.print_usage(sys.stderr)
+        print(f"lbconsole: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """Options accepted both before and after the subcommand."""
+    parser.add_argument("--inventory", "-i", metavar="FILE", default=argparse.SUPPRESS,
+                        help="inventory TOML (default: $LBCONSOLE_INVENTORY, then "
+                             "$XDG_CONFIG_HOME/lbconsole/inventory.toml, then the local host)")
+    parser.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                        help="refuse every action that changes a node")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lbconsole", description="Operations console for LVS/IPVS + keepalived + nginx.")
+    add_common(parser)
+    parser.add_argument("--noc", action="store_true", help="read-only wall display that cycles clusters")
+    parser.add_argument("--theme", metavar="NAME", help="colour theme (see themes/)")
+    parser.add_argument("--demo", action="store_true", help="replay the bundled lab recording; needs no cluster")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # not written yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.inventory = getattr(args, "inventory", None)
+    args.read_only = getattr(args, "read_only", False)
+    try:
+        if args.command is None:
+            from lbconsole.ui.run import run_console  # the only path that imports Textual
+
+            return run_console(args)
+        return args.func(args)
+    except LbconsoleError as exc:
+        print(f"lbconsole: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("lbconsole: interrupted", file=sys.stderr)
+        return 130
