@@ -126,6 +126,8 @@ class HostStats:
     mem_total: int = 0
     cpus: int = 0
     uptime_s: float = 0
+    cpu_busy: int = 0  # raw jiffies, for cpu_percent between two polls
+    cpu_total: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ class NodeSnapshot:
     # Raw per-counter totals and the time they were read, for delta rates.
     sampled_at: float | None = None
     warnings: tuple[str, ...] = ()
+    keepalived_running: bool | None = None  # None: not known (not polled, or not asked)
 
     def service(self, key: str) -> Service | None:
         return next((s for s in self.ipvs if s.key == key), None)

@@ -1,0 +1,19 @@
+"""Drains that something undid: a recorded drain whose weight is no longer 0."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lbconsole.snapshot import Alert, ClusterSnapshot
+
+
+def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
+    for node in cluster.directors:
+        if not node.reachable:
+            continue
+        for svc in node.ipvs:
+            for rs in svc.real_servers:
+                if rs.drain is not None and rs.weight != 0:
+                    yield Alert("warning", "drain_reverted",
+                                f"{svc.key} {rs.key} is drained ({rs.drain.reason!r}) but has weight {rs.weight} "
+                                f"on {node.name}", cluster.name, node.name)

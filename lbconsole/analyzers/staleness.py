@@ -1,0 +1,20 @@
+"""Nodes that cannot be reached, or whose data is getting old."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lbconsole.snapshot import Alert, ClusterSnapshot
+
+STALE_POLLS = 3  # data older than this many poll intervals is stale
+
+
+def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
+    for node in cluster.nodes:
+        if not node.reachable:
+            seen = f"last data {node.age_s:.0f} s old" if node.updated_at else "never reached"
+            yield Alert("critical", "node_unreachable", f"{node.name} unreachable: {node.error} ({seen})",
+                        cluster.name, node.name)
+        elif node.age_s > STALE_POLLS * poll_interval:
+            yield Alert("warning", "node_stale", f"{node.name} data is {node.age_s:.0f} s old",
+                        cluster.name, node.name)

@@ -1,0 +1,22 @@
+"""VRRP instances in FAULT, and VRIDs that no node is MASTER for."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from lbconsole.snapshot import Alert, ClusterSnapshot
+
+
+def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
+    states: dict[int, list[str]] = defaultdict(list)
+    for node in cluster.nodes:
+        for inst in node.vrrp:
+            if node.reachable:
+                states[inst.vrid].append(inst.state)
+            if inst.state == "FAULT" and node.reachable:
+                yield Alert("critical", "vrrp_fault", f"{node.name}/{inst.instance} (VRID {inst.vrid}) is in FAULT",
+                            cluster.name, node.name)
+    for vrid, seen in sorted(states.items()):
+        if "MASTER" not in seen:
+            yield Alert("critical", "no_master", f"no node is MASTER for VRID {vrid}", cluster.name)

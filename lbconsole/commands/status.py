@@ -1,0 +1,72 @@
+"""`lbconsole status [--json]`: one snapshot of every node, for scripts and quick looks.
+
+Exit 0 when every node answered, 1 when any did not (the output is still
+printed), 2 for usage and inventory errors. Never imports Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from lbconsole import inventory as inventory_mod
+from lbconsole.snapshot import Snapshot
+from lbconsole.source.poller import Poller
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from lbconsole.cli import add_common
+
+    parser = sub.add_parser("status", help="poll every node once and print the snapshot")
+    add_common(parser)
+    parser.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    parser.set_defaults(func=run)
+
+
+async def take(inv: inventory_mod.Inventory) -> Snapshot:
+    poller = Poller(inv)
+    try:
+        return await poller.poll_once()
+    finally:
+        await poller.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    inv = inventory_mod.load(args.inventory)
+    snapshot = asyncio.run(take(inv))
+    if args.json:
+        json.dump(snapshot.to_dict(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_text(snapshot))
+    every_node = [n for c in snapshot.clusters for n in c.nodes]
+    return 0 if all(n.reachable for n in every_node) else 1
+
+
+def render_text(snapshot: Snapshot) -> str:
+    lines = []
+    for alert in snapshot.alerts:
+        lines.append(f"{alert.severity.upper():8} {alert.kind}: {alert.message}")
+    for cluster in snapshot.clusters:
+        lines.append(f"cluster {cluster.name}" + (" [read-only]" if cluster.read_only else ""))
+        for node in cluster.nodes:
+            state = "up" if node.reachable else "UNREACHABLE"
+            lines.append(f"  {node.name:12} {node.host:18} {','.join(node.roles):16} {state}"
+                         + (f"  error: {node.error}" if node.error else ""))
+            for inst in node.vrrp:
+                lines.append(f"    vrrp {inst.instance} vrid {inst.vrid} {inst.state} prio "
+                             f"{inst.effective_priority}/{inst.priority} vips {' '.join(inst.vips)}")
+            for svc in node.ipvs:
+                lines.append(f"    {svc.key} {svc.scheduler}" + (" persistent" if svc.persistent else "")
+                             + f" cps {svc.rates.cps:g}")
+                for rs in svc.real_servers:
+                    mark = f"  DRAINED ({rs.drain.reason})" if rs.drain else ""
+                    lines.append(f"      -> {rs.key:22} {rs.forward:6} w {rs.weight:<4} act {rs.active_conns:<5} "
+                                 f"inact {rs.inactive_conns:<5}{mark}")
+            if node.nginx:
+                ng = node.nginx
+                lines.append(f"    nginx active {ng.active} requests {ng.requests} reading {ng.reading} "
+                             f"writing {ng.writing} waiting {ng.waiting}")
+    return "\n".join(lines) + "\n"

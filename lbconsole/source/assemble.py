@@ -1,0 +1,56 @@
+"""Assemble per-node results into one Snapshot: ages, inferred VRRP state, alerts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from lbconsole.analyzers import analyze
+from lbconsole.inventory import Inventory, NodeConfig
+from lbconsole.snapshot import ClusterSnapshot, NodeSnapshot, Snapshot, VrrpInstance
+
+
+def pending(node: NodeConfig) -> NodeSnapshot:
+    return NodeSnapshot(name=node.name, host=node.host, roles=node.roles, error="not polled yet")
+
+
+def assemble(inventory: Inventory, latest: dict[str, NodeSnapshot], now: float) -> Snapshot:
+    clusters = []
+    for cluster in inventory.clusters:
+        nodes = []
+        for cfg in cluster.nodes:
+            snap = latest.get(cfg.name) or pending(cfg)
+            if snap.updated_at is not None:
+                snap = replace(snap, age_s=round(max(0.0, now - snap.updated_at), 3))
+            nodes.append(snap)
+        nodes = infer_vrrp(nodes)
+        clusters.append(ClusterSnapshot(name=cluster.name, nodes=tuple(nodes), read_only=cluster.read_only,
+                                        color=cluster.color))
+    snapshot = Snapshot(taken_at=round(now, 3), clusters=tuple(clusters))
+    return snapshot.with_alerts(analyze(snapshot, inventory.poll_interval))
+
+
+def infer_vrrp(nodes: list[NodeSnapshot]) -> list[NodeSnapshot]:
+    """A director whose keepalived gave no dump still gets its instances, learnt from its peers.
+
+    Stopped keepalived -> STOP; otherwise holding a VIP on a non-lo interface -> MASTER, else BACKUP.
+    """
+    known: dict[tuple[str, int], VrrpInstance] = {}
+    for node in nodes:
+        for inst in node.vrrp:
+            if inst.source != "addr":
+                known.setdefault((inst.instance, inst.vrid), inst)
+    out = []
+    for node in nodes:
+        if node.reachable and node.has_role("director") and not node.vrrp and known:
+            up = {a.address for a in node.addresses if a.interface != "lo"}
+            inferred = []
+            for inst in known.values():
+                if node.keepalived_running is False:
+                    state = "STOP"
+                else:
+                    state = "MASTER" if up & set(inst.vips) else "BACKUP"
+                inferred.append(VrrpInstance(instance=inst.instance, vrid=inst.vrid, state=state,
+                                             interface=inst.interface, vips=inst.vips, source="addr"))
+            node = replace(node, vrrp=tuple(inferred))
+        out.append(node)
+    return out
