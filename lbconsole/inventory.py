@@ -122,7 +122,10 @@ def parse(text: str, path: str = "<inventory>") -> Inventory:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column \d+\)", msg)
         line = int(m.group(1)) if m else None
-        raise InventoryError(path, "invalid TOML: " + re.sub(r"\s*\(at line.*\)", "", msg), line) from None
+        if line is None and "end of document" in msg:
+            line = max(1, len(text.rstrip("\n").splitlines()))
+        msg = re.sub(r"\s*\(at (line|end of document).*\)", "", msg)
+        raise InventoryError(path, "invalid TOML: " + msg, line) from None
     return _Validator(text, path).inventory(data)
 
 
