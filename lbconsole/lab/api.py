@@ -1,0 +1,90 @@
+"""The lab's Python API, for tests and tools:
+
+    from lbconsole.lab import api
+    api.up()                                   # -> inventory path; no-op if the lab is up
+    api.run("lb1", "ipvsadm -Ln", check=True)  # ssh from lbc-ops (netns exec for ops/client)
+    with api.in_ops_netns(): ...               # open sockets from lbc-ops in-process
+    api.stop_daemon("web2", "nginx"); api.start_daemon("web2", "nginx")
+    api.block_vrrp(True)                       # split brain: both directors become MASTER
+    api.down()
+
+Everything needs root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from lbconsole.lab import extra, lifecycle, netns, nodes
+from lbconsole.lab import topology as t
+from lbconsole.lab.access import in_netns, in_ops_netns, run  # noqa: F401  (re-exported)
+from lbconsole.lab.configs import inventory_toml
+from lbconsole.lab.errors import LabError, LabNeedsRoot, LabNotUp  # noqa: F401
+from lbconsole.lab.status import LabStatus, lab_status
+from lbconsole.lab.topology import LAB_DIR, NODES, VIP, VRRP_PASSWORD  # noqa: F401
+
+is_up = lifecycle.is_up
+add_extra_ssh_nodes = extra.add
+remove_extra_ssh_nodes = extra.remove
+extra_ssh_nodes = extra.present
+
+
+def up(progress: Callable[[str], None] | None = None) -> Path:
+    """Bring the lab up (no-op if it is up) and return the inventory path."""
+    lifecycle.up(progress or (lambda msg: None))
+    return inventory_path()
+
+
+def down(progress: Callable[[str], None] | None = None) -> None:
+    """Remove every namespace, process, tap and VM of the lab (extra SSH nodes too). Idempotent."""
+    lifecycle.down(progress or (lambda msg: None))
+
+
+def status() -> LabStatus:
+    return lab_status()
+
+
+def inventory_path() -> Path:
+    """The inventory file (rewritten if missing: its content does not depend on the run)."""
+    if not t.INVENTORY.exists():
+        t.LAB_DIR.mkdir(parents=True, exist_ok=True)
+        t.INVENTORY.write_text(inventory_toml())
+    return t.INVENTORY
+
+
+def _node(name: str) -> t.Node:
+    try:
+        node = t.node(name)
+    except KeyError:
+        raise LabError(f"no lab node {name!r}") from None
+    if not node.ssh:
+        raise LabError(f"{name} runs no daemons")
+    return node
+
+
+def stop_daemon(node: str, daemon: str) -> None:
+    """Stop "sshd", "nginx" or "keepalived" on node, out of band (works when its sshd is down)."""
+    nodes.stop_daemon(_node(node), daemon)
+
+
+def start_daemon(node: str, daemon: str) -> None:
+    """Start it again with the node's own config; no-op if it runs."""
+    nodes.start_daemon(_node(node), daemon)
+
+
+def daemon_running(node: str, daemon: str) -> bool:
+    return nodes.daemon_states(_node(node))[daemon]
+
+
+def block_vrrp(on: bool = True) -> None:
+    """Cut (or restore) the link between lb1 and lb2 on the bridge, so their VRRP adverts no
+    longer meet: both become MASTER (split brain). Both still reach every other node. The block is
+    on the switch, so it survives keepalived restarts; `down` removes it with the switch."""
+    if t.SWITCH_NS not in netns.existing():
+        raise LabNotUp()
+    netns.isolate([n.tap for n in t.DIRECTORS], on)
+
+
+def vrrp_blocked() -> bool:
+    return all(netns.is_isolated(n.tap) for n in t.DIRECTORS)

@@ -1,0 +1,212 @@
+"""Bringing the whole lab up and down, and telling what is up."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from lbconsole.lab import access, configs, netns, nodes, vm
+from lbconsole.lab import topology as t
+from lbconsole.lab.errors import LabError, LabNeedsRoot
+from lbconsole.lab.proc import alive, kill_pids, netns_pids, recorded_pids, sh
+
+STATE = t.LAB_DIR / "state"  # exists while the lab is (meant to be) up
+UP_TIMEOUT = 90.0
+Say = Callable[[str], None]
+
+
+def _quiet(msg: str) -> None:
+    pass
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabNeedsRoot()
+
+
+@contextlib.contextmanager
+def locked():
+    """One lab operation at a time on this machine (tests of several sessions may share it)."""
+    t.LAB_DIR.mkdir(parents=True, exist_ok=True)
+    with open(t.LOCK, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def lab_namespaces() -> list[str]:
+    """The lab's namespaces that exist now: the fixed ones and extra sshN ones, nothing else."""
+    ours = {t.SWITCH_NS} | {n.netns for n in t.HOST_NODES + t.LOCAL_NODES}
+    return [ns for ns in netns.existing()
+            if ns in ours or (ns.startswith("lbc-ssh") and ns[7:].isdigit())]
+
+
+def is_up() -> bool:
+    """Cheap: the lab was brought up and its VM, holders and namespaces are all still there."""
+    if not STATE.exists() or vm.pid() is None:
+        return False
+    if not all(nodes.holder(n) for n in t.HOST_NODES):
+        return False
+    have = set(netns.existing())
+    return all(ns in have for ns in [t.SWITCH_NS] + [n.netns for n in t.HOST_NODES + t.LOCAL_NODES])
+
+
+def leftovers() -> bool:
+    return bool(lab_namespaces()) or any(_ours(pid) for pid in recorded_pids().values())
+
+
+def _ours(pid: int) -> bool:
+    """A recorded pid is killed only if it still runs something of the lab (pids get reused)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return alive(pid) and str(t.LAB_DIR).encode() in f.read()
+    except OSError:
+        return False
+
+
+def down(say: Say = _quiet) -> None:
+    """Kill every process the lab started, then remove its taps and namespaces. Idempotent."""
+    require_root()
+    with locked():
+        _down(say)
+
+
+def _down(say: Say) -> None:
+    STATE.unlink(missing_ok=True)
+    namespaces = lab_namespaces()
+    pids = [pid for pid in recorded_pids().values() if _ours(pid)]
+    for ns in namespaces:
+        pids += netns_pids(ns)  # the namespace is the lab's, so is everything in it
+    if pids:
+        say(f"stopping {len(set(pids))} processes")
+        kill_pids(sorted(set(pids)))
+    netns.delete_taps([n.tap for n in t.DIRECTORS])
+    for ns in namespaces:
+        netns.delete(ns)
+    if namespaces:
+        say(f"removed {len(namespaces)} namespaces")
+    for p in t.PIDS_DIR.glob("*.pid") if t.PIDS_DIR.is_dir() else ():
+        p.unlink()
+    (t.VM_DIR / "qemu.pid").unlink(missing_ok=True)
+    left = lab_namespaces()
+    if left:
+        raise LabError(f"could not remove namespaces: {', '.join(left)}")
+
+
+def up(say: Say = _quiet) -> tuple[bool, float]:
+    """Bring the lab up unless it is; (True if it was already up, seconds taken)."""
+    require_root()
+    start = time.monotonic()
+    with locked():
+        if is_up():
+            return True, 0.0
+        if leftovers():
+            say("cleaning up what a previous lab left")
+            _down(say)
+        try:
+            _up(say, start)
+        except BaseException as exc:
+            say(f"FAILED: {exc}" if isinstance(exc, LabError) else f"FAILED: {exc!r}")
+            say("cleaning up")
+            _down(say)
+            raise
+    return False, time.monotonic() - start
+
+
+def _up(say: Say, start: float) -> None:
+    say("preparing nodes, keys and configs in " + str(t.LAB_DIR))
+    for d in (t.NODES_DIR, t.PIDS_DIR, t.VM_DIR, t.CACHE_DIR, t.BIN_DIR):
+        d.mkdir(parents=True, exist_ok=True)
+    ops_pub = nodes.prepare_ops()
+    known = "".join(nodes.prepare_node(n, ops_pub) for n in t.NODES)
+    t.KNOWN_HOSTS.write_text(known)
+    t.INVENTORY.write_text(configs.inventory_toml())
+    nodes.write_boot_script()
+    nodes.mountpoints()
+
+    say("creating namespaces, bridge br0 and taps")
+    netns.create_switch([n.tap for n in t.DIRECTORS])
+    for n in t.LOCAL_NODES + t.HOST_NODES:
+        extra = (f"{t.EXTRA_PREFIX}254/{t.EXTRA_PREFIXLEN}",) if n is t.OPS else ()
+        netns.create_node(n, extra)
+    for n in t.WEB_NODES:
+        netns.make_real_server(n, t.VIP)
+
+    say("booting the director VM (qemu, TCG)")
+    vm.start(say)
+    say("starting sshd and nginx on " + ", ".join(n.name for n in t.HOST_NODES))
+    for n in t.HOST_NODES:
+        nodes.start_host_node(n)
+    deadline = start + UP_TIMEOUT
+    _wait("host nodes to boot", deadline, lambda: all((n.dir / "booted").exists() for n in t.HOST_NODES),
+          lambda: _boot_failures(t.HOST_NODES))
+    vm.wait_ready(max(1.0, deadline - time.monotonic()))
+    say(f"VM booted after {time.monotonic() - start:.1f} s; waiting for sshd on every node")
+    _wait("every sshd to answer over SSH", deadline, _all_ssh, _ssh_failures)
+    say("waiting for lb1 to be MASTER with the VIP and IPVS to have its real servers")
+    _wait("lb1 MASTER with the VIP and 2 services x 3 real servers", deadline, _directors_ready,
+          _director_report)
+    say("checking a request from client to the VIP")
+    _wait("a request from client to the VIP", deadline, _client_request, lambda: "")
+    STATE.write_text(f"up {time.time():.0f}\n")
+    say(f"lab is up after {time.monotonic() - start:.1f} s; inventory: {t.INVENTORY}")
+
+
+def _wait(what: str, deadline: float, ready: Callable[[], bool], explain: Callable[[], str]) -> None:
+    while not ready():
+        if time.monotonic() > deadline:
+            detail = explain()
+            raise LabError(f"timed out waiting for {what}" + (f": {detail}" if detail else ""))
+        if vm.pid() is None:
+            raise LabError("the VM stopped; its console ends:\n" + vm.console_tail())
+        time.sleep(0.3)
+
+
+def _boot_failures(group) -> str:
+    bad = [n for n in group if not (n.dir / "booted").exists()]
+    return "; ".join(f"{n.name}: {(n.dir / 'boot.log').read_text(errors='replace').strip()[-300:]}"
+                     for n in bad if (n.dir / "boot.log").exists())
+
+
+def _ssh_ok(node) -> bool:
+    try:
+        return access.run(node.name, "true", timeout=20).returncode == 0
+    except LabError:
+        return False
+
+
+def _ssh_state() -> dict[str, bool]:
+    with ThreadPoolExecutor(len(t.NODES)) as pool:
+        return dict(zip((n.name for n in t.NODES), pool.map(_ssh_ok, t.NODES)))
+
+
+def _all_ssh() -> bool:
+    return all(_ssh_state().values())
+
+
+def _ssh_failures() -> str:
+    return "no SSH to " + ", ".join(name for name, ok in _ssh_state().items() if not ok)
+
+
+def _director_view(name: str) -> str:
+    res = access.run(name, "ip -o -4 addr show dev eth0; ipvsadm -Ln", timeout=20)
+    return res.stdout if res.returncode == 0 else ""
+
+
+def _directors_ready() -> bool:
+    lb1 = _director_view(t.MASTER.name)
+    if f"inet {t.VIP}/" not in lb1 or lb1.count(" Route ") != len(t.SERVICES) * len(t.WEB_NODES):
+        return False
+    return f"inet {t.VIP}/" not in _director_view(t.BACKUP.name)
+
+
+def _director_report() -> str:
+    return " | ".join(f"{n.name}: {_director_view(n.name).strip() or '(no answer)'}" for n in t.DIRECTORS)
+
+
+def _client_request() -> bool:
+    res = sh(["curl", "-s", "-m", "3", f"http://{t.VIP}/"], ns=t.CLIENT_NS, check=False, timeout=10)
+    return res.returncode == 0 and "app1" in res.stdout
