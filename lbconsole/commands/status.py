@@ -13,7 +13,6 @@ import sys
 
 from lbconsole import inventory as inventory_mod
 from lbconsole.snapshot import Snapshot
-from lbconsole.source.poller import Poller
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def take(inv: inventory_mod.Inventory) -> Snapshot:
+    from lbconsole.source.poller import Poller  # asyncssh is slow to import: only when polling
+
     poller = Poller(inv)
     try:
         return await poller.poll_once()

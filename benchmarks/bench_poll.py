@@ -1,0 +1,103 @@
+"""Poll-cycle benchmark over SSH against the real lab. Not pass/fail: it prints figures and ratios.
+
+    .venv/bin/python -m lbconsole lab up
+    .venv/bin/python benchmarks/bench_poll.py [--extra 50] [--rounds 10]
+
+Figures, each against a reference measured in the same run:
+- one poll cycle over all lab nodes vs the slowest single node's poll on its own (goal <= 1.5x);
+- a persistent-connection poll of a director vs `ssh node 'ipvsadm -Ln --stats --exact'` run anew
+  (goal: at least 10x faster);
+- with --extra N, a cycle over N sshd-only nodes: wall time and this process's CPU time per cycle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import time
+
+from lbconsole import inventory
+from lbconsole.lab import api
+from lbconsole.lab.access import ssh_argv
+from lbconsole.lab import topology
+from lbconsole.source.poller import Poller
+
+
+def median_time(fn, rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+async def timed(coro_fn, rounds: int) -> tuple[float, float]:
+    """Median wall seconds and mean CPU seconds of this process per call."""
+    walls = []
+    cpu0 = time.process_time()
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await coro_fn()
+        walls.append(time.perf_counter() - started)
+    return statistics.median(walls), (time.process_time() - cpu0) / rounds
+
+
+async def lab_cycle(inv: inventory.Inventory, rounds: int) -> None:
+    poller = Poller(inv)
+    try:
+        await poller.poll_once()  # connect everything first: the console keeps connections open
+        cycle, cpu = await timed(poller.poll_once, rounds)
+        singles = {}
+        for node in inv.nodes:
+            singles[node.name], _ = await timed(lambda n=node: poller.poll_node(n), rounds)
+        slowest = max(singles, key=singles.get)
+        print(f"poll cycle, {len(inv.nodes)} lab nodes: {cycle * 1000:.1f} ms (CPU {cpu * 1000:.1f} ms)")
+        print(f"slowest single node ({slowest}) alone: {singles[slowest] * 1000:.1f} ms")
+        print(f"  ratio cycle / slowest node: {cycle / singles[slowest]:.2f}x (goal <= 1.5x)")
+        lb1 = inv.find_node("lb1")
+        persistent, _ = await timed(lambda: poller.poll_node(lb1), rounds)
+    finally:
+        await poller.close()
+    fresh = median_time(lambda: subprocess.run(
+        ssh_argv(topology.node("lb1"), "ipvsadm -Ln --stats --exact"), capture_output=True, check=True),
+        max(3, rounds // 2))
+    print(f"lb1 full poll, persistent connection: {persistent * 1000:.1f} ms")
+    print(f"lb1 `ssh lb1 'ipvsadm -Ln --stats --exact'` anew: {fresh * 1000:.1f} ms")
+    print(f"  ratio anew / persistent: {fresh / persistent:.1f}x (goal >= 10x)")
+
+
+async def extra_cycle(path, count: int, rounds: int) -> None:
+    inv = inventory.load(str(path))
+    poller = Poller(inv)
+    try:
+        await poller.poll_once()
+        cycle, cpu = await timed(poller.poll_once, rounds)
+        unreachable = [n for n in poller.latest.values() if not n.reachable]
+    finally:
+        await poller.close()
+    print(f"poll cycle, {count} SSH nodes: {cycle * 1000:.1f} ms wall, {cpu * 1000:.1f} ms CPU "
+          f"({cpu / cycle * 100:.0f}% of one core while polling); unreachable: {len(unreachable)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--extra", type=int, default=0, help="also poll this many sshd-only nodes")
+    args = parser.parse_args()
+    path = api.up(print)
+    with api.in_ops_netns():
+        asyncio.run(lab_cycle(inventory.load(str(path)), args.rounds))
+    if args.extra:
+        api.add_extra_ssh_nodes(args.extra)
+        try:
+            with api.in_ops_netns():
+                asyncio.run(extra_cycle(topology.LAB_DIR / "inventory-ssh.toml", args.extra, args.rounds))
+        finally:
+            api.remove_extra_ssh_nodes()
+
+
+if __name__ == "__main__":
+    main()
