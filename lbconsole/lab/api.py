@@ -77,6 +77,19 @@ def daemon_running(node: str, daemon: str) -> bool:
     return nodes.daemon_states(_node(node))[daemon]
 
 
+_DUMP_FILES = {"json": "/tmp/keepalived.json", "data": "/tmp/keepalived.data", "stats": "/tmp/keepalived.stats"}
+
+
+def keepalived_dump(node: str, kind: str = "json", timeout: float = 20) -> str:
+    """Signal keepalived on node for its JSON, DATA or STATS dump and return the file's text.
+    The write is asynchronous (and not atomic before 2.4): wait until its size stops changing."""
+    path = _DUMP_FILES[kind]
+    script = (f"rm -f {path}; kill -s $(keepalived --signum={kind.upper()}) $(cat /run/keepalived.pid) || exit 1; "
+              f"last=-1; for i in $(seq 100); do n=$(stat -c %s {path} 2>/dev/null || echo -1); "
+              f'[ "$n" -gt 0 ] && [ "$n" = "$last" ] && break; last=$n; sleep 0.1; done; cat {path}')
+    return run(node, script, check=True, timeout=timeout).stdout
+
+
 def block_vrrp(on: bool = True) -> None:
     """Cut (or restore) the link between lb1 and lb2 on the bridge, so their VRRP adverts no
     longer meet: both become MASTER (split brain). Both still reach every other node. The block is
