@@ -39,6 +39,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("help", "Help", "Keys and what they do", key="question_mark"),
     ActionSpec("command_palette", "Commands", "Open the command palette", key="ctrl+p", footer=False),
     ActionSpec("quit", "Quit", "Leave lbconsole", key="q"),
+    # Console-only navigation and replay controls (not CLI commands).
+    ActionSpec("open", "Open", "Open the selected service or node", key="enter"),
+    ActionSpec("back", "Back", "Back to the previous screen", key="escape"),
+    ActionSpec("faster", "Faster", "Replay faster (x2)", key="plus"),
+    ActionSpec("slower", "Slower", "Replay slower (/2)", key="minus"),
+    ActionSpec("change_theme", "Theme", "Choose a colour theme", footer=False),
 )
 
 BY_NAME = {a.name: a for a in ACTIONS}

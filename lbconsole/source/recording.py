@@ -1,0 +1,110 @@
+"""Recordings: snapshots as JSON lines, one `Snapshot.to_dict()` per line.
+
+The reader is tolerant of what a recording naturally contains (blank lines,
+`#` comments, a last line cut short because the recorder was killed) and
+reports anything else as an error naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+from lbconsole.errors import LbconsoleError
+from lbconsole.snapshot import Snapshot
+
+
+class RecordingError(LbconsoleError):
+    """A recording that cannot be read; the message names file and line."""
+
+    def __init__(self, where: str, line: int | None, message: str):
+        super().__init__(f"recording {where}{f':{line}' if line else ''}: {message}")
+        self.where = where
+        self.line = line
+
+
+def dumps(snapshot: Snapshot) -> str:
+    return json.dumps(snapshot.to_dict(), separators=(",", ":"), allow_nan=False)
+
+
+class Writer:
+    """Appends snapshots to a file, flushing each line so a killed recorder loses at most one."""
+
+    def __init__(self, path: str | os.PathLike, append: bool = False):
+        self.path = Path(path)
+        self._file: IO[str] = open(self.path, "a" if append else "w", encoding="utf-8")
+        self.count = 0
+
+    def write(self, snapshot: Snapshot) -> None:
+        self._file.write(dumps(snapshot) + "\n")
+        self._file.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def parse_lines(lines: Iterable[str], where: str = "<lines>") -> Iterator[Snapshot]:
+    """Yield the snapshots in `lines`; raise RecordingError for garbage."""
+    for number, raw in enumerate(lines, 1):
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            yield _parse(text)
+        except ValueError as exc:
+            if not raw.endswith("\n") and isinstance(exc, _Truncated):
+                return  # only a last line lacks a newline: the recorder died mid-write
+            raise RecordingError(where, number, exc.args[0]) from None
+
+
+class _Truncated(ValueError):
+    pass
+
+
+def _parse(text: str) -> Snapshot:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        cls = _Truncated if exc.pos >= len(text) - 1 else ValueError  # ran out of text
+        raise cls(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(data, dict) or "taken_at" not in data or "clusters" not in data:
+        raise ValueError("not a snapshot (a JSON object with taken_at and clusters)")
+    try:
+        return Snapshot.from_dict(data)
+    except (TypeError, AttributeError, KeyError) as exc:
+        raise ValueError(f"not a snapshot: {exc}") from None
+
+
+def read(path: str | os.PathLike) -> Iterator[Snapshot]:
+    """Yield the snapshots of a recording file, lazily."""
+    p = Path(path)
+    try:
+        handle = open(p, encoding="utf-8")
+    except OSError as exc:
+        raise RecordingError(str(p), None, exc.strerror or str(exc)) from None
+    with handle:
+        try:
+            yield from parse_lines(handle, str(p))
+        except UnicodeDecodeError:
+            raise RecordingError(str(p), None, "not a text file") from None
+
+
+def read_all(path: str | os.PathLike) -> list[Snapshot]:
+    return list(read(path))
+
+
+def check(path: str | os.PathLike) -> Snapshot:
+    """The first snapshot, so a command can fail fast with a clear message."""
+    for snapshot in read(path):
+        return snapshot
+    raise RecordingError(str(path), None, "no snapshots in it")

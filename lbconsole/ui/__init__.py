@@ -1,0 +1,1 @@
+"""The Textual console. Only `lbconsole` with no subcommand (and replay) imports this."""

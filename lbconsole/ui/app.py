@@ -1,0 +1,350 @@
+"""The console App: themes, the snapshot worker, read-only, and registry-generated keys.
+
+One worker pulls snapshots from the source: it asks for the next one only
+after the previous was applied, so polls never overlap and the UI never waits
+on the network. Mutating actions all pass through `action_act`, which refuses
+in read-only mode whoever calls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+
+from textual import work
+from textual.app import App
+from textual.screen import Screen
+
+from lbconsole.actions.registry import BY_NAME, ActionSpec
+from lbconsole.analyzers.transitions import Event
+from lbconsole.errors import UsageError
+from lbconsole.inventory import Inventory
+from lbconsole.snapshot import Snapshot
+from lbconsole.source.base import SnapshotSource
+from lbconsole.source.replay import EndOfRecording
+from lbconsole.ui import keys, themes
+from lbconsole.ui.commands import RegistryCommands
+from lbconsole.ui.operate import ActionContext, describe, load_executor, summarise, what
+from lbconsole.ui.screens.base import ConsoleScreen
+from lbconsole.ui.state import ConsoleState
+
+TOAST_KINDS = {"vrrp_state": 10, "node_lost": 10, "node_back": 6}  # kind -> seconds shown
+NOC_CYCLE_S = 15.0
+ERROR_BACKOFF_S = (1, 2, 5, 10, 30)
+
+
+class LbConsole(App):
+    CSS_PATH = "app.tcss"
+    TITLE = "lbconsole"
+    BINDINGS = keys.bindings()
+    COMMANDS = {RegistryCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+
+    def __init__(self, source: SnapshotSource, *, inventory: Inventory | None = None, read_only: bool = False,
+                 noc: bool = False, theme: str | None = None, poll_interval: float | None = None,
+                 clock=time.monotonic, start_paused: bool = False, noc_cycle_s: float = NOC_CYCLE_S):
+        self._accent: str | None = None  # before super(): get_css_variables may run early
+        super().__init__()
+        self.source = source
+        self.inventory = inventory
+        self.noc = noc
+        self.forced_read_only = bool(read_only or noc or source.replay)
+        interval = poll_interval or (inventory.poll_interval if inventory else 2.0)
+        self.state = ConsoleState(clock=clock, poll_interval=interval)
+        self.paused = start_paused
+        self.ended = False
+        self.feed_error: str | None = None
+        self.noc_cycle_s = noc_cycle_s
+        self._step = False
+        self._resume = asyncio.Event()
+        for t in themes.load_all().values():
+            self.register_theme(t)
+        name = theme or (themes.NOC_DEFAULT if noc else themes.DEFAULT)
+        if name not in self.available_themes:
+            raise UsageError(f"unknown theme {name!r}; available: {', '.join(sorted(self.available_themes))}")
+        self.theme = name
+
+    # -- screens and theme ---------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        from lbconsole.ui.screens.main import MainScreen
+        from lbconsole.ui.screens.noc import NocScreen
+
+        return NocScreen() if self.noc else MainScreen()
+
+    def get_css_variables(self) -> dict[str, str]:
+        variables = super().get_css_variables()
+        variables["cluster-accent"] = getattr(self, "_accent", None) or variables.get("accent", "ansi_magenta")
+        return variables
+
+    def _update_accent(self) -> None:
+        cluster = self.state.cluster
+        colour = themes.accent_colour(cluster.color if cluster else None)
+        if colour is None and cluster is not None and self.inventory is not None:
+            cfg = self.inventory.cluster(cluster.name)
+            colour = themes.accent_colour(cfg.color if cfg else None)
+        if colour != self._accent:
+            self._accent = colour
+            self.refresh_css(animate=False)
+
+    def on_mount(self) -> None:
+        self.pump()
+        self.set_interval(1.0, self._tick)
+        if self.noc:
+            self.set_interval(self.noc_cycle_s, self._cycle)
+        if not self.is_headless:
+            self._catch_hangup()
+
+    def _catch_hangup(self) -> None:
+        """Leave when the terminal goes away (SSH dropped) instead of spinning on a dead tty."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._hangup, sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    def _hangup(self, sig: int) -> None:
+        self.exit(return_code=128 + sig)
+        # The terminal may be gone: if restoring it hangs, leave anyway.
+        timer = threading.Timer(5.0, os._exit, args=(128 + sig,))
+        timer.daemon = True
+        timer.start()
+
+    async def on_unmount(self) -> None:
+        try:
+            await asyncio.wait_for(self.source.close(), 5)
+        except Exception:  # leaving anyway; a close that fails must not turn q into a traceback
+            pass
+
+    # -- the feed ---------------------------------------------------------------------------
+    @work(exclusive=True, group="source")
+    async def pump(self) -> None:
+        failures = 0
+        while True:
+            try:
+                snapshot = await self.source.next()
+            except EndOfRecording:
+                self.ended = True
+                self.notify("End of the recording: showing its last snapshot.", title="Replay")
+                self._show()
+                return
+            except Exception as exc:  # a broken poll must not end the console: keep the last data
+                self.feed_error = f"{type(exc).__name__}: {exc}"
+                self.log.error("snapshot source failed", exc)
+                if failures == 0:
+                    self.notify(self.feed_error, title="Polling failed; retrying", severity="error", markup=False)
+                self._show()
+                await asyncio.sleep(ERROR_BACKOFF_S[min(failures, len(ERROR_BACKOFF_S) - 1)])
+                failures += 1
+                continue
+            failures = 0
+            while self.paused and not self._step and self.state.count:  # the first one always shows
+                self._resume.clear()
+                await self._resume.wait()
+            self._step = False
+            self.take(snapshot)
+
+    def take(self, snapshot: Snapshot) -> list[Event]:
+        """Apply a snapshot now: state, toasts, then the visible screen."""
+        events = self.state.apply(snapshot)
+        self.feed_error = None
+        self._update_accent()
+        for event in events:
+            timeout = TOAST_KINDS.get(event.kind)
+            if timeout:
+                severity = "error" if event.severity == "critical" else "warning"
+                self.notify(event.message, title=event.kind.replace("_", " "), severity=severity, timeout=timeout,
+                            markup=False)
+        self._show()
+        return events
+
+    def _console_screen(self) -> ConsoleScreen | None:
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, ConsoleScreen):
+                return screen
+        return None
+
+    def _show(self) -> None:
+        screen = self._console_screen()
+        if screen is not None and screen.is_mounted:
+            screen.show(self.state)
+        self.refresh_bindings()
+
+    def _tick(self) -> None:
+        screen = self._console_screen()
+        if screen is not None and screen.is_mounted:
+            screen.tick(self.state)
+
+    def _cycle(self) -> None:
+        if len(self.state.clusters) > 1:
+            self.action_next_cluster()
+
+    def feed_label(self) -> str:
+        if self.ended:
+            return "END OF RECORDING"
+        label = "REPLAY" if self.source.replay else "LIVE"
+        speed = getattr(self.source, "speed", 1.0)
+        if self.source.replay and speed != 1.0:
+            label += f" ×{speed:g}"
+        if self.paused:
+            label = "PAUSED · " + label
+        if self.feed_error:
+            label += " · POLL FAILING"
+        return label
+
+    # -- read-only and which actions apply -------------------------------------------------
+    def is_read_only(self, cluster: str | None = None) -> bool:
+        if self.forced_read_only:
+            return True
+        c = self.state.cluster if cluster is None else (self.state.snapshot.cluster(cluster)
+                                                        if self.state.snapshot else None)
+        if c is not None and c.read_only:
+            return True
+        name = cluster or (c.name if c else None)
+        cfg = self.inventory.cluster(name) if self.inventory and name else None
+        return bool(cfg and cfg.read_only)
+
+    def action_allowed(self, spec: ActionSpec) -> bool:
+        return bool(self._allowed(spec))
+
+    def _allowed(self, spec: ActionSpec) -> bool | None:
+        screen = self.screen
+        if spec.mutating:
+            if self.is_read_only():
+                return False  # hidden, not greyed: read-only never offers them
+            if not isinstance(screen, ConsoleScreen) or screen.target(spec.target) is None:
+                return None
+            return True
+        if spec.name == "back":
+            return len(self.screen_stack) > 1
+        if spec.name == "filter":
+            return not self.noc and isinstance(screen, ConsoleScreen) and screen.filterable
+        if spec.name == "open":
+            return isinstance(screen, ConsoleScreen) and screen.openable
+        if spec.name == "next_cluster":
+            return len(self.state.clusters) > 1
+        if spec.name in ("faster", "slower"):
+            return self.source.replay and not self.ended
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        spec = keys.spec_for(action, parameters)
+        return True if spec is None else self._allowed(spec)
+
+    # -- actions from the registry ----------------------------------------------------------
+    def action_refresh(self) -> None:
+        if self.ended:
+            self.notify("The recording has ended.")
+            return
+        if self.paused:
+            self._step = True  # paused: refresh steps one snapshot
+            self._resume.set()
+        self.source.refresh_now()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self._resume.set()
+        self._show()
+
+    def action_filter(self) -> None:
+        screen = self.screen
+        if isinstance(screen, ConsoleScreen) and screen.filterable:
+            screen.open_filter()
+
+    def action_next_cluster(self) -> None:
+        if self.state.next_cluster() is not None:
+            self._update_accent()
+            self._show()
+
+    def action_help(self) -> None:
+        from lbconsole.ui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_open(self) -> None:
+        if isinstance(self.screen, ConsoleScreen):
+            self.screen.open_selected()
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_faster(self) -> None:
+        self._speed(2.0)
+
+    def action_slower(self) -> None:
+        self._speed(0.5)
+
+    def _speed(self, factor: float) -> None:
+        speed = getattr(self.source, "speed", 1.0) * factor
+        self.source.set_speed(max(0.125, min(64.0, speed)))
+        self._show()
+
+    def action_act(self, name: str) -> None:
+        """Every mutating action: refused in read-only mode, whoever invokes it."""
+        spec = BY_NAME.get(name)
+        if spec is None or not spec.mutating:
+            return
+        if self.is_read_only():
+            self._refuse(spec, "read-only")
+            return
+        screen = self.screen
+        target = screen.target(spec.target) if isinstance(screen, ConsoleScreen) else None
+        if target is None:
+            self.notify(f"{spec.title}: select a {spec.target.replace('_', ' ')} first", severity="warning")
+            return
+        self.run_worker(self._operate(spec, target), group="action", exclusive=True)
+
+    def _refuse(self, spec: ActionSpec, why: str) -> None:
+        self.notify(f"{spec.title} refused: {why}", title="Refused", severity="error")
+        cluster = self.state.cluster
+        self.state.events.append(Event(self.state.snapshot.taken_at if self.state.snapshot else time.time(),
+                                       "action_refused", f"{spec.title} refused: {why}",
+                                       cluster.name if cluster else ""))
+
+    async def _operate(self, spec: ActionSpec, target: dict) -> None:
+        from lbconsole.ui.screens.confirm import ConfirmScreen
+        from lbconsole.ui.screens.reason import ReasonScreen
+
+        params: dict = {}
+        if spec.name == "drain":
+            reason = await self.push_screen_wait(ReasonScreen(what(target)))
+            if reason is None:
+                self.notify(f"{spec.title} cancelled")
+                return
+            params["reason"] = reason
+        body = describe(spec, target, self.state.view(target["cluster"]), params)
+        if not await self.push_screen_wait(ConfirmScreen(f"{spec.title}?", body, spec.title)):
+            self.notify(f"{spec.title} cancelled")
+            return
+        if self.is_read_only(target["cluster"]):  # it may have changed while the dialog was open
+            self._refuse(spec, "read-only")
+            return
+        execute = load_executor()
+        if execute is None:
+            self.notify("actions not available in this build", title=spec.title, severity="error")
+            return
+        ctx = ActionContext(inventory=self.inventory, snapshot=self.state.snapshot, cluster=target["cluster"],
+                            read_only=self.is_read_only(target["cluster"]),
+                            progress=lambda text: self.notify(text, title=spec.title, timeout=4, markup=False))
+        self.notify(f"{spec.title} {what(target)}: running…", title=spec.title, timeout=3)
+        try:
+            result = execute(ctx, spec.name, target, params)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+            ok, message = summarise(result)
+        except Exception as exc:  # shown, logged in the event log, never a crash
+            ok, message = False, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
+        self.notify(message, title=f"{spec.title} {what(target)}", severity="information" if ok else "error",
+                    timeout=10, markup=False)
+        self.state.events.append(Event(self.state.snapshot.taken_at if self.state.snapshot else time.time(),
+                                       "action", f"{spec.title} {what(target)}: {message}", target["cluster"],
+                                       target.get("node"), "info" if ok else "critical"))
+        self.source.refresh_now()  # show the effect as soon as the directors report it
+        self._show()

@@ -1,0 +1,110 @@
+"""A cluster seen the way the console shows it: services merged across directors.
+
+Every director of a cluster carries the same IPVS table (or should: drift is
+an alert), so the console shows one row per service and real server with each
+director's numbers side by side or summed. Real servers are keyed by
+(address, port) tuples, which are cheaper than formatted strings at 10,000 rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lbconsole.snapshot import ClusterSnapshot, NodeSnapshot, RealServer, Service, VrrpInstance, join_host_port
+
+RsKey = tuple[str, int]
+
+
+def vip_address(vip: str) -> str:
+    """keepalived writes '10.0.0.1/24 dev eth0 scope global'; the address is the first word."""
+    return vip.split()[0].split("/")[0] if vip.strip() else vip
+
+
+@dataclass(slots=True)
+class MergedService:
+    key: str
+    per_director: list[Service | None]  # aligned with ClusterView.directors
+    rs_keys: list[RsKey] = field(default_factory=list)  # in first-seen order
+    rs: dict[RsKey, list[RealServer | None]] = field(default_factory=dict)
+
+    @property
+    def any(self) -> Service:
+        return next(s for s in self.per_director if s is not None)
+
+    def real_servers(self, key: RsKey) -> list[RealServer | None]:
+        return self.rs[key]
+
+
+class ClusterView:
+    """Indexes for one ClusterSnapshot; built once per snapshot, read by every widget."""
+
+    def __init__(self, cluster: ClusterSnapshot):
+        self.cluster = cluster
+        self.directors: tuple[NodeSnapshot, ...] = cluster.directors
+        self.nginx: tuple[NodeSnapshot, ...] = tuple(n for n in cluster.nodes if n.has_role("nginx"))
+        self._services: dict[str, MergedService] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.cluster.name
+
+    @property
+    def services(self) -> dict[str, MergedService]:
+        if self._services is None:
+            self._services = self._merge()
+        return self._services
+
+    def _merge(self) -> dict[str, MergedService]:
+        merged: dict[str, MergedService] = {}
+        n = len(self.directors)
+        for i, node in enumerate(self.directors):
+            for svc in node.ipvs:
+                m = merged.get(svc.key)
+                if m is None:
+                    m = merged[svc.key] = MergedService(svc.key, [None] * n)
+                m.per_director[i] = svc
+                rs_map = m.rs
+                for rs in svc.real_servers:
+                    k = (rs.address, rs.port)
+                    slots = rs_map.get(k)
+                    if slots is None:
+                        slots = rs_map[k] = [None] * n
+                        m.rs_keys.append(k)
+                    slots[i] = rs
+        return merged
+
+    def vip_holders(self) -> dict[str, list[str]]:
+        """VIP -> director names holding it on a non-lo interface (more than one is split brain)."""
+        holders: dict[str, list[str]] = {}
+        for node in self.directors:
+            for vip in self.held_vips(node):
+                holders.setdefault(vip, []).append(node.name)
+        return holders
+
+    @staticmethod
+    def held_vips(node: NodeSnapshot, inst: VrrpInstance | None = None) -> list[str]:
+        """The VIPs `node` holds: from its addresses, else (no address data) from MASTER state."""
+        instances = (inst,) if inst is not None else node.vrrp
+        wanted = [vip_address(v) for i in instances for v in i.vips]
+        if node.addresses:
+            up = {a.address for a in node.addresses if a.interface != "lo"}
+            return [v for v in wanted if v in up]
+        return [vip_address(v) for i in instances if i.state == "MASTER" for v in i.vips]
+
+    def node(self, name: str) -> NodeSnapshot | None:
+        return self.cluster.node(name)
+
+    def instance_peers(self, instance: str) -> list[tuple[NodeSnapshot, VrrpInstance]]:
+        return [(n, i) for n in self.directors for i in n.vrrp if i.instance == instance]
+
+
+def rs_label(key: RsKey) -> str:
+    return join_host_port(*key)
+
+
+def total(rss: list[RealServer | None], attr: str) -> int:
+    return sum(getattr(r, attr) for r in rss if r is not None)
+
+
+def rate_total(rss: list[RealServer | None], attr: str) -> float:
+    return sum(getattr(r.rates, attr) for r in rss if r is not None)

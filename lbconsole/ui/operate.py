@@ -1,0 +1,117 @@
+"""Mutating actions from the console: target, reason, confirmation, then the executor.
+
+The call site is `await execute(ctx, name, target, params)` from
+`lbconsole.actions`; targets and params are plain dicts, so the executor, the
+audit log and the CLI share one shape:
+
+    real_server:   {"kind", "cluster", "service": "VIP:PORT", "real_server": "IP:PORT"}
+    vrrp_instance: {"kind", "cluster", "instance", "node": current MASTER or None}
+    nginx_node:    {"kind", "cluster", "node"}
+    params:        {"reason": str} for drain, else {}
+
+Read-only is checked here before any prompt, again right before execution,
+and passed in `ctx.read_only` so the executor refuses too.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from lbconsole.actions.registry import ActionSpec
+from lbconsole.inventory import Inventory
+from lbconsole.snapshot import Snapshot
+from lbconsole.ui.model import ClusterView
+
+
+@dataclass
+class ActionContext:
+    """What the executor gets from the console."""
+
+    inventory: Inventory | None
+    snapshot: Snapshot | None
+    cluster: str
+    read_only: bool
+    origin: str = "tui"
+    progress: Callable[[str], None] = field(default=lambda text: None)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load_executor():
+    """`lbconsole.actions.execute`, whether a function or a module holding one; None if absent."""
+    try:
+        from lbconsole.actions import execute
+    except ImportError:
+        return None
+    if inspect.ismodule(execute):
+        execute = getattr(execute, "execute", None)
+    return execute if callable(execute) else None
+
+
+def describe(spec: ActionSpec, target: dict, view: ClusterView | None, params: dict) -> str:
+    """Exactly what will change and where, for the confirmation."""
+    cluster = target.get("cluster", "?")
+    if spec.target == "real_server":
+        svc, rs = target["service"], target["real_server"]
+        directors = [n.name for n in view.directors] if view else []
+        merged = view.services.get(svc) if view else None
+        weights = []
+        if merged is not None:
+            for n, slot in zip(directors, _rs_slots(merged, rs)):
+                weights.append(f"{n}: {slot.weight if slot is not None else 'absent'}")
+        where = ", ".join(weights) or "every director"
+        if spec.name == "drain":
+            return (f"Drain real server {rs} of service {svc} in cluster {cluster}.\n\n"
+                    f"Weight → 0 on every director ({where}).\n"
+                    "New connections stop going to it; existing ones finish.\n"
+                    f"Reason: {params.get('reason', '')}")
+        return (f"Undrain real server {rs} of service {svc} in cluster {cluster}.\n\n"
+                f"Restore its recorded weight on every director (now {where}).\n"
+                "It will receive new connections again.")
+    if spec.target == "vrrp_instance":
+        inst = target["instance"]
+        peers = view.instance_peers(inst) if view else []
+        lines = [f"  {n.name}: {i.state}, priority {i.effective_priority or i.priority}" for n, i in peers]
+        if spec.name == "failover":
+            master = target.get("node") or "the current MASTER"
+            return (f"Failover of VRRP instance {inst} in cluster {cluster}.\n\n"
+                    f"{master} steps down; its peer takes over the VIP.\n" + "\n".join(lines) +
+                    "\n\nConnections through the old master may break unless LVS sync runs.")
+        return (f"Release the forced failover of {inst} in cluster {cluster}.\n\n"
+                "Configured priorities apply again; with preempt the VIP may move back (a second flap).\n"
+                + "\n".join(lines))
+    if spec.target == "nginx_node":
+        return (f"Reload nginx on {target['node']} in cluster {cluster}.\n\n"
+                "First `nginx -t`; if it fails nothing is touched.\n"
+                "Then reload: same master process, new workers; the error log is checked.")
+    return f"{spec.title} in cluster {cluster}."
+
+
+def _rs_slots(merged, rs: str):
+    for key, slots in merged.rs.items():
+        from lbconsole.ui.model import rs_label
+
+        if rs_label(key) == rs:
+            return slots
+    return [None] * len(merged.per_director)
+
+
+def what(target: dict) -> str:
+    return target.get("real_server") or target.get("instance") or target.get("node") or "?"
+
+
+def summarise(result: Any) -> tuple[bool, str]:
+    """(ok, one line) from whatever the executor returns: an object, a dict, a bool or text."""
+    if result is None:
+        return True, "done"
+    if isinstance(result, bool):
+        return result, "done" if result else "failed"
+    if isinstance(result, dict):
+        ok = result.get("ok", result.get("exit_code", 0) == 0)
+        return bool(ok), str(result.get("message") or result.get("summary") or ("done" if ok else "failed"))
+    ok = getattr(result, "ok", None)
+    if ok is None and hasattr(result, "exit_code"):
+        ok = result.exit_code == 0
+    message = getattr(result, "message", None) or getattr(result, "summary", None) or str(result)
+    return bool(ok) if ok is not None else True, str(message)

@@ -1,0 +1,134 @@
+"""One node: its VRRP instances, host load, errors, nginx and IPVS summary, and its last events."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Footer, Static
+
+from lbconsole.snapshot import NodeSnapshot
+from lbconsole.ui import fmt
+from lbconsole.ui.model import ClusterView
+from lbconsole.ui.screens.base import ConsoleScreen
+from lbconsole.ui.widgets.alert_bar import AlertBar
+from lbconsole.ui.widgets.directors import STATE_STYLE, prio_text
+from lbconsole.ui.widgets.event_log import EventLog
+from lbconsole.ui.widgets.grid import Column, Grid, Row
+from lbconsole.ui.widgets.status_bar import StatusBar
+
+EVENTS_SHOWN = 20
+
+VRRP_COLUMNS = (
+    Column("Instance", 10, grow=True),
+    Column("VRID", 4, align="right"),
+    Column("State", 6),
+    Column("Prio", 7, align="right"),
+    Column("Iface", 8, drop=4),
+    Column("VIPs", 14, grow=True),
+    Column("Adverts in/out", 14, align="right", drop=3),
+    Column("Auth err", 8, align="right", drop=2),
+    Column("Since", 8, align="right", drop=1),
+)
+
+
+class NodeScreen(ConsoleScreen):
+    AUTO_FOCUS = "#vrrp"
+
+    def __init__(self, cluster: str, node: str):
+        super().__init__()
+        self.cluster_name = cluster
+        self.node_name = node
+        self.node: NodeSnapshot | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield AlertBar()
+        yield Static("", id="node-summary", markup=False)
+        with Vertical(id="vrrp-panel", classes="panel"):
+            yield Grid(VRRP_COLUMNS, self._vrrp_row, empty="no VRRP instances", id="vrrp")
+        with Vertical(id="node-events-panel", classes="panel"):
+            yield EventLog(node=self.node_name, limit=EVENTS_SHOWN, id="node-events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#vrrp-panel").border_title = "VRRP instances"
+        self.query_one("#node-events-panel").border_title = f"Last {EVENTS_SHOWN} events on {self.node_name}"
+
+    def show_data(self, state) -> None:
+        view = state.view(self.cluster_name)
+        node = view.node(self.node_name) if view else None
+        summary = self.query_one("#node-summary", Static)
+        if node is None:
+            summary.update(f"{self.node_name} is not in cluster {self.cluster_name}")
+            return
+        self.node = node
+        summary.update(self._summary(state, node))
+        summary.set_class(not node.reachable, "-unreachable")
+        summary.set_class(node.reachable and state.is_stale(node), "-stale")
+        self.query_one("#vrrp", Grid).set_rows([i.instance for i in node.vrrp])
+        self.query_one(EventLog).show(state, self.cluster_name)
+
+    def tick(self, state) -> None:
+        super().tick(state)
+        if self.node is not None:
+            self.query_one("#node-summary", Static).update(self._summary(state, self.node))
+
+    def _summary(self, state, node: NodeSnapshot) -> str:
+        age = state.node_age(node)
+        reach = "reachable" if node.reachable else "UNREACHABLE (showing last known data)"
+        lines = [f"{node.name}  {node.host}  roles: {', '.join(node.roles)}  ·  {reach}  ·  "
+                 f"updated {fmt.age(age)} ago" if age is not None else f"{node.name}: never reached"]
+        if node.error:
+            lines.append(f"error: {node.error}")
+        h = node.host_stats
+        if h is not None:
+            lines.append(f"load {h.load1:.2f} {h.load5:.2f} {h.load15:.2f}  ·  cpu {h.cpu_percent:.0f}%  ·  "
+                         f"mem {h.mem_percent:.0f}%  ·  {h.cpus} cpus  ·  up {fmt.age(h.uptime_s)}")
+        if node.ipvs:
+            rs = sum(len(s.real_servers) for s in node.ipvs)
+            drained = sum(1 for s in node.ipvs for r in s.real_servers if r.drain)
+            cps = sum(s.rates.cps for s in node.ipvs)
+            lines.append(f"IPVS: {len(node.ipvs)} services, {rs} real servers ({drained} drained), "
+                         f"{fmt.num(cps)} conn/s")
+        if node.nginx is not None:
+            n = node.nginx
+            lines.append(f"nginx: {n.active} active · {fmt.num(n.requests_per_s)} req/s · reading {n.reading} "
+                         f"writing {n.writing} waiting {n.waiting} · {n.requests} requests since start")
+        elif node.has_role("nginx"):
+            lines.append("nginx: not answering")
+        if node.keepalived_running is False:
+            lines.append("keepalived: not running")
+        held = ClusterView.held_vips(node)
+        if held:
+            lines.append(f"holds VIP {' '.join(held)}")
+        lines.extend(f"warning: {w}" for w in node.warnings)
+        return "\n".join(lines)
+
+    def _vrrp_row(self, name: str) -> Row:
+        node = self.node
+        inst = next((i for i in node.vrrp if i.instance == name), None)
+        if inst is None:
+            return [(name, None)], None
+        now = self.app.state.snapshot.taken_at  # snapshot time, so replays read right
+        since = fmt.age(now - inst.last_transition) if inst.last_transition else "–"
+        return [
+            (inst.instance, None), (str(inst.vrid), "muted"), (inst.state, STATE_STYLE.get(inst.state, "warn")),
+            (prio_text(inst), None), (inst.interface, "muted"), (" ".join(inst.vips), "accent"),
+            (f"{inst.adverts_rcvd}/{inst.adverts_sent}", "muted"),
+            (str(inst.auth_failures), "bad" if inst.auth_failures else "muted"), (since, "muted"),
+        ], ("stale" if not node.reachable else None)
+
+    def target(self, kind: str) -> dict | None:
+        node = self.node
+        if node is None:
+            return None
+        if kind == "vrrp_instance":
+            name = self.query_one("#vrrp", Grid).cursor_key
+            return None if name is None else {"kind": "vrrp_instance", "cluster": self.cluster_name,
+                                              "instance": name, "node": node.name}
+        if kind == "nginx_node" and node.has_role("nginx"):
+            return {"kind": "nginx_node", "cluster": self.cluster_name, "node": node.name}
+        return None
+
+    def on_grid_highlighted(self) -> None:
+        self.app.refresh_bindings()

@@ -1,0 +1,83 @@
+"""The directors tier: VRRP state per node and instance, priorities, and who holds which VIP."""
+
+from __future__ import annotations
+
+from lbconsole.snapshot import NodeSnapshot, VrrpInstance
+from lbconsole.ui import fmt
+from lbconsole.ui.model import ClusterView
+from lbconsole.ui.widgets.grid import Column, Grid, Row
+
+STATE_STYLE = {"MASTER": "good", "BACKUP": "info", "FAULT": "bad", "STOP": "bad", "INIT": "warn"}
+
+COLUMNS = (
+    Column("Director", 8, grow=True),
+    Column("Age", 4, align="right"),
+    Column("Instance", 8, drop=2),
+    Column("VRID", 4, align="right", drop=3),
+    Column("State", 6),
+    Column("Prio", 7, align="right", drop=1),
+    Column("Holds VIP", 12, grow=True),
+)
+
+
+def node_cell(node: NodeSnapshot, state) -> tuple[str, str | None]:
+    if not node.reachable:
+        return (f"✗ {node.name}", "bad")
+    return (node.name, "warn" if state.is_stale(node) else None)
+
+
+def age_cell(node: NodeSnapshot, state) -> tuple[str, str | None]:
+    age = state.node_age(node)
+    return (fmt.age(age), "bad" if not node.reachable else ("warn" if state.is_stale(node) else "muted"))
+
+
+def prio_text(inst: VrrpInstance) -> str:
+    if inst.source == "addr":
+        return "?"  # inferred from addresses: keepalived gave no priorities
+    if inst.effective_priority and inst.effective_priority != inst.priority:
+        return f"{inst.effective_priority}/{inst.priority}"
+    return str(inst.priority)
+
+
+class DirectorsTable(Grid):
+    def __init__(self, **kwargs):
+        super().__init__(COLUMNS, self._row, empty="no directors in this cluster", **kwargs)
+        self.state = None
+        self.view: ClusterView | None = None
+
+    def show(self, state, view: ClusterView) -> None:
+        self.state, self.view = state, view
+        keys = []
+        for node in view.directors:
+            if node.vrrp:
+                keys.extend((node.name, inst.instance) for inst in node.vrrp)
+            else:
+                keys.append((node.name, None))
+        self.set_rows(keys)
+
+    def _row(self, key) -> Row:
+        name, instance = key
+        node = self.view.node(name)
+        state = self.state
+        row_style = "stale" if state.is_stale(node) else None
+        inst = next((i for i in node.vrrp if i.instance == instance), None)
+        if inst is None:
+            what = node.error or ("keepalived not answering" if node.reachable else "unreachable")
+            return [node_cell(node, state), age_cell(node, state), ("", None), ("", None), ("–", "bad"),
+                    ("", None), (what, "bad")], row_style
+        held = ClusterView.held_vips(node, inst)
+        return [
+            node_cell(node, state),
+            age_cell(node, state),
+            (inst.instance, None),
+            (str(inst.vrid), "muted"),
+            (inst.state, STATE_STYLE.get(inst.state, "warn")),
+            (prio_text(inst), None),
+            (" ".join(held) if held else "–", "accent" if held else "muted"),
+        ], row_style
+
+    def target(self) -> dict | None:
+        key = self.cursor_key
+        if key is None or key[1] is None:
+            return None
+        return {"kind": "vrrp_instance", "cluster": self.view.name, "instance": key[1], "node": key[0]}

@@ -1,0 +1,51 @@
+"""The nginx tier: per node active connections, req/s, and reading / writing / waiting."""
+
+from __future__ import annotations
+
+from lbconsole.ui import fmt
+from lbconsole.ui.model import ClusterView
+from lbconsole.ui.widgets.directors import age_cell, node_cell
+from lbconsole.ui.widgets.grid import Column, Grid, Row
+
+COLUMNS = (
+    Column("nginx", 8, grow=True),
+    Column("Age", 4, align="right"),
+    Column("Active", 6, align="right"),
+    Column("Req/s", 6, align="right"),
+    Column("Conn/s", 6, align="right", drop=4),
+    Column("Read", 4, align="right", drop=3),
+    Column("Write", 5, align="right", drop=2),
+    Column("Wait", 5, align="right", drop=1),
+)
+
+
+class NginxTable(Grid):
+    def __init__(self, **kwargs):
+        super().__init__(COLUMNS, self._row, empty="no nginx nodes in this cluster", **kwargs)
+        self.state = None
+        self.view: ClusterView | None = None
+
+    def show(self, state, view: ClusterView) -> None:
+        self.state, self.view = state, view
+        self.set_rows([n.name for n in view.nginx])
+
+    def _row(self, name) -> Row:
+        node = self.view.node(name)
+        state = self.state
+        row_style = "stale" if state.is_stale(node) else None
+        ng = node.nginx
+        head = [node_cell(node, state), age_cell(node, state)]
+        if ng is None:
+            return head + [("down", "bad")], row_style  # why: on the node screen
+        return head + [
+            (fmt.num(ng.active), None),
+            (fmt.num(ng.requests_per_s), "accent"),
+            (fmt.num(ng.conns_per_s), None),
+            (fmt.num(ng.reading), "muted"),
+            (fmt.num(ng.writing), "muted"),
+            (fmt.num(ng.waiting), "muted"),
+        ], row_style
+
+    def target(self) -> dict | None:
+        name = self.cursor_key
+        return None if name is None else {"kind": "nginx_node", "cluster": self.view.name, "node": name}

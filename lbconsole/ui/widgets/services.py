@@ -1,0 +1,124 @@
+"""IPVS services and their real servers, merged across directors.
+
+Numbers are summed over the directors (after a failover the old master still
+counts its connections down); the weight shows each director's value when
+they disagree. Drained real servers show the reason and the drain's progress.
+"""
+
+from __future__ import annotations
+
+from lbconsole.snapshot import RealServer
+from lbconsole.ui import fmt
+from lbconsole.ui.model import ClusterView, MergedService, rate_total, rs_label, total
+from lbconsole.ui.widgets.grid import Column, Grid, Row
+
+COLUMNS = (
+    Column("Service / real server", 22, grow=True),
+    Column("Sch/Fwd", 7, drop=6),
+    Column("Weight", 6, align="right"),
+    Column("Active", 6, align="right"),
+    Column("Inact", 6, align="right", drop=4),
+    Column("CPS", 6, align="right"),
+    Column("PPS", 6, align="right", drop=3),
+    Column("bit/s", 6, align="right", drop=2),
+    Column("Drain", 14, grow=True, drop=5),
+)
+
+
+def drain_cell(rss: list[RealServer | None], now_epoch: float) -> tuple[str, str | None]:
+    drain = next((r.drain for r in rss if r is not None and r.drain is not None), None)
+    if drain is None:
+        if all(r is None or r.weight == 0 for r in rss):
+            return ("weight 0 (no drain record)", "muted")
+        return ("", None)
+    active = total(rss, "active_conns")
+    took = fmt.age(now_epoch - drain.since) if drain.since else "?"
+    progress = f"{active} active, {took}" if active else f"idle after {took}"
+    return (f"DRAIN {progress} · {drain.reason} ({drain.by})", "drain")
+
+
+class ServicesTable(Grid):
+    def __init__(self, **kwargs):
+        super().__init__(COLUMNS, self._row, empty="no IPVS services", **kwargs)
+        self.state = None
+        self.view: ClusterView | None = None
+        self.filter = ""
+
+    def show(self, state, view: ClusterView) -> None:
+        self.state, self.view = state, view
+        self.set_rows(self._keys())
+
+    def set_filter(self, text: str) -> None:
+        self.filter = text.strip().lower()
+        if self.view is not None:
+            self.set_rows(self._keys())
+
+    def _keys(self) -> list:
+        keys: list = []
+        f = self.filter
+        for svc_key, m in self.view.services.items():
+            if not f:
+                keys.append(("s", svc_key))
+                keys.extend([("r", svc_key, rk) for rk in m.rs_keys])
+                continue
+            svc_hit = f in svc_key.lower() or f in m.any.scheduler
+            rs_hits = [rk for rk in m.rs_keys if svc_hit or f in rs_label(rk).lower() or _drain_hit(m, rk, f)]
+            if svc_hit or rs_hits:
+                keys.append(("s", svc_key))
+                keys.extend([("r", svc_key, rk) for rk in rs_hits])
+        return keys
+
+    def _row(self, key) -> Row:
+        m = self.view.services[key[1]]
+        if key[0] == "s":
+            return self._service_row(m)
+        return self._rs_row(m, m.rs[key[2]], key[2])
+
+    def _service_row(self, m: MergedService) -> Row:
+        svcs = [s for s in m.per_director if s is not None]
+        svc = svcs[0]
+        rss_all = [r for s in svcs for r in s.real_servers]
+        drained = sum(1 for k in m.rs_keys if any(r is not None and r.drain for r in m.rs[k]))
+        label = svc.key + (" persistent" if svc.persistent else "")
+        return [
+            (label, "accent"),
+            (svc.scheduler, "muted"),
+            (f"{len(m.rs_keys)} rs", "muted"),
+            (fmt.num(total(rss_all, "active_conns")), None),
+            (fmt.num(total(rss_all, "inactive_conns")), "muted"),
+            (fmt.num(sum(s.rates.cps for s in svcs)), None),
+            (fmt.num(sum(s.rates.inpps + s.rates.outpps for s in svcs)), "muted"),
+            (fmt.bits(sum(s.rates.inbps + s.rates.outbps for s in svcs)), "muted"),
+            (f"{drained} drained" if drained else "", "drain" if drained else None),
+        ], "group"
+
+    def _rs_row(self, m: MergedService, rss: list[RealServer | None], rk) -> Row:
+        weights = [r.weight if r is not None else None for r in rss]
+        drift = len({w for w in weights}) > 1
+        now = self.state.snapshot.taken_at if self.state and self.state.snapshot else 0
+        present = [r for r in rss if r is not None]
+        return [
+            ("  " + rs_label(rk), None),
+            (present[0].forward if present else "", "muted"),
+            (fmt.weights(weights), "bad" if drift else ("warn" if all(w == 0 for w in weights) else None)),
+            (fmt.num(total(rss, "active_conns")), None),
+            (fmt.num(total(rss, "inactive_conns")), "muted"),
+            (fmt.num(rate_total(rss, "cps")), None),
+            (fmt.num(rate_total(rss, "inpps") + rate_total(rss, "outpps")), "muted"),
+            (fmt.bits(rate_total(rss, "inbps") + rate_total(rss, "outbps")), "muted"),
+            drain_cell(rss, now),
+        ], None
+
+    def target(self) -> dict | None:
+        key = self.cursor_key
+        if key is None or key[0] != "r":
+            return None
+        return {"kind": "real_server", "cluster": self.view.name, "service": key[1], "real_server": rs_label(key[2])}
+
+    def selected_service(self) -> str | None:
+        key = self.cursor_key
+        return None if key is None else key[1]
+
+
+def _drain_hit(m: MergedService, rk, f: str) -> bool:
+    return any(r is not None and r.drain is not None and f in r.drain.reason.lower() for r in m.rs[rk])
