@@ -109,11 +109,16 @@ def _ints(tokens: list[str]) -> list[int]:
 def _split_addr(token: str) -> tuple[str, int, str]:
     """'10.0.0.1:80' or '[2001:db8::1]:80' -> (host, port, family)."""
     m = _ADDR.match(token)
-    if not m or int(m.group(3)) > 65535:
-        raise ValueError(f"expected ADDR:PORT, got {quote(token)}")
-    if m.group(1):
-        return m.group(1), int(m.group(3)), "inet"
-    return m.group(2), int(m.group(3)), "inet6"
+    try:
+        if not m or int(m.group(3)) > 65535:
+            raise ValueError
+        if m.group(1):
+            _pton4(m.group(1))
+            return m.group(1), int(m.group(3)), "inet"
+        socket.inet_pton(socket.AF_INET6, m.group(2))
+        return m.group(2), int(m.group(3)), "inet6"
+    except (OSError, ValueError):
+        raise ValueError(f"expected ADDR:PORT, got {quote(token)}") from None
 
 
 def _split_addrs(tokens: list[str]) -> tuple[list[str], list[int]]:
@@ -147,7 +152,7 @@ def _strip_headers(text: str, source: str) -> str:
         else:
             break
     if start == 0 and text.strip():
-        raise ParseError(source, f"not an ipvsadm listing: {quote(text.partition(chr(10))[0])}", 1)
+        raise ParseError(source, f"not an IPVS table: {quote(text.partition(chr(10))[0])}", 1)
     return text[start:]
 
 
