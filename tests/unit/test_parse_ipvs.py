@@ -226,3 +226,44 @@ def test_proc_garbage():
     with pytest.raises(ParseError, match="/proc/net/ip_vs: line 1: not an IPVS table"):
         parse_proc_ip_vs("cat: /proc/net/ip_vs: No such file or directory")
     assert parse_proc_ip_vs(PROC.split("TCP")[0]) == ()
+
+
+# --- real lab output --------------------------------------------------------------------------
+
+LAB_POLL = ROOT / "tests" / "fixtures" / "poll_lb1.txt"
+
+
+def lab_ipvs_parts() -> dict[str, str]:
+    """The ipvs section of a real lab director poll, split at its '@@LBC-PART name' markers."""
+    text = LAB_POLL.read_text()
+    body = text.split("@@LBC ipvs\n", 1)[1].split("\n@@LBC-RC ", 1)[0]
+    chunks = body.split("@@LBC-PART ")
+    parts = {"": chunks[0]}
+    for chunk in chunks[1:]:
+        head, _, rest = chunk.partition("\n")
+        parts[head.strip()] = rest
+    return parts
+
+
+@pytest.mark.skipif(not LAB_POLL.exists(), reason="no lab poll capture")
+def test_real_lab_director_ipvsadm():
+    parts = lab_ipvs_parts()
+    svcs = parse_ipvsadm(parts[""], parts["stats"], parts["rate"])
+    assert [(s.key, s.scheduler, s.persistent, s.persistence_timeout) for s in svcs] == [
+        ("10.99.0.100:80", "wlc", False, None), ("10.99.0.100:8080", "wlc", True, 300)]
+    for s in svcs:
+        assert [(r.address, r.port, r.forward, r.weight) for r in s.real_servers] == [
+            (f"10.99.0.{n}", s.port, "route", 100) for n in (21, 22, 23)]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests" / "fixtures").glob("*_ipvsadm_ln*")), ids=lambda p: p.name)
+def test_lab_ipvsadm_captures_parse(path):
+    # The lab's own captures (lb1_ipvsadm_ln.txt, ...): whatever they hold must parse.
+    svcs = parse_ipvsadm(path.read_text())
+    assert svcs and all(s.real_servers for s in svcs)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests" / "fixtures").glob("*_ip_vs*")), ids=lambda p: p.name)
+def test_lab_proc_ip_vs_captures_parse(path):
+    svcs = parse_proc_ip_vs(path.read_text())
+    assert svcs and all(s.real_servers for s in svcs)
