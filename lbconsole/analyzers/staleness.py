@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 from lbconsole.snapshot import Alert, ClusterSnapshot
 
-STALE_POLLS = 3  # data older than this many poll intervals is stale
+STALE_POLLS = 3  # data older than this many poll intervals is stale...
+STALE_MIN_S = 10.0  # ...but never sooner: a slow node's poll may itself take seconds
 
 
 def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
@@ -15,6 +16,6 @@ def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
             seen = f"last data {node.age_s:.0f} s old" if node.updated_at else "never reached"
             yield Alert("critical", "node_unreachable", f"{node.name} unreachable: {node.error} ({seen})",
                         cluster.name, node.name)
-        elif node.age_s > STALE_POLLS * poll_interval:
+        elif node.age_s > max(STALE_POLLS * poll_interval, STALE_MIN_S):
             yield Alert("warning", "node_stale", f"{node.name} data is {node.age_s:.0f} s old",
                         cluster.name, node.name)

@@ -59,7 +59,7 @@ def test_vip_on_two_interfaces_is_split_brain_even_without_vrrp_data():
 
 def test_unreachable_and_stale_nodes():
     lb2 = replace(director("lb2", "BACKUP", False), reachable=False, error="cannot connect", age_s=30)
-    stale = replace(web("web1"), age_s=10)
+    stale = replace(web("web1"), age_s=12)
     assert kinds(director("lb1", "MASTER", True), lb2, stale, interval=1.0) == ["node_stale", "node_unreachable"]
 
 
