@@ -39,7 +39,7 @@ def qemu_argv(version: str, initrd) -> list[str]:
     ]
     for n in t.DIRECTORS:
         argv += ["-netdev", f"tap,id=n-{n.name},ifname={n.tap},script=no,downscript=no",
-                 "-device", f"virtio-net-pci,netdev=n-{n.name},mac={n.mac}"]
+                 "-device", f"virtio-net-pci,netdev=n-{n.name},mac={n.mac},romfile="]  # no PXE ROM: we boot -kernel
     return argv
 
 
