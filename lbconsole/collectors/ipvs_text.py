@@ -308,7 +308,9 @@ def _parse_ipvsadm(ln: str, stats: str | None, rate: str | None) -> tuple[Servic
         n = len(addrs)
         try:
             hosts, ports = _split_addrs(addrs)
-            forward = list(map(FORWARD.__getitem__, fwds))
+            # Usually one forward method per service: look it up once.
+            forward = ([FORWARD[fwds[0]]] * n if n and fwds.count(fwds[0]) == n
+                       else list(map(FORWARD.__getitem__, fwds)))
         except (ValueError, KeyError):
             for off, text in enumerate(block.split("\n"), start=line + 1):
                 row = text.split()
