@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Sequence
 from lbconsole.collectors.errors import ParseError, quote
 from lbconsole.snapshot import Counters, Rates, RealServer, Service
 
-__all__ = ["parse_ipvsadm", "parse_proc_ip_vs", "parse_number", "PROC_HZ"]
+__all__ = ["parse_ipvsadm", "parse_proc_ip_vs", "parse_number", "build_columns", "no_gc", "PROC_HZ"]
 
 PROTOCOLS = ("TCP", "UDP", "SCTP", "FWM")
 FORWARD = {"Route": "route", "Masq": "masq", "Tunnel": "tunnel", "Local": "local"}
@@ -34,8 +34,8 @@ _SUFFIX = {"K": 1000, "M": 1000_000, "G": 1000_000_000, "T": 1000_000_000_000}
 _SERVICE_SPLIT = re.compile(r"\n(?=[^ \n])")
 _ADDR = re.compile(r"^(?:((?:\d{1,3}\.){3}\d{1,3})|\[([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)\]):(\d{1,5})$")
 _ZERO_COUNTERS = Counters()
-_pton4 = partial(socket.inet_pton, socket.AF_INET)
 _ZERO_RATES = Rates()
+_pton4 = partial(socket.inet_pton, socket.AF_INET)
 
 
 # --- building frozen dataclasses column-wise ------------------------------------------------
@@ -396,8 +396,7 @@ def _parse_proc(text: str, hz: int, source: str) -> tuple[Service, ...]:
         if not set(cols[2]) <= FORWARD.keys():
             bad = next(t for t in cols[2] if t not in FORWARD)
             raise ParseError(source, f"unknown forward method {quote(bad)}", line)
-        weights, active, inactive = _blame(source, line, block, lambda: [
-            list(map(int, c)) for c in cols[3:6]])
+        weights, active, inactive = _blame(source, line, block, lambda: [_ints(c) for c in cols[3:6]])
         n = len(addrs)
         real = build_columns(RealServer, n, (
             [a[0] for a in addrs], [a[1] for a in addrs], [FORWARD[t] for t in cols[2]],
