@@ -13,11 +13,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from lbconsole.errors import LbconsoleError
+from lbconsole.errors import UsageError
 from lbconsole.snapshot import Snapshot
 
 
-class RecordingError(LbconsoleError):
+class RecordingError(UsageError):
     """A recording that cannot be read; the message names file and line."""
 
     def __init__(self, where: str, line: int | None, message: str):
@@ -68,15 +68,14 @@ def parse_lines(lines: Iterable[str], where: str = "<lines>") -> Iterator[Snapsh
 
 
 class _Truncated(ValueError):
-    pass
+    """Not JSON: on a last line without a newline, that is a recorder killed mid-write."""
 
 
 def _parse(text: str) -> Snapshot:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        cls = _Truncated if exc.pos >= len(text) - 1 else ValueError  # ran out of text
-        raise cls(f"not JSON ({exc.msg} at column {exc.colno})") from None
+        raise _Truncated(f"not JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(data, dict) or "taken_at" not in data or "clusters" not in data:
         raise ValueError("not a snapshot (a JSON object with taken_at and clusters)")
     try:

@@ -27,7 +27,8 @@ from lbconsole.source.base import SnapshotSource
 from lbconsole.source.replay import EndOfRecording
 from lbconsole.ui import keys, themes
 from lbconsole.ui.commands import RegistryCommands
-from lbconsole.ui.operate import ActionContext, describe, load_executor, summarise, what
+from lbconsole.ui import operate
+from lbconsole.ui.operate import ActionContext, describe, summarise, what
 from lbconsole.ui.screens.base import ConsoleScreen
 from lbconsole.ui.state import ConsoleState
 
@@ -326,7 +327,7 @@ class LbConsole(App):
         if self.is_read_only(target["cluster"]):  # it may have changed while the dialog was open
             self._refuse(spec, "read-only")
             return
-        execute = load_executor()
+        execute = operate.load_executor()
         if execute is None:
             self.notify("actions not available in this build", title=spec.title, severity="error")
             return

@@ -70,3 +70,11 @@ def big(services: int = 100, per_service: int = 100, t: float = 1_700_000_000.0)
         svcs.append(Service("TCP", f"10.99.{s // 250}.{s % 250}", 80, None, "wlc", real_servers=rss))
     nodes = tuple(replace(n, ipvs=tuple(svcs)) if n.has_role("director") else n for n in base.clusters[0].nodes)
     return replace(base, clusters=(replace(base.clusters[0], nodes=nodes),))
+
+
+def sequence(t: float = 1_700_000_000.0) -> list[Snapshot]:
+    """Steady, then a failover, a drain, and a lost nginx node."""
+    drain = Drain("kernel upgrade", "ops@console", t + 3, 100)
+    return [lab(t), lab(t + 1), lab(t + 2), lab(t + 3, lb1="BACKUP", lb2="MASTER"),
+            lab(t + 4, lb1="BACKUP", lb2="MASTER", drain=drain, weights=(0, 100, 100)),
+            lose(lab(t + 5, lb1="BACKUP", lb2="MASTER", drain=drain, weights=(0, 100, 100)), "web2")]

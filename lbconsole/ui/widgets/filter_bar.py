@@ -27,12 +27,20 @@ class FilterBar(Input):
         super().__init__(placeholder="filter: address, port, scheduler, drain reason…", **kwargs)
 
     def open(self) -> None:
+        self._return_to = self.screen.focused
         self.add_class("-open")
         self.focus()
 
+    def _give_back_focus(self) -> None:
+        target = getattr(self, "_return_to", None)
+        if target is not None and target.is_attached:
+            target.focus()
+        else:
+            self.screen.focus_next()
+
     def close(self) -> None:
         self.remove_class("-open")
-        self.screen.focus_next()
+        self._give_back_focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -42,8 +50,7 @@ class FilterBar(Input):
         event.stop()
         if not self.value:
             self.remove_class("-open")
-        self.screen.set_focus(None)
-        self.screen.focus_next()
+        self._give_back_focus()
 
     def action_clear(self) -> None:
         self.value = ""

@@ -1,0 +1,37 @@
+"""Fixtures for the console tests: the lab recording and a fixed time zone."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from lbconsole.source import recording
+
+RECORDINGS = Path(__file__).resolve().parent.parent / "fixtures" / "recordings"
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Wall-clock cells (snapshot times) render the same on every machine."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def lab_recording(tmp_path) -> Path:
+    from ui import synth
+    from ui.helpers import lines_of
+
+    path = tmp_path / "lab.jsonl"
+    path.write_text("".join(lines_of(synth.sequence())))
+    return path
+
+
+@pytest.fixture
+def lab_snapshots(lab_recording):
+    return recording.read_all(lab_recording)
