@@ -50,3 +50,11 @@ def test_error_quotes_little():
     with pytest.raises(ParseError) as e:
         parse_stub_status("<html>" + "x" * 10000)
     assert len(str(e.value)) < 120
+
+
+def test_lab_web1():
+    path = FIX / "web1_nginx_status.txt"
+    if not path.exists():
+        pytest.skip("no lab capture")
+    s = parse_stub_status(path.read_text())
+    assert s.accepts == s.handled and s.requests >= s.accepts and s.writing >= 1

@@ -19,9 +19,11 @@ from lbconsole.collectors.vrrp_parse import (
 from lbconsole.snapshot import Address
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
-# The lab passwords in the fixtures: the normal one and the split-brain node's wrong one.
-PASSWORDS = ("lbpS3cr1", "wr0ngPw9")
-DUMPS = sorted(p.name for p in FIX.glob("keepalived*") if p.suffix in (".json", ".data", ".stats"))
+# The passwords in the fixtures: the namespace captures' normal one and the split-brain
+# node's wrong one, and the lab cluster's (lbconsole/lab/topology.py VRRP_PASSWORD).
+PASSWORDS = ("lbpS3cr1", "wr0ngPw9", "Lb7vRrpX")
+DUMPS = sorted({p.name for p in FIX.glob("keepalived*") if p.suffix in (".json", ".data", ".stats")}
+               | {p.name for p in FIX.glob("*_keepalived_*.txt")})
 
 
 def fixture(name: str) -> str:
@@ -180,7 +182,7 @@ def test_redaction_removes_the_lab_passwords(name):
     assert out.count("\n") == text.count("\n")
     if name.endswith(".json"):
         assert parse_keepalived_json(out) == parse_keepalived_json(text)
-    if name.endswith(".data"):
+    if name.endswith(".data") or name.endswith("_keepalived_data.txt"):
         assert parse_keepalived_data(out) == parse_keepalived_data(text)
 
 
@@ -220,3 +222,30 @@ def test_sed_redaction_on_real_dumps_equals_python(name):
 ])
 def test_sed_equals_python_on_edge_cases(text):
     assert run_sed(text) == redact_keepalived(text)
+
+
+# --- the lab cluster's directors (captured by `lbconsole lab`) -----------------------------------
+
+def lab(name: str) -> str:
+    if not (FIX / name).exists():
+        pytest.skip(f"no lab capture {name}")
+    return fixture(name)
+
+
+@pytest.mark.parametrize("node, state, prio", [("lb1", "MASTER", 150), ("lb2", "BACKUP", 100)])
+def test_lab_director_vrrp(node, state, prio):
+    (js,) = parse_keepalived_json(lab(f"keepalived_{node}.json"))
+    (data,) = parse_keepalived_data(lab(f"{node}_keepalived_data.txt"), lab(f"{node}_keepalived_stats.txt"))
+    for vi in (js, data):
+        assert (vi.instance, vi.vrid, vi.state, vi.priority, vi.interface, vi.vips) == (
+            "VI_1", 51, state, prio, "eth0", ("10.99.0.100",))
+    assert js.last_transition == data.last_transition
+    # The dumps were taken one after the other: the counters only grow.
+    assert data.adverts_sent >= js.adverts_sent and data.adverts_rcvd >= js.adverts_rcvd
+    assert "Lb7vRrpX" not in redact_keepalived(lab(f"keepalived_{node}.json"))
+
+
+def test_lab_vip_only_on_the_master():
+    holders = {n for n in ("lb1", "lb2")
+               if any(a.address == "10.99.0.100" and a.interface != "lo" for a in parse_ip_addr(lab(f"{n}_ip_addr.json")))}
+    assert holders == {"lb1"}

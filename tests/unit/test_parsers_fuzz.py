@@ -42,14 +42,20 @@ TEXT_PARSERS = {
 # Which fixtures feed which parser when mutated.
 FEEDS = {
     "keepalived_json": [n for n in FIXTURES if n.endswith(".json") and n.startswith("keepalived")],
-    "keepalived_data": [n for n in FIXTURES if n.endswith(".data")],
-    "keepalived_stats": [n for n in FIXTURES if n.endswith(".stats")],
-    "ip_addr": [n for n in FIXTURES if n.startswith("ipaddr_")],
-    "stub_status": [n for n in FIXTURES if n.startswith("nginx") and n.endswith(".txt")],
+    "keepalived_data": [n for n in FIXTURES if n.endswith(".data") or n.endswith("_keepalived_data.txt")],
+    "keepalived_stats": [n for n in FIXTURES if n.endswith(".stats") or n.endswith("_keepalived_stats.txt")],
+    "ip_addr": [n for n in FIXTURES if n.startswith("ipaddr_") or n.endswith("_ip_addr.json")],
+    "stub_status": [n for n in FIXTURES if n.startswith("nginx") and n.endswith(".txt")
+                    or n.endswith("_nginx_status.txt")],
     "host": ["host_section.txt"],
-    "meminfo": ["proc_meminfo.txt"],
-    "cpu": ["proc_stat_1.txt"],
+    "meminfo": [n for n in FIXTURES if n.endswith("meminfo.txt")],
+    "cpu": [n for n in FIXTURES if n.startswith("proc_stat") or n.endswith("_proc_stat.txt")],
+    # The lab's director captures, once they are there.
+    "ipvsadm": [n for n in FIXTURES if "_ipvsadm_ln" in n],
+    "ipvsadm_ln": [n for n in FIXTURES if n.endswith("_ipvsadm_ln.txt")],
+    "proc_ip_vs": [n for n in FIXTURES if n.endswith("_proc_net_ip_vs.txt")],
 }
+FEEDS = {k: v for k, v in FEEDS.items() if v}
 
 
 def only_parse_errors(fn, text):
