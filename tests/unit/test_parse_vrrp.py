@@ -249,3 +249,12 @@ def test_lab_vip_only_on_the_master():
     holders = {n for n in ("lb1", "lb2")
                if any(a.address == "10.99.0.100" and a.interface != "lo" for a in parse_ip_addr(lab(f"{n}_ip_addr.json")))}
     assert holders == {"lb1"}
+
+
+def test_lab_split_brain_both_master_and_vip_on_both():
+    for node in ("lb1", "lb2"):
+        (js,) = parse_keepalived_json(lab(f"keepalived_{node}_splitbrain.json"))
+        (data,) = parse_keepalived_data(lab(f"{node}_keepalived_data_splitbrain.txt"))
+        assert (js.vrid, js.state) == (data.vrid, data.state) == (51, "MASTER")
+        assert any(a.address == "10.99.0.100" and a.interface == "eth0"
+                   for a in parse_ip_addr(lab(f"{node}_ip_addr_splitbrain.json")))
