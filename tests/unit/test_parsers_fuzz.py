@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -288,11 +287,11 @@ def test_redaction_of_any_json_password(pw):
 @given(pw=PASSWORD)
 def test_redaction_of_any_data_dump_password(pw):
     text = FIXTURES["keepalived227_a_normal.data"].replace("Password = lbpS3cr1", "Password = " + pw)
-    assert "Password = " + REDACTED in redact_keepalived(text)
-    assert ("Password = " + pw) not in redact_keepalived(text)
+    out = redact_keepalived(text)
+    assert "Password = " + REDACTED in out
+    assert pw not in [ln.split("Password = ", 1)[1].strip() for ln in out.splitlines() if "Password = " in ln]
 
 
-@pytest.mark.skipif(shutil.which("sed") is None, reason="no sed")
 @settings(max_examples=40, deadline=None)
 @given(pw=st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=8))
 def test_sed_redaction_of_any_password(pw):
