@@ -26,9 +26,9 @@ p_host() {
 }
 p_addr() { ip -j addr show; }
 p_ipvs() {
-  if command -v ipvsadm >/dev/null 2>&1; then
-    ipvsadm -Ln --exact && echo '@@LBC-PART stats' && ipvsadm -Ln --stats --exact \
-      && echo '@@LBC-PART rate' && ipvsadm -Ln --rate --exact
+  if command -v "$IPVSADM" >/dev/null 2>&1; then
+    "$IPVSADM" -Ln --exact && echo '@@LBC-PART stats' && "$IPVSADM" -Ln --stats --exact \
+      && echo '@@LBC-PART rate' && "$IPVSADM" -Ln --rate --exact
   elif [ -r /proc/net/ip_vs ]; then
     echo '@@LBC-PART proc'; cat /proc/net/ip_vs
   else
@@ -67,9 +67,10 @@ p_nginx() {
 """
 
 
-def build(node: NodeConfig, with_ipvs: bool = True) -> str:
+def build(node: NodeConfig, with_ipvs: bool = True, ipvsadm: str = "ipvsadm") -> str:
     """The poll script for `node`; `with_ipvs=False` when IPVS is read over netlink instead."""
-    lines = [f"REDACT={shell_quote(REDACT_SED)}", f"DRAIN_DIR={shell_quote(DRAIN_DIR)}",
+    lines = [f"REDACT={shell_quote(REDACT_SED)}", f"IPVSADM={shell_quote(ipvsadm)}",
+             f"DRAIN_DIR={shell_quote(DRAIN_DIR)}",
              f"STATUS_URL={shell_quote(node.nginx_status_url)}", _PRELUDE,
              "sec host p_host", "sec addr p_addr"]
     if node.has_role("director"):

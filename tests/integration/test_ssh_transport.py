@@ -103,3 +103,13 @@ async def test_concurrent_runs_share_the_connection(sshd):
         assert [r.stdout.strip() for r in results] == [str(i) for i in range(8)]
     finally:
         await t.close()
+
+
+async def test_sudo_nodes_run_through_sudo_n(sshd):
+    # As root, sudo's default policy lets the command through; SUDO_USER proves it went via sudo -n.
+    t = SSHTransport(node_for(sshd, sudo=True))
+    try:
+        result = await t.run('echo "$SUDO_USER:$(id -u)"')
+        assert result.stdout.strip() == "root:0"
+    finally:
+        await t.close()
