@@ -4,6 +4,7 @@ many hosts. Each is a host like the others: own namespaces, sshd and host key.""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from lbconsole.lab import access, lifecycle, netns, nodes
 from lbconsole.lab import topology as t
@@ -50,11 +51,13 @@ def add(count: int, timeout: float = 120) -> list[str]:
         _set_known_hosts(known)
     deadline = time.monotonic() + timeout
     waiting = list(new)
-    while waiting:
-        waiting = [n for n in waiting if not access.sshd_answers(n, timeout=1)]
-        if waiting and time.monotonic() > deadline:
-            raise LabError(f"sshd did not answer on {', '.join(n.name for n in waiting)}")
-        time.sleep(0.2 if waiting else 0)
+    with ThreadPoolExecutor(16) as pool:  # a fresh port may take a while to answer ARP: ask in parallel
+        while waiting:
+            answered = list(pool.map(lambda n: access.sshd_answers(n, timeout=2), waiting))
+            waiting = [n for n, ok in zip(waiting, answered) if not ok]
+            if waiting and time.monotonic() > deadline:
+                raise LabError(f"sshd did not answer on {', '.join(n.name for n in waiting)}")
+            time.sleep(0.2 if waiting else 0)
     names = [f"ssh{i}" for i in range(1, count + 1)]
     _write_inventory(names)
     return names

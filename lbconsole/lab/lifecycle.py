@@ -140,7 +140,7 @@ def _up(say: Say, start: float) -> None:
     say("starting sshd and nginx on " + ", ".join(n.name for n in t.HOST_NODES))
     for n in t.HOST_NODES:
         nodes.start_host_node(n)
-    deadline = start + UP_TIMEOUT
+    deadline = time.monotonic() + UP_TIMEOUT  # after the (first-time) kernel download
     _wait("host nodes to boot", deadline, lambda: all((n.dir / "booted").exists() for n in t.HOST_NODES),
           lambda: _boot_failures(t.HOST_NODES))
     vm.wait_ready(max(1.0, deadline - time.monotonic()))

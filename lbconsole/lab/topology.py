@@ -61,8 +61,9 @@ class Node:
 
     @property
     def mac(self) -> str:
-        """A fixed MAC from the last octet, so the VM can tell its NICs apart."""
-        return "52:54:00:99:00:%02x" % int(self.ip.rsplit(".", 1)[1])
+        """A fixed MAC from the last two octets (unique in the lab), so the VM can tell its NICs apart."""
+        third, fourth = (int(x) for x in self.ip.split(".")[2:])
+        return "52:54:00:99:%02x:%02x" % (third, fourth)
 
     @property
     def tap(self) -> str:
