@@ -53,13 +53,14 @@ def in_ops_netns():
     return in_netns(t.OPS_NS)
 
 
-def ssh_argv(node: Node, command: str, *, connect_timeout: int = 5) -> list[str]:
-    """ssh from the ops namespace as the inventory describes it (key only, strict known_hosts)."""
+def ssh_argv(node: Node, command: str | None, *, connect_timeout: int = 5) -> list[str]:
+    """ssh from the ops namespace as the inventory describes it (key only, strict known_hosts).
+    With command None: an interactive login."""
     return ["ip", "netns", "exec", t.OPS_NS, "ssh", "-F", "none", "-i", str(t.IDENTITY),
             "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={t.KNOWN_HOSTS}",
             "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
             "-o", "BatchMode=yes", "-o", f"ConnectTimeout={connect_timeout}", "-o", "LogLevel=ERROR",
-            "-p", "22", f"root@{node.ip}", "--", command]
+            "-p", "22", f"root@{node.ip}"] + (["-t"] if command is None else ["--", command])
 
 
 def argv(node: Node, cmd: str | Sequence[str]) -> list[str]:

@@ -13,6 +13,7 @@ Everything needs root.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable
 
@@ -77,17 +78,30 @@ def daemon_running(node: str, daemon: str) -> bool:
     return nodes.daemon_states(_node(node))[daemon]
 
 
-_DUMP_FILES = {"json": "/tmp/keepalived.json", "data": "/tmp/keepalived.data", "stats": "/tmp/keepalived.stats"}
+_DUMP_FILES = {kind: f"/tmp/keepalived.{kind}" for kind in ("json", "data", "stats")}
 
 
 def keepalived_dump(node: str, kind: str = "json", timeout: float = 20) -> str:
     """Signal keepalived on node for its JSON, DATA or STATS dump and return the file's text.
-    The write is asynchronous (and not atomic before 2.4): wait until its size stops changing."""
+
+    The write is asynchronous and not atomic before 2.4: wait for the file, give the writer a
+    moment, and for JSON retry until it parses."""
     path = _DUMP_FILES[kind]
-    script = (f"rm -f {path}; kill -s $(keepalived --signum={kind.upper()}) $(cat /run/keepalived.pid) || exit 1; "
-              f"last=-1; for i in $(seq 100); do n=$(stat -c %s {path} 2>/dev/null || echo -1); "
-              f'[ "$n" -gt 0 ] && [ "$n" = "$last" ] && break; last=$n; sleep 0.1; done; cat {path}')
-    return run(node, script, check=True, timeout=timeout).stdout
+    # Shell builtins only in the loop: every fork is slow in the VM.
+    script = (f"rm -f {path}; "
+              f"kill -s $(keepalived --signum={kind.upper()}) $(cat /run/keepalived.pid) || exit 1; "
+              f"i=0; while [ ! -s {path} ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; "
+              f"sleep 0.2; cat {path}")
+    for _ in range(3):
+        text = run(node, script, check=True, timeout=timeout).stdout
+        if kind != "json":
+            return text
+        try:
+            json.loads(text)
+            return text
+        except ValueError:
+            continue
+    raise LabError(f"{node}: keepalived wrote no complete JSON dump to {path}")
 
 
 def block_vrrp(on: bool = True) -> None:

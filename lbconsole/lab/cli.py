@@ -6,6 +6,7 @@ import argparse
 import subprocess
 import sys
 
+from lbconsole.errors import UsageError
 from lbconsole.lab import topology as t
 
 NODE_NAMES = [n.name for n in t.NODES + t.LOCAL_NODES]
@@ -56,13 +57,16 @@ def cmd_exec(args) -> int:
     from lbconsole.lab import access, lifecycle
 
     lifecycle.require_root()
-    if not args.cmd:
-        args.cmd = ["sh"] if args.node in ("ops", "client") else []
+    try:
+        node = t.node(args.node)
+    except KeyError:
+        raise UsageError(f"no lab node {args.node!r}: one of {', '.join(NODE_NAMES)} (or sshN)") from None
     # Like ssh, the words are joined into one command line for the node's shell.
-    argv = access.argv(t.node(args.node), " ".join(args.cmd))
-    if not args.cmd:
-        argv.remove("--")  # an interactive login on the node
-        argv[argv.index("ssh") + 1:argv.index("ssh") + 1] = ["-t"]
+    command = " ".join(args.cmd) if args.cmd else None
+    if node.ssh:
+        argv = access.ssh_argv(node, command)  # None: an interactive login
+    else:
+        argv = access.argv(node, command or "${SHELL:-sh}")
     return subprocess.call(argv)
 
 
@@ -80,6 +84,6 @@ def register(subparsers) -> None:
     sub.add_parser("inventory", help="print the inventory path (last line)").set_defaults(func=cmd_inventory)
     e = sub.add_parser("exec", help="run a command on a node over SSH from lbc-ops "
                                     "(ops and client: in the namespace)")
-    e.add_argument("node", choices=NODE_NAMES, metavar="NODE", help=", ".join(NODE_NAMES))
+    e.add_argument("node", metavar="NODE", help=", ".join(NODE_NAMES) + ", or an extra sshN node")
     e.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="command and arguments")
     e.set_defaults(func=cmd_exec)

@@ -169,5 +169,6 @@ def inventory_toml() -> str:
     ]
     for node in t.NODES:
         roles = ", ".join(f'"{r}"' for r in node.roles)
-        lines += ["", "[[cluster.node]]", f'name = "{node.name}"', f'host = "{node.ip}"', f"roles = [{roles}]"]
+        lines += ["", "[[cluster.node]]", f'name = "{node.name}"', f'host = "{node.ip}"',
+                  f"roles = [{roles}]"]
     return "\n".join(lines) + "\n"

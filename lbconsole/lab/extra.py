@@ -22,7 +22,8 @@ def present() -> list[str]:
 
 def _set_known_hosts(lines: dict[str, str | None]) -> None:
     """Replace, add (value) or drop (None) the known_hosts lines of the given addresses."""
-    kept = [ln for ln in t.KNOWN_HOSTS.read_text().splitlines(keepends=True) if ln.split(" ", 1)[0] not in lines]
+    kept = [ln for ln in t.KNOWN_HOSTS.read_text().splitlines(keepends=True)
+            if ln.split(" ", 1)[0] not in lines]
     t.KNOWN_HOSTS.write_text("".join(kept) + "".join(v for v in lines.values() if v))
 
 

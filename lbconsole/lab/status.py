@@ -41,7 +41,10 @@ class LabStatus:
 
 
 def _node_status(node: Node, namespaces: set[str], vm_pid: int | None) -> NodeStatus:
-    present = vm_pid is not None and nodes.holder(node) is not None if node.in_vm else node.netns in namespaces
+    if node.in_vm:
+        present = vm_pid is not None and nodes.holder(node) is not None
+    else:
+        present = node.netns in namespaces
     st = NodeStatus(node, present)
     if not node.ssh:
         return st

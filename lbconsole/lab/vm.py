@@ -37,9 +37,9 @@ def qemu_argv(version: str, initrd) -> list[str]:
         "-virtfs", f"local,path={t.LAB_DIR},mount_tag=lab,security_model=passthrough,multidevs=remap",
         "-daemonize", "-pidfile", str(PIDFILE),
     ]
-    for n in t.DIRECTORS:
+    for n in t.DIRECTORS:  # romfile= : no PXE option ROM, the VM boots -kernel
         argv += ["-netdev", f"tap,id=n-{n.name},ifname={n.tap},script=no,downscript=no",
-                 "-device", f"virtio-net-pci,netdev=n-{n.name},mac={n.mac},romfile="]  # no PXE ROM: we boot -kernel
+                 "-device", f"virtio-net-pci,netdev=n-{n.name},mac={n.mac},romfile="]
     return argv
 
 
