@@ -1,0 +1,109 @@
+"""Everything an action needs besides its target: where, who, how to reach nodes, where to audit.
+
+The TUI passes the poller's transports so an action reuses its open SSH
+connections; the CLI lets the context open its own and close them at the end.
+Any object with the same attribute names (the TUI's own context) is accepted
+by `ActionContext.from_any`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from lbconsole.actions.audit import AuditLog
+from lbconsole.errors import RefusedError, UsageError
+from lbconsole.inventory import ClusterConfig, Inventory, NodeConfig
+from lbconsole.transport import Transport, transport_for
+
+
+def operator() -> str:
+    """"$USER@hostname" of whoever runs the console (not of the node)."""
+    user = os.environ.get("USER") or getpass.getuser()
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass
+class ActionContext:
+    inventory: Inventory | None
+    cluster: str | None = None
+    read_only: bool = False
+    operator: str = field(default_factory=operator)
+    progress: Callable[[str], None] = field(default=lambda text: None)
+    transports: dict[str, Transport] | None = None  # shared (the poller's): never closed here
+    audit: AuditLog = field(default_factory=AuditLog)
+    origin: str = "cli"  # cli | tui | reapply
+    snapshot: Any = None
+    wait_s: float = 30.0  # how long a drain waits for active connections to reach 0
+    _own: dict[str, Transport] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_any(cls, obj: Any) -> ActionContext:
+        """Our own context, or one built from an object with the same attribute names."""
+        if isinstance(obj, ActionContext):
+            return obj
+        extra = getattr(obj, "extra", None) or {}
+        transports = getattr(obj, "transports", None) or extra.get("transports")
+        ctx = cls(inventory=getattr(obj, "inventory", None), cluster=getattr(obj, "cluster", None),
+                  read_only=bool(getattr(obj, "read_only", False)), transports=transports,
+                  origin=getattr(obj, "origin", "tui"), snapshot=getattr(obj, "snapshot", None))
+        progress = getattr(obj, "progress", None)
+        if callable(progress):
+            ctx.progress = progress
+        for name in ("operator", "audit", "wait_s"):
+            value = getattr(obj, name, None) or extra.get(name)
+            if value is not None:
+                setattr(ctx, name, value)
+        return ctx
+
+    def cluster_config(self) -> ClusterConfig:
+        if self.inventory is None:
+            raise RefusedError("no inventory: actions need a live cluster (not a replay or the demo)")
+        if self.cluster is None:
+            if len(self.inventory.clusters) == 1:
+                self.cluster = self.inventory.clusters[0].name
+            else:
+                names = ", ".join(c.name for c in self.inventory.clusters)
+                raise UsageError(f"several clusters in the inventory ({names}): say which with --cluster")
+        found = self.inventory.cluster(self.cluster)
+        if found is None:
+            names = ", ".join(c.name for c in self.inventory.clusters)
+            raise UsageError(f"no cluster {self.cluster!r} in the inventory (have: {names})")
+        return found
+
+    @property
+    def cluster_read_only(self) -> bool:
+        """Read-only from the flag or from the inventory's cluster."""
+        if self.read_only:
+            return True
+        if self.inventory is not None and self.cluster is not None:
+            found = self.inventory.cluster(self.cluster)
+            return bool(found and found.read_only)
+        return False
+
+    def transport(self, node: NodeConfig) -> Transport:
+        shared = self.transports.get(node.name) if self.transports else None
+        if shared is not None:
+            if hasattr(shared, "reset_backoff"):
+                shared.reset_backoff()  # an operator's action tries at once
+            return shared
+        if node.name not in self._own:
+            self._own[node.name] = transport_for(node)
+        return self._own[node.name]
+
+    def say(self, text: str) -> None:
+        try:
+            self.progress(text)
+        except Exception:  # a broken progress display must never break an action
+            pass
+
+    async def close(self) -> None:
+        own, self._own = self._own, {}
+        for transport in own.values():
+            try:
+                await transport.close()
+            except Exception:
+                pass

@@ -1,0 +1,102 @@
+"""The one way to run an action, for the CLI and the TUI alike: refuse, or check -> apply -> verify; then audit.
+
+Read-only is enforced here, whatever the caller showed or hid: a refused
+attempt is audited like any other and touches no node's state.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lbconsole.actions import audit, registry, targets
+from lbconsole.actions.context import ActionContext
+from lbconsole.actions.result import USAGE, ActionResult, failed, refused
+from lbconsole.errors import LbconsoleError, RefusedError, UsageError
+
+
+async def execute(ctx: Any, name: str, target: Any, params: dict[str, Any] | None = None,
+                  refusal: str | None = None) -> ActionResult:
+    """Run action `name` on `target` (a targets.* object or the TUI/CLI dict); never raises for node trouble.
+
+    `refusal`: the caller refuses (e.g. no confirmation possible); the attempt is audited all the same.
+    """
+    own_ctx = not isinstance(ctx, ActionContext)
+    ctx = ActionContext.from_any(ctx)
+    params = dict(params or {})
+    spec = registry.BY_NAME.get(name)
+    if spec is None or not spec.mutating:
+        raise UsageError(f"no action {name!r} (actions: {', '.join(a.name for a in registry.mutating())})")
+    started = time.monotonic()
+    raw_target = target.to_dict() if hasattr(target, "to_dict") else dict(target or {})
+    record = audit.new_record(who=ctx.operator, what=name, target=raw_target, cluster=ctx.cluster,
+                              origin=ctx.origin, params=_audited(params))
+    nodes = []
+    try:
+        parsed = targets.from_dict(spec.target, target, ctx.cluster)
+        ctx.cluster = parsed.cluster
+        record["cluster"], record["target"] = parsed.cluster, parsed.to_dict()
+        nodes = _involved(ctx, name, parsed)
+        if ctx.cluster_read_only:
+            why = "--read-only" if ctx.read_only else f"cluster {parsed.cluster} is read-only in the inventory"
+            res = refused(f"{spec.title} refused: read-only ({why}); nothing was changed")
+        elif refusal:
+            res = refused(f"{spec.title} refused: {refusal}; nothing was changed")
+        else:
+            res = await _run(ctx, name, parsed, params)
+    except UsageError as exc:
+        res = ActionResult(USAGE, str(exc))
+    except RefusedError as exc:
+        res = refused(str(exc))
+    except LbconsoleError as exc:
+        res = failed(str(exc))
+    except Exception as exc:  # audited and reported, never lost
+        res = failed(f"{type(exc).__name__}: {exc}")
+    res.elapsed_s = round(time.monotonic() - started, 4)
+    record.update(before=res.before, after=res.after, result=res.word, exit_code=res.exit_code,
+                  message=res.message, details=res.details, elapsed_s=res.elapsed_s, timings=res.timings)
+    ctx.audit.append(record)
+    try:
+        res.details += await audit.to_syslog(ctx, nodes, record)
+    finally:
+        if own_ctx:
+            await ctx.close()
+    return res
+
+
+def _audited(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k in ("reason", "force", "wait")}
+
+
+def _involved(ctx: ActionContext, name: str, target) -> list:
+    """The nodes whose syslog gets the record: the directors, or the nginx node reloaded."""
+    cluster = ctx.cluster_config()
+    if isinstance(target, targets.NodeTarget):
+        node = cluster.node(target.node)
+        if node is None:
+            names = ", ".join(n.name for n in cluster.nodes if n.has_role("nginx"))
+            raise UsageError(f"no node {target.node!r} in cluster {cluster.name} (nginx nodes: {names})")
+        return [node]
+    return list({n.name: n for n in cluster.directors}.values())
+
+
+async def _run(ctx: ActionContext, name: str, target, params: dict[str, Any]) -> ActionResult:
+    if name in ("drain", "undrain"):
+        from lbconsole.actions import drain
+
+        if name == "undrain":
+            return await drain.undrain(ctx, target)
+        if params.get("wait") is not None:
+            ctx.wait_s = float(params["wait"])
+        return await drain.drain(ctx, target, str(params.get("reason") or ""), bool(params.get("force")))
+    if name in ("failover", "release"):
+        from lbconsole.actions import failover
+
+        if name == "release":
+            return await failover.release(ctx, target)
+        return await failover.failover(ctx, target)
+    if name == "reload":
+        from lbconsole.actions import reload
+
+        return await reload.reload(ctx, target)
+    raise UsageError(f"action {name!r} has no implementation")

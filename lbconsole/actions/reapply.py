@@ -1,0 +1,102 @@
+"""Re-apply drains that keepalived undid, while a console runs and is not read-only.
+
+On an unprepared cluster keepalived writes its configured weight back when it
+next acts on a real server (a health flap, a reload), and the analyzers raise
+"drain_reverted". Called with each new snapshot, this sets weight 0 again on
+the director that reverted, only where the drain record is still there (an
+undrain may have removed it since the snapshot), and audits it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from lbconsole.actions import audit, director_view, drain, drain_script, nodescript
+from lbconsole.actions.context import ActionContext
+from lbconsole.actions.result import ActionResult, done, failed
+from lbconsole.actions.targets import RealServerTarget, parse_real_server, parse_service
+
+MIN_INTERVAL_S = 5.0  # per (director, service, real server): never fight keepalived in a tight loop
+_last: dict[tuple[str, str, str, str], float] = {}
+
+
+def reverted(snapshot) -> dict[tuple[str, str, str], list[str]]:
+    """(cluster, director, service key) -> drained real servers whose weight is not 0 there."""
+    out: dict[tuple[str, str, str], list[str]] = {}
+    for cluster in snapshot.clusters:
+        if cluster.read_only:
+            continue
+        for node in cluster.directors:
+            if not node.reachable:
+                continue
+            for svc in node.ipvs:
+                for rs in svc.real_servers:
+                    if rs.drain is not None and rs.weight != 0:
+                        out.setdefault((cluster.name, node.name, svc.key), []).append(rs.key)
+    return out
+
+
+async def reapply_reverted(ctx, snapshot, now: float | None = None) -> list[ActionResult]:
+    """Re-drain every reverted real server once; returns what was done (empty when nothing was due)."""
+    base = ActionContext.from_any(ctx)
+    if base.read_only or base.inventory is None or snapshot is None:
+        return []
+    try:
+        return await _reapply_due(base, snapshot, time.monotonic() if now is None else now)
+    finally:
+        if base is not ctx:
+            await base.close()
+
+
+async def _reapply_due(base: ActionContext, snapshot, now: float) -> list[ActionResult]:
+    results = []
+    for (cluster_name, node_name, svc_key), keys in sorted(reverted(snapshot).items()):
+        cluster = base.inventory.cluster(cluster_name)
+        node = cluster.node(node_name) if cluster else None
+        if cluster is None or cluster.read_only or node is None:
+            continue
+        due = [k for k in keys if now - _last.get((cluster_name, node_name, svc_key, k), -1e9) >= MIN_INTERVAL_S]
+        if not due:
+            continue
+        for k in due:
+            _last[(cluster_name, node_name, svc_key, k)] = now
+        base.cluster = cluster_name
+        target = RealServerTarget(cluster_name, parse_service(svc_key), tuple(parse_real_server(k) for k in due))
+        results.append(await _reapply_one(base, target, node))
+    return results
+
+
+async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node) -> ActionResult:
+    keys = [rs.key for rs in target.real_servers]
+    record = audit.new_record(who=ctx.operator, what="drain_reapply", target={**target.to_dict(), "node": node.name},
+                              cluster=target.cluster, origin="reapply")
+    views = await director_view.inspect(ctx, [node], target.service, keys)
+    view = views[node.name]
+    items = []
+    for key in keys:
+        state, rec = view.rows.get(key), view.records.get(key)
+        if view.usable and state is not None and rec is not None and state.weight != 0:
+            prep = view.prep(target.service, key)
+            items.append((state, drain_script.record_json(target.service.key, key, int(rec.get("weight") or 0),
+                                                          str(rec.get("reason", "")), str(rec.get("by", "")),
+                                                          float(rec.get("since") or 0)),
+                          prep.path if prep.prepared else None))
+    before = {node.name: {k: (view.rows[k].weight if k in view.rows else None) for k in keys}}
+    if not items:
+        res = done(f"nothing to re-apply on {node.name}: {view.error or 'undrained or already at weight 0'}",
+                   before=before)
+    else:
+        replies = await nodescript.run_all(ctx, [(node, drain_script.apply_drain(target.service, items,
+                                                                                 reapply=True))])
+        after, problems = drain._read_back(replies, keys)
+        skipped = [p for p in problems if "skipped" in p]  # undrained since the snapshot: fine
+        problems = [p for p in problems if p not in skipped]
+        bad = [k for k, w in after.get(node.name, {}).items() if w not in (0, None) and not skipped]
+        verb = done if not bad and not problems else failed
+        res = verb(f"re-applied the drain of {', '.join(k for k in keys)} of {target.service.key} on {node.name} "
+                   "(keepalived had put the weight back)", before=before, after=after, details=problems)
+    record.update(before=res.before, after=res.after, result=res.word, exit_code=res.exit_code, message=res.message)
+    ctx.audit.append(record)
+    res.details += await audit.to_syslog(ctx, [node], record)
+    ctx.say(res.message)
+    return res

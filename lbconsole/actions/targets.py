@@ -1,0 +1,182 @@
+"""What an action acts on: SERVICE and REALSERVER specs, VRRP instances, nginx nodes.
+
+SERVICE is spelled as the snapshot's Service.key: `VIP:PORT` (TCP),
+`udp:VIP:PORT`, `sctp:VIP:PORT` or `fwm:MARK` (`fwm:MARK:6` for IPv6); IPv6
+addresses in brackets. REALSERVER is `IP:PORT`. Bad specs are UsageErrors
+that say what was expected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lbconsole.errors import UsageError
+from lbconsole.snapshot import join_host_port
+
+_PROTO_FLAG = {"TCP": "-t", "UDP": "-u", "SCTP": "--sctp-service", "FWM": "-f"}
+_HOSTPORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<v4>[^:\[\]]+)):(?P<port>\d{1,5})$")
+SERVICE_FORMS = "VIP:PORT, udp:VIP:PORT, sctp:VIP:PORT or fwm:MARK"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    protocol: str  # TCP | UDP | SCTP | FWM
+    address: str | None = None
+    port: int | None = None
+    fwmark: int | None = None
+    family: str = "inet"
+
+    @property
+    def key(self) -> str:
+        if self.protocol == "FWM":
+            return f"fwm:{self.fwmark}" + (":6" if self.family == "inet6" else "")
+        hp = join_host_port(self.address or "", self.port or 0)
+        return hp if self.protocol == "TCP" else f"{self.protocol.lower()}:{hp}"
+
+    @property
+    def ipvsadm_args(self) -> tuple[str, str]:
+        """("-t", "10.0.0.1:80") as ipvsadm takes and prints it."""
+        if self.protocol == "FWM":
+            return ("-f", str(self.fwmark))
+        return (_PROTO_FLAG[self.protocol], join_host_port(self.address or "", self.port or 0))
+
+
+@dataclass(frozen=True, slots=True)
+class RealServerSpec:
+    address: str
+    port: int
+
+    @property
+    def key(self) -> str:
+        return join_host_port(self.address, self.port)
+
+
+def _host_port(text: str, what: str, example: str) -> tuple[str, int, str]:
+    m = _HOSTPORT.match(text.strip())
+    if not m:
+        raise UsageError(f"{what} {text!r}: expected {example}")
+    raw = m.group("v6") or m.group("v4")
+    try:
+        ip = ipaddress.ip_address(raw)
+    except ValueError:
+        raise UsageError(f"{what} {text!r}: {raw!r} is not an IP address (expected {example})") from None
+    if m.group("v6") and ip.version != 6:
+        raise UsageError(f"{what} {text!r}: brackets are for IPv6 addresses only")
+    if not m.group("v6") and ip.version == 6:
+        raise UsageError(f"{what} {text!r}: write IPv6 addresses in brackets, e.g. [2001:db8::1]:80")
+    port = int(m.group("port"))
+    if port > 65535:
+        raise UsageError(f"{what} {text!r}: port {port} is out of range 0-65535")
+    return str(ip), port, "inet6" if ip.version == 6 else "inet"
+
+
+def parse_service(text: str) -> ServiceSpec:
+    spec = text.strip()
+    lowered = spec.lower()
+    if lowered.startswith("fwm:"):
+        parts = spec[4:].split(":")
+        family = "inet"
+        if len(parts) == 2 and parts[1] == "6":
+            family = "inet6"
+        elif len(parts) != 1:
+            raise UsageError(f"service {text!r}: expected fwm:MARK (or fwm:MARK:6 for IPv6)")
+        if not parts[0].isdigit() or not 0 < int(parts[0]) < 2**32:
+            raise UsageError(f"service {text!r}: the firewall mark must be a number from 1 to {2**32 - 1}")
+        return ServiceSpec("FWM", fwmark=int(parts[0]), family=family)
+    protocol = "TCP"
+    for prefix in ("tcp:", "udp:", "sctp:"):
+        if lowered.startswith(prefix):
+            protocol, spec = prefix[:-1].upper(), spec[len(prefix):]
+            break
+    if not spec:
+        raise UsageError(f"service {text!r}: expected {SERVICE_FORMS}")
+    address, port, family = _host_port(spec, "service", SERVICE_FORMS)
+    return ServiceSpec(protocol, address, port, family=family)
+
+
+def parse_real_server(text: str) -> RealServerSpec:
+    address, port, _ = _host_port(text, "real server", "IP:PORT, e.g. 10.0.0.21:80 or [2001:db8::21]:80")
+    return RealServerSpec(address, port)
+
+
+@dataclass(frozen=True, slots=True)
+class RealServerTarget:
+    cluster: str
+    service: ServiceSpec
+    real_servers: tuple[RealServerSpec, ...]  # unique, in the order given
+
+    @property
+    def label(self) -> str:
+        return f"{self.service.key} " + ",".join(rs.key for rs in self.real_servers)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "real_server", "cluster": self.cluster, "service": self.service.key}
+        keys = [rs.key for rs in self.real_servers]
+        out["real_server"] = keys[0] if len(keys) == 1 else keys
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceTarget:
+    cluster: str
+    instance: str
+    node: str | None = None  # the MASTER the caller saw, if any
+
+    @property
+    def label(self) -> str:
+        return self.instance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "vrrp_instance", "cluster": self.cluster, "instance": self.instance, "node": self.node}
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTarget:
+    cluster: str
+    node: str
+
+    @property
+    def label(self) -> str:
+        return self.node
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "nginx_node", "cluster": self.cluster, "node": self.node}
+
+
+Target = RealServerTarget | InstanceTarget | NodeTarget
+
+
+def unique_real_servers(specs) -> tuple[RealServerSpec, ...]:
+    """Each real server once, whatever the input repeats (hatop's "drain all" bug was a repeat)."""
+    seen: dict[str, RealServerSpec] = {}
+    for spec in specs:
+        seen.setdefault(spec.key, spec)
+    return tuple(seen.values())
+
+
+def from_dict(kind: str, data: dict[str, Any] | Target, default_cluster: str | None = None) -> Target:
+    """The target of an action of target kind `kind`, from the TUI/CLI dict (or already parsed)."""
+    if isinstance(data, (RealServerTarget, InstanceTarget, NodeTarget)):
+        return data
+    cluster = data.get("cluster") or default_cluster
+    if not cluster:
+        raise UsageError("no cluster given for the action")
+    if kind == "real_server":
+        if not data.get("service") or not data.get("real_server"):
+            raise UsageError("a real-server action needs SERVICE and REALSERVER")
+        raw = data["real_server"]
+        items = [raw] if isinstance(raw, str) else list(raw)
+        return RealServerTarget(cluster, parse_service(str(data["service"])),
+                                unique_real_servers(parse_real_server(str(r)) for r in items))
+    if kind == "vrrp_instance":
+        if not data.get("instance"):
+            raise UsageError("a failover needs a VRRP INSTANCE name")
+        return InstanceTarget(cluster, str(data["instance"]), data.get("node"))
+    if kind == "nginx_node":
+        if not data.get("node"):
+            raise UsageError("a reload needs a NODE name")
+        return NodeTarget(cluster, str(data["node"]))
+    raise UsageError(f"unknown target kind {kind!r}")

@@ -1,0 +1,138 @@
+"""`lbconsole drain|undrain|failover|reload ...`: the registry's CLI actions.
+
+Subcommands are generated from lbconsole.actions.registry (specs with cli=True);
+the arguments follow each spec's target kind. Every command goes through
+lbconsole.actions.execute, like the TUI. Without --yes it asks on a terminal
+and refuses (exit 3) elsewhere. Exit codes: 0 done and verified, 1 failed or
+not verified, 2 usage, 3 refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from lbconsole import inventory as inventory_mod
+from lbconsole.actions import registry
+from lbconsole.actions.registry import ActionSpec
+
+DEFAULT_WAIT_S = 30.0
+_TARGET_ARGS = {
+    "real_server": [("service", {"metavar": "SERVICE", "help": "VIP:PORT, udp:VIP:PORT, sctp:VIP:PORT or fwm:MARK"}),
+                    ("real_server", {"metavar": "REALSERVER", "nargs": "+",
+                                     "help": "IP:PORT (several: each is done once, on every director)"})],
+    "vrrp_instance": [("instance", {"metavar": "INSTANCE", "help": "VRRP instance name, e.g. VI_1"})],
+    "nginx_node": [("node", {"metavar": "NODE", "help": "inventory name of the nginx node"})],
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from lbconsole.cli import add_common
+
+    for spec in registry.ACTIONS:
+        if not spec.cli:
+            continue
+        parser = sub.add_parser(spec.name, help=spec.description, description=spec.description)
+        add_common(parser)
+        for dest, kw in _TARGET_ARGS[spec.target]:
+            parser.add_argument(dest, **kw)
+        parser.add_argument("--cluster", metavar="NAME", help="the cluster (needed when the inventory has several)")
+        parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+        if spec.name == "drain":
+            parser.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded on the directors)")
+            parser.add_argument("--force", action="store_true",
+                                help="also drain the last in-service real server, or with a director unreachable")
+            parser.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, metavar="S",
+                                help=f"wait up to S seconds for active connections to reach 0 "
+                                     f"(default {DEFAULT_WAIT_S:g}; the drain stays either way)")
+        if spec.name == "failover":
+            release = registry.get("release")
+            parser.add_argument("--release", action="store_true", help=release.description)
+        parser.set_defaults(func=lambda args, spec=spec: run(spec, args))
+
+
+def _target(spec: ActionSpec, args: argparse.Namespace, cluster: str | None) -> dict:
+    out = {"kind": spec.target, "cluster": cluster}
+    for dest, _ in _TARGET_ARGS[spec.target]:
+        out[dest] = getattr(args, dest)
+    return out
+
+
+def _cluster_of(spec: ActionSpec, args, inv) -> str | None:
+    if args.cluster:
+        return args.cluster
+    if spec.target == "nginx_node":
+        node = inv.find_node(args.node)
+        return node.cluster if node else None
+    return inv.clusters[0].name if len(inv.clusters) == 1 else None
+
+
+def run(spec: ActionSpec, args: argparse.Namespace) -> int:
+    inv = inventory_mod.load(args.inventory)
+    return asyncio.run(_run(spec, args, inv))
+
+
+async def _run(spec: ActionSpec, args: argparse.Namespace, inv) -> int:
+    from lbconsole.actions.context import ActionContext
+    from lbconsole.actions.execute import execute
+
+    name = "release" if getattr(args, "release", False) else spec.name
+    ctx = ActionContext(inventory=inv, cluster=_cluster_of(spec, args, inv), read_only=args.read_only,
+                        progress=lambda text: print(f"  {text}", file=sys.stderr, flush=True), origin="cli")
+    params = {}
+    if name == "drain":
+        params = {"reason": args.reason, "force": args.force, "wait": args.wait}
+    target = _target(spec, args, ctx.cluster)
+    try:
+        refusal = None
+        if not args.yes and not ctx.cluster_read_only:
+            refusal = await _confirm(ctx, name, target, params)
+        res = await execute(ctx, name, target, params, refusal=refusal)
+    finally:
+        await ctx.close()
+    out = sys.stdout if res.ok else sys.stderr
+    print(res.message if res.ok else f"lbconsole {name}: {res.message}", file=out)
+    for line in res.details:
+        print(f"  {line}", file=out)
+    return res.exit_code
+
+
+async def _confirm(ctx, name: str, target: dict, params: dict) -> str | None:
+    """None to go ahead, else why not (the attempt is then audited as refused)."""
+    if not sys.stdin.isatty():
+        return "not confirmed: stdin is not a terminal; pass --yes to confirm"
+    text = await describe(ctx, name, target, params)
+    print(text, file=sys.stderr)
+    try:
+        answer = input(f"{registry.get(name).title}? [y/N] ")
+    except EOFError:
+        answer = ""
+    return None if answer.strip().lower() in ("y", "yes") else "not confirmed by the operator"
+
+
+async def describe(ctx, name: str, target: dict, params: dict) -> str:
+    """What will change and where, for the prompt."""
+    cluster = ctx.cluster or "?"
+    if name in ("drain", "undrain"):
+        rs = target["real_server"]
+        rs = ", ".join(rs) if isinstance(rs, list) else rs
+        directors = ", ".join(n.name for n in ctx.cluster_config().directors)
+        if name == "drain":
+            return (f"Drain {rs} of {target['service']} in cluster {cluster}: weight 0 on every director "
+                    f"({directors}); existing connections finish.\nReason: {params.get('reason')}")
+        return f"Undrain {rs} of {target['service']} in cluster {cluster}: recorded weight back on {directors}."
+    if name == "failover":
+        from lbconsole.actions import failover, targets
+
+        plan = await failover.plan(ctx, targets.from_dict("vrrp_instance", target, ctx.cluster))
+        if plan.refusal:
+            return f"Failover of {target['instance']}: preflight says: {plan.refusal}"
+        warn = "WARNING: " if plan.mode == "stop" else ""
+        return (f"Failover of {target['instance']} in cluster {cluster}: {plan.master.node.name} (MASTER) steps down.\n"
+                f"{warn}{plan.warning}.\nConnections through the old master may break unless LVS sync runs.")
+    if name == "release":
+        return (f"Release the forced failover of {target['instance']} in cluster {cluster}: configured priorities "
+                "apply again. With preempt, the higher-priority director takes the VIP back (a second flap).")
+    return (f"Reload nginx on {target['node']}: nginx -t first (nothing is touched if it fails), then reload and "
+            "check for new workers and a clean error log.")
