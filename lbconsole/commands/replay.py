@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.speed > 0:
         raise UsageError("--speed must be above 0")
-    recording.check(args.file)  # a clear error (file and line) before the screen switches
+    if sum(1 for _ in recording.read(args.file)) == 0:  # read every line: errors name file and line
+        raise UsageError(f"recording {args.file}: no snapshots in it")
     from lbconsole.source.replay import ReplaySource
     from lbconsole.ui.run import run_app
 

@@ -24,6 +24,7 @@ from lbconsole.errors import UsageError
 from lbconsole.inventory import Inventory
 from lbconsole.snapshot import Snapshot
 from lbconsole.source.base import SnapshotSource
+from lbconsole.source.recording import RecordingError
 from lbconsole.source.replay import EndOfRecording
 from lbconsole.ui import keys, themes
 from lbconsole.ui.commands import RegistryCommands
@@ -131,6 +132,11 @@ class LbConsole(App):
             except EndOfRecording:
                 self.ended = True
                 self.notify("End of the recording: showing its last snapshot.", title="Replay")
+                self._show()
+                return
+            except RecordingError as exc:  # a replay cannot get better by retrying
+                self.ended = True
+                self.notify(str(exc), title="Replay stopped", severity="error", markup=False)
                 self._show()
                 return
             except Exception as exc:  # a broken poll must not end the console: keep the last data
@@ -333,6 +339,7 @@ class LbConsole(App):
             return
         ctx = ActionContext(inventory=self.inventory, snapshot=self.state.snapshot, cluster=target["cluster"],
                             read_only=self.is_read_only(target["cluster"]),
+                            transports=getattr(getattr(self.source, "poller", None), "transports", None),
                             progress=lambda text: self.notify(text, title=spec.title, timeout=4, markup=False))
         self.notify(f"{spec.title} {what(target)}: running…", title=spec.title, timeout=3)
         try:

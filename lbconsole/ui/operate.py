@@ -22,7 +22,7 @@ from typing import Any, Callable
 from lbconsole.actions.registry import ActionSpec
 from lbconsole.inventory import Inventory
 from lbconsole.snapshot import Snapshot
-from lbconsole.ui.model import ClusterView
+from lbconsole.ui.model import ClusterView, rs_label
 
 
 @dataclass
@@ -35,6 +35,7 @@ class ActionContext:
     read_only: bool
     origin: str = "tui"
     progress: Callable[[str], None] = field(default=lambda text: None)
+    transports: dict | None = None  # the live poller's open connections, reused by the action
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,8 +91,6 @@ def describe(spec: ActionSpec, target: dict, view: ClusterView | None, params: d
 
 def _rs_slots(merged, rs: str):
     for key, slots in merged.rs.items():
-        from lbconsole.ui.model import rs_label
-
         if rs_label(key) == rs:
             return slots
     return [None] * len(merged.per_director)

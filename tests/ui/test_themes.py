@@ -1,0 +1,83 @@
+"""Themes: the shipped files load, the required ones exist, and styles use theme variables only."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from lbconsole import paths
+from lbconsole.ui import themes
+from lbconsole.ui.themes import ThemeError
+from lbconsole.source.replay import ReplaySource
+from ui import synth
+from ui.helpers import lines_of, make_app, started
+
+UI = Path(themes.__file__).resolve().parent
+HEX = re.compile(r"(?<![\w-])#(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})(?![\w-])")  # not #feed, #badge
+
+
+def test_the_required_themes_ship():
+    loaded = themes.load_all()
+    assert {"lbconsole-dark", "lbconsole-light", "noc", "ansi"} <= loaded.keys()
+    assert not loaded["lbconsole-light"].dark
+    ansi = loaded["ansi"]
+    assert ansi.ansi
+    colours = [getattr(ansi, f) for f in ("primary", "secondary", "accent", "success", "warning", "error",
+                                          "foreground", "background", "surface", "panel")]
+    assert all(c.startswith("ansi_") for c in colours)  # the terminal's palette, nothing else
+    assert themes.DEFAULT in loaded and themes.NOC_DEFAULT in loaded
+
+
+def test_no_hex_colours_outside_themes():
+    offenders = []
+    for path in list(UI.rglob("*.tcss")) + list(UI.rglob("*.py")):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if HEX.search(line.split("  # ")[0]):
+                offenders.append(f"{path.relative_to(UI)}:{n}: {line.strip()}")
+    assert offenders == []
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ('name = "x"\nprimary = "not-a-colour"\n', "not a colour"),
+    ('name = "x"\n', "needs at least"),
+    ('name = "x"\nprimary = "#fff"\nsparkle = true\n', "unknown key"),
+    ('name = "x"\nprimary = "#fff"\ndark = "yes"\n', "must be a bool"),
+    ('name = \n', "invalid TOML"),
+])
+def test_bad_theme_files_say_what_is_wrong(text, complaint):
+    with pytest.raises(ThemeError, match=complaint):
+        themes.parse(text, "t.toml")
+
+
+def test_themes_dir_is_found_in_a_checkout():
+    assert (paths.package_themes() / "noc.toml").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(themes.load_all()))
+async def test_every_theme_renders(name):
+    app = make_app(ReplaySource(lines_of([synth.lab()])), theme=name)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot, app)
+        assert app.theme == name
+
+
+async def test_cluster_colour_becomes_the_accent():
+    snap = synth.two_clusters()
+    app = make_app(ReplaySource(lines_of([snap])))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await started(pilot, app)
+        for cluster in snap.clusters:
+            app.state.select_cluster(cluster.name)
+            app.action_next_cluster()
+            app.action_next_cluster()  # around and back: the accent follows the shown cluster
+            await pilot.pause()
+            assert app.get_css_variables()["cluster-accent"] == cluster.color
+
+
+def test_unknown_theme_is_a_usage_error():
+    from lbconsole.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown theme"):
+        make_app(ReplaySource(lines_of([synth.lab()])), theme="no-such-theme")
