@@ -91,6 +91,10 @@ def parse_service(text: str) -> ServiceSpec:
         if lowered.startswith(prefix):
             protocol, spec = prefix[:-1].upper(), spec[len(prefix):]
             break
+    else:
+        word = re.match(r"^([A-Za-z]+):", spec)
+        if word and not re.fullmatch(r"[0-9A-Fa-f]+", word.group(1)):  # not the start of an IPv6 address
+            raise UsageError(f"service {text!r}: unknown protocol {word.group(1)!r} (expected {SERVICE_FORMS})")
     if not spec:
         raise UsageError(f"service {text!r}: expected {SERVICE_FORMS}")
     address, port, family = _host_port(spec, "service", SERVICE_FORMS)

@@ -62,9 +62,8 @@ def _target(spec: ActionSpec, args: argparse.Namespace, cluster: str | None) -> 
 def _cluster_of(spec: ActionSpec, args, inv) -> str | None:
     if args.cluster:
         return args.cluster
-    if spec.target == "nginx_node":
-        node = inv.find_node(args.node)
-        return node.cluster if node else None
+    if spec.target == "nginx_node" and inv.find_node(args.node):
+        return inv.find_node(args.node).cluster
     return inv.clusters[0].name if len(inv.clusters) == 1 else None
 
 

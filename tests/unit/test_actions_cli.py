@@ -1,0 +1,83 @@
+"""The action subcommands: generated from the registry, confirmation, read-only, exit codes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from lbconsole import cli
+from lbconsole.actions import registry
+from lbconsole.actions.audit import AuditLog
+
+INVENTORY = """[defaults]
+port = 1
+[[cluster]]
+name = "c"
+{ro}
+[[cluster.node]]
+name = "lb1"
+host = "127.0.0.1"
+roles = ["director"]
+[[cluster.node]]
+name = "web1"
+host = "127.0.0.1"
+roles = ["nginx"]
+"""
+
+
+@pytest.fixture
+def inv(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal
+
+    def write(read_only=False):
+        path = tmp_path / "inventory.toml"
+        path.write_text(INVENTORY.format(ro="read_only = true" if read_only else ""))
+        return str(path)
+    return write
+
+
+def test_every_cli_action_of_the_registry_is_a_subcommand():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for spec in registry.ACTIONS:
+        assert (spec.name in sub.choices) == spec.cli, spec.name
+    assert "release" not in sub.choices  # it is `failover --release`
+
+
+def test_without_a_terminal_and_without_yes_it_refuses_and_says_yes(inv, capsys):
+    code = cli.main(["drain", "10.0.0.100:80", "10.0.0.21:80", "--reason", "r", "--inventory", inv()])
+    err = capsys.readouterr().err
+    assert code == 3 and "--yes" in err
+    [rec] = AuditLog().read()
+    assert rec["result"] == "refused" and rec["params"]["reason"] == "r"
+
+
+@pytest.mark.parametrize("argv", [
+    ["drain", "10.0.0.100:80", "10.0.0.21:80", "--reason", "r", "--yes"],
+    ["undrain", "10.0.0.100:80", "10.0.0.21:80", "--yes"],
+    ["failover", "VI_1", "--yes"],
+    ["failover", "VI_1", "--release"],
+    ["reload", "web1"],
+])
+def test_read_only_flag_after_the_subcommand_and_in_the_inventory(inv, capsys, argv):
+    assert cli.main(argv + ["--inventory", inv(), "--read-only"]) == 3
+    assert "read-only (--read-only)" in capsys.readouterr().err
+    assert cli.main(argv + ["--inventory", inv(read_only=True)]) == 3
+    assert "read-only in the inventory" in capsys.readouterr().err
+    assert [r["result"] for r in AuditLog().read()] == ["refused", "refused"]
+    expected = "release" if "--release" in argv else argv[0]
+    assert {r["what"] for r in AuditLog().read()} == {expected}
+
+
+@pytest.mark.parametrize("argv", [
+    ["drain", "10.0.0.100:80", "10.0.0.21:80", "--yes"],  # no --reason
+    ["drain", "10.0.0.100", "10.0.0.21:80", "--reason", "r", "--yes"],
+    ["undrain", "10.0.0.100:80", "web1", "--yes"],
+    ["reload", "nosuch", "--yes"],
+])
+def test_usage_errors_exit_2(inv, capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        raise SystemExit(cli.main(argv + ["--inventory", inv()]))
+    assert exit_.value.code == 2
