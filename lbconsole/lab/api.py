@@ -19,11 +19,18 @@ from typing import Callable
 
 from lbconsole.lab import extra, lifecycle, netns, nodes
 from lbconsole.lab import topology as t
-from lbconsole.lab.access import in_netns, in_ops_netns, run  # noqa: F401  (re-exported)
+from lbconsole.lab.access import in_netns, in_ops_netns, run
 from lbconsole.lab.configs import inventory_toml
-from lbconsole.lab.errors import LabError, LabNeedsRoot, LabNotUp  # noqa: F401
+from lbconsole.lab.errors import LabError, LabNeedsRoot, LabNotUp
 from lbconsole.lab.status import LabStatus, lab_status
-from lbconsole.lab.topology import LAB_DIR, NODES, VIP, VRRP_PASSWORD  # noqa: F401
+from lbconsole.lab.topology import LAB_DIR, NODES, VIP, VRRP_PASSWORD
+
+__all__ = [
+    "up", "down", "is_up", "status", "run", "inventory_path", "in_ops_netns", "in_netns",
+    "stop_daemon", "start_daemon", "daemon_running", "keepalived_dump", "block_vrrp", "vrrp_blocked",
+    "add_extra_ssh_nodes", "remove_extra_ssh_nodes", "extra_ssh_nodes",
+    "LAB_DIR", "NODES", "VIP", "VRRP_PASSWORD", "LabError", "LabNeedsRoot", "LabNotUp", "LabStatus",
+]
 
 is_up = lifecycle.is_up
 add_extra_ssh_nodes = extra.add

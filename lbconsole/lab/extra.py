@@ -11,7 +11,7 @@ from lbconsole.lab import topology as t
 from lbconsole.lab.errors import LabError, LabNotUp
 from lbconsole.lab.proc import forget_pid, kill_pids, netns_pids
 
-INVENTORY = t.LAB_DIR / "inventory-ssh.toml"
+INVENTORY = t.EXTRA_INVENTORY
 
 
 def present() -> list[str]:
@@ -29,7 +29,7 @@ def _set_known_hosts(lines: dict[str, str | None]) -> None:
 
 def _write_inventory(names: list[str]) -> None:
     head = t.INVENTORY.read_text().split("[[cluster]]")[0]
-    body = [f'[[cluster]]\nname = "ssh-bench"\nread_only = true\n']
+    body = ['[[cluster]]\nname = "ssh-bench"\nread_only = true\n']
     for name in names:
         node = t.node(name)
         body.append(f'[[cluster.node]]\nname = "{name}"\nhost = "{node.ip}"\nroles = ["backend"]\n')

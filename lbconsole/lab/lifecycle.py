@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from lbconsole.lab import access, configs, netns, nodes, vm
+from lbconsole.lab import access, configs, netns, nodes, scripts, vm
 from lbconsole.lab import topology as t
 from lbconsole.lab.errors import LabError, LabNeedsRoot
 from lbconsole.lab.proc import alive, kill_pids, netns_pids, recorded_pids, sh
@@ -44,9 +45,25 @@ def lab_namespaces() -> list[str]:
             if ns in ours or (ns.startswith("lbc-ssh") and ns[7:].isdigit())]
 
 
+def fingerprint() -> str:
+    """What the lab is made of (configs, scripts, qemu's command line): a lab left up by other
+    code is not taken as up."""
+    parts = [configs.inventory_toml(), scripts.NODE_BOOT, scripts.VM_INIT, scripts.INITRAMFS_INIT,
+             " ".join(vm.qemu_argv("", ""))]
+    for n in t.NODES:
+        parts += [configs.sshd_config(n), configs.keepalived_conf(n) if n.is_director else "",
+                  configs.nginx_conf(n) + configs.nginx_site(n) if n.runs_nginx else ""]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
 def is_up() -> bool:
-    """Cheap: the lab was brought up and its VM, holders and namespaces are all still there."""
-    if not STATE.exists() or vm.pid() is None:
+    """Cheap: this lab was brought up and its VM, holders and namespaces are all still there."""
+    try:
+        if STATE.read_text().split()[0] != fingerprint():
+            return False
+    except (OSError, IndexError):
+        return False
+    if vm.pid() is None:
         return False
     if not all(nodes.holder(n) for n in t.HOST_NODES):
         return False
@@ -91,6 +108,7 @@ def _down(say: Say) -> None:
     for p in t.PIDS_DIR.glob("*.pid") if t.PIDS_DIR.is_dir() else ():
         p.unlink()
     (t.VM_DIR / "qemu.pid").unlink(missing_ok=True)
+    t.EXTRA_INVENTORY.unlink(missing_ok=True)
     left = lab_namespaces()
     if left:
         raise LabError(f"could not remove namespaces: {', '.join(left)}")
@@ -151,7 +169,7 @@ def _up(say: Say, start: float) -> None:
           _director_report)
     say("checking a request from client to the VIP")
     _wait("a request from client to the VIP", deadline, _client_request, lambda: "")
-    STATE.write_text(f"up {time.time():.0f}\n")
+    STATE.write_text(f"{fingerprint()} {time.time():.0f}\n")
     say(f"lab is up after {time.monotonic() - start:.1f} s; inventory: {t.INVENTORY}")
 
 

@@ -18,6 +18,7 @@ VM_DIR = LAB_DIR / "vm"
 CACHE_DIR = LAB_DIR / "cache"
 BIN_DIR = LAB_DIR / "bin"
 INVENTORY = LAB_DIR / "inventory.toml"
+EXTRA_INVENTORY = LAB_DIR / "inventory-ssh.toml"  # the extra sshN nodes, when there are any
 IDENTITY = OPS_DIR / "id_ed25519"
 KNOWN_HOSTS = OPS_DIR / "known_hosts"
 LOCK = LAB_DIR / "lock"

@@ -19,6 +19,10 @@ def lab() -> Path:
     from lbconsole.lab import api
 
     brought_up = not api.is_up()
+    if not brought_up and not api.status().ok:  # e.g. a daemon left stopped by an interrupted run
+        print("lab: up but not healthy; making it afresh", flush=True)
+        api.down()
+        brought_up = True
     try:
         inventory = api.up(progress=lambda msg: print(f"lab: {msg}", flush=True))
     except api.LabError as exc:

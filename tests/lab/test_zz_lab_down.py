@@ -29,7 +29,7 @@ def test_down_leaves_nothing_and_up_works_again(lab):
     assert not alive(qemu) and vm.pid() is None
     assert netns.root_taps([n.tap for n in t.DIRECTORS]) == []
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-    assert str(t.LAB_DIR) not in ps and "lbc-vm" not in ps
+    assert "node-boot.sh" not in ps and "-name lbc-vm" not in ps  # no node holder, no VM
     assert not api.is_up() and not lifecycle.leftovers()
     api.down()  # idempotent
 
