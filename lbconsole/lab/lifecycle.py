@@ -163,7 +163,14 @@ def _up(say: Say, start: float) -> None:
           lambda: _boot_failures(t.HOST_NODES))
     vm.wait_ready(max(1.0, deadline - time.monotonic()))
     say(f"VM booted after {time.monotonic() - start:.1f} s; waiting for sshd on every node")
-    _wait("every sshd to answer over SSH", deadline, _all_ssh, _ssh_failures)
+    pending = list(t.NODES)
+
+    def all_ssh() -> bool:  # each node is asked until it has answered once
+        pending[:] = [n for n, ok in zip(pending, _ssh_answers(pending)) if not ok]
+        return not pending
+
+    _wait("every sshd to answer over SSH", deadline, all_ssh,
+          lambda: "no SSH to " + ", ".join(n.name for n in pending))
     say("waiting for lb1 to be MASTER with the VIP and IPVS to have its real servers")
     _wait("lb1 MASTER with the VIP and 2 services x 3 real servers", deadline, _directors_ready,
           _director_report)
@@ -196,17 +203,9 @@ def _ssh_ok(node) -> bool:
         return False
 
 
-def _ssh_state() -> dict[str, bool]:
-    with ThreadPoolExecutor(len(t.NODES)) as pool:
-        return dict(zip((n.name for n in t.NODES), pool.map(_ssh_ok, t.NODES)))
-
-
-def _all_ssh() -> bool:
-    return all(_ssh_state().values())
-
-
-def _ssh_failures() -> str:
-    return "no SSH to " + ", ".join(name for name, ok in _ssh_state().items() if not ok)
+def _ssh_answers(group) -> list[bool]:
+    with ThreadPoolExecutor(len(group)) as pool:
+        return list(pool.map(_ssh_ok, group))
 
 
 def _director_view(name: str) -> str:
