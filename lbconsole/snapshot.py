@@ -13,6 +13,7 @@ from typing import Any
 COUNTER_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
 RATE_FIELDS = ("cps", "inpps", "outpps", "inbps", "outbps")
 VRRP_STATES = ("INIT", "BACKUP", "MASTER", "FAULT", "STOP")
+PENDING = "not polled yet"  # the error of a node whose first poll has not finished
 
 
 @dataclass(frozen=True, slots=True)

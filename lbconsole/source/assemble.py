@@ -6,11 +6,11 @@ from dataclasses import replace
 
 from lbconsole.analyzers import analyze
 from lbconsole.inventory import Inventory, NodeConfig
-from lbconsole.snapshot import ClusterSnapshot, NodeSnapshot, Snapshot, VrrpInstance
+from lbconsole.snapshot import PENDING, ClusterSnapshot, NodeSnapshot, Snapshot, VrrpInstance
 
 
 def pending(node: NodeConfig) -> NodeSnapshot:
-    return NodeSnapshot(name=node.name, host=node.host, roles=node.roles, error="not polled yet")
+    return NodeSnapshot(name=node.name, host=node.host, roles=node.roles, error=PENDING)
 
 
 def assemble(inventory: Inventory, latest: dict[str, NodeSnapshot], now: float) -> Snapshot:
