@@ -160,6 +160,8 @@ class LbConsole(App):
         events = self.state.apply(snapshot)
         self.feed_error = None
         self._update_accent()
+        if not self.forced_read_only and operate.has_reverted_drains(snapshot):
+            self.run_worker(self._reapply(snapshot), group="reapply", exclusive=True)
         for event in events:
             timeout = TOAST_KINDS.get(event.kind)
             if timeout:
@@ -168,6 +170,22 @@ class LbConsole(App):
                             markup=False)
         self._show()
         return events
+
+    async def _reapply(self, snapshot: Snapshot) -> None:
+        """keepalived put a drained server's weight back: drain it again (unprepared clusters)."""
+        ctx = ActionContext(inventory=self.inventory, snapshot=snapshot, cluster=None, read_only=self.forced_read_only,
+                            origin="reapply",
+                            transports=getattr(getattr(self.source, "poller", None), "transports", None))
+        try:
+            results = await operate.reapply_drains(ctx, snapshot)
+        except Exception as exc:  # shown; the alert stays up until a re-apply works
+            results = [exc]
+        for result in results:
+            ok, message = summarise(result) if not isinstance(result, Exception) else (False, str(result))
+            self.notify(message, title="Drain re-applied" if ok else "Drain re-apply failed",
+                        severity="warning" if ok else "error", markup=False)
+            self.state.events.append(Event(snapshot.taken_at, "drain_reapply", message, "", None,
+                                           "warning" if ok else "critical"))
 
     def _console_screen(self) -> ConsoleScreen | None:
         for screen in reversed(self.screen_stack):
@@ -272,7 +290,7 @@ class LbConsole(App):
         from lbconsole.ui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self))
 
     def action_open(self) -> None:
         if isinstance(self.screen, ConsoleScreen):

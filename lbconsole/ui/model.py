@@ -42,6 +42,9 @@ class ClusterView:
         self.cluster = cluster
         self.directors: tuple[NodeSnapshot, ...] = cluster.directors
         self.nginx: tuple[NodeSnapshot, ...] = tuple(n for n in cluster.nodes if n.has_role("nginx"))
+        # Nodes in neither tier table (backends) still need their age shown somewhere.
+        self.others: tuple[NodeSnapshot, ...] = tuple(n for n in cluster.nodes
+                                                      if not n.has_role("nginx") and not n.has_role("director"))
         self._services: dict[str, MergedService] | None = None
 
     @property

@@ -31,7 +31,7 @@ class ActionContext:
 
     inventory: Inventory | None
     snapshot: Snapshot | None
-    cluster: str
+    cluster: str | None
     read_only: bool
     origin: str = "tui"
     progress: Callable[[str], None] = field(default=lambda text: None)
@@ -48,6 +48,20 @@ def load_executor():
     if inspect.ismodule(execute):
         execute = getattr(execute, "execute", None)
     return execute if callable(execute) else None
+
+
+def has_reverted_drains(snapshot: Snapshot) -> bool:
+    """A drained real server whose weight came back (keepalived wrote it): worth a re-apply."""
+    return any(a.kind == "drain_reverted" for a in snapshot.alerts)
+
+
+async def reapply_drains(ctx: ActionContext, snapshot: Snapshot) -> list:
+    """Re-apply reverted drains through the actions layer; [] when it is not there."""
+    try:
+        from lbconsole.actions.reapply import reapply_reverted
+    except ImportError:
+        return []
+    return await reapply_reverted(ctx, snapshot)
 
 
 def describe(spec: ActionSpec, target: dict, view: ClusterView | None, params: dict) -> str:

@@ -140,3 +140,34 @@ def test_summarise_understands_the_likely_result_shapes():
     assert operate.summarise({"exit_code": 0, "message": "verified"}) == (True, "verified")
     assert operate.summarise(None) == (True, "done")
     assert operate.summarise(False) == (False, "failed")
+
+
+async def test_reverted_drains_are_reapplied_only_when_not_read_only(monkeypatch):
+    from dataclasses import replace
+
+    from lbconsole.snapshot import Alert, Drain
+    from lbconsole.source.replay import ReplaySource
+    from ui import synth
+    from ui.helpers import lines_of
+
+    drained = synth.lab(drain=Drain("kernel upgrade", "ops@host", 0, 100))  # drained, yet weight 100
+    alert = Alert("warning", "drain_reverted", "10.99.0.100:80 10.99.0.21:80 is drained but has weight 100",
+                  "lab", "lb1")
+    reverted = replace(drained, alerts=(alert,))
+    calls = []
+
+    async def reapply(ctx, snapshot):
+        calls.append((ctx.read_only, ctx.origin, snapshot))
+        return [{"ok": True, "message": "weight 0 again on lb1"}]
+
+    monkeypatch.setattr(operate, "reapply_drains", reapply)
+    for source, expect in ((WritableReplay(lines_of([reverted])), 1), (ReplaySource(lines_of([reverted])), 0)):
+        calls.clear()
+        app = make_app(source)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await started(pilot, app)
+            await pilot.pause(0.2)
+            assert len(calls) == expect
+            if expect:
+                assert calls[0][:2] == (False, "reapply")
+                assert any(e.kind == "drain_reapply" for e in app.state.events)

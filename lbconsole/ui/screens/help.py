@@ -30,14 +30,12 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen Grid { height: 1fr; }
     """
 
-    def __init__(self):
+    def __init__(self, app):
         super().__init__()
-        self.rows = self._rows()  # now, while the app's screen is still the one the keys act on
+        self.rows = self._rows(app)  # now, while the app's screen is still the one the keys act on
 
-    def _rows(self) -> list:
-        from textual._context import active_app
-
-        app = active_app.get()
+    @staticmethod
+    def _rows(app) -> list:
         rows = []
         for spec in ACTIONS:
             allowed = app.action_allowed(spec)

@@ -39,7 +39,7 @@ class MainScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.query_one("#directors-panel").border_title = "Directors · VRRP"
-        self.query_one("#nginx-panel").border_title = "nginx"
+        self.query_one("#nginx-panel").border_title = "nginx · other nodes"
         self.query_one("#services-panel").border_title = "IPVS services · real servers"
         self.query_one("#events-panel").border_title = "Events"
 

@@ -1,4 +1,7 @@
-"""The nginx tier: per node active connections, req/s, and reading / writing / waiting."""
+"""The nginx tier: per node active connections, req/s, and reading / writing / waiting.
+
+Backend nodes are listed below it with their age, so every node's freshness is on screen.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from lbconsole.ui.widgets.directors import age_cell, node_cell
 from lbconsole.ui.widgets.grid import Column, Grid, Row
 
 COLUMNS = (
-    Column("nginx", 8, grow=True),
+    Column("Node", 8, grow=True),
     Column("Age", 4, align="right"),
     Column("Active", 6, align="right"),
     Column("Req/s", 6, align="right"),
@@ -27,7 +30,7 @@ class NginxTable(Grid):
 
     def show(self, state, view: ClusterView) -> None:
         self.state, self.view = state, view
-        self.set_rows([n.name for n in view.nginx])
+        self.set_rows([n.name for n in view.nginx + view.others])
 
     def _row(self, name) -> Row:
         node = self.view.node(name)
@@ -35,6 +38,8 @@ class NginxTable(Grid):
         row_style = "stale" if state.is_stale(node) else None
         ng = node.nginx
         head = [node_cell(node, state), age_cell(node, state)]
+        if not node.has_role("nginx"):
+            return head + [(", ".join(node.roles), "muted")], row_style
         if ng is None:
             return head + [("down", "bad")], row_style  # why: on the node screen
         return head + [
@@ -48,4 +53,7 @@ class NginxTable(Grid):
 
     def target(self) -> dict | None:
         name = self.cursor_key
-        return None if name is None else {"kind": "nginx_node", "cluster": self.view.name, "node": name}
+        node = self.view.node(name) if name is not None else None
+        if node is None or not node.has_role("nginx"):
+            return None
+        return {"kind": "nginx_node", "cluster": self.view.name, "node": name}
