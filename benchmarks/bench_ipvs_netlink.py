@@ -1,0 +1,167 @@
+"""Local IPVS snapshot of 10,000 real servers (100 services x 100) on a real kernel.
+
+Run as root on the host, with the lab up (`lbconsole lab up`):
+
+    /opt/lbvenv/bin/python benchmarks/bench_ipvs_netlink.py [--services 100] [--servers 100] [--runs 7]
+
+It works inside the lab VM, on director lb1, in a scratch network namespace (`lbcbench`, made
+and deleted here; IPVS tables are per namespace, so lb1's own table is never touched). The
+table uses TEST-NET addresses (192.0.2.0/24 services, 203.0.113.0/24 and 198.51.100.0/24 real
+servers, LVS-DR); with --traffic (the default) one TCP SYN per real server goes through it
+from a local client, so counters and rates are not all zero. The SYNs leave through a veth
+whose peer, in the same namespace, drops them.
+
+The working tree's lbconsole package is sent over the lab's ssh (the VM's 9p view of the
+host can be stale) and run by the VM's python3 with the venv's site-packages (pyroute2).
+
+Timed, in the same run (best and median of --runs):
+  (a) `ipvsadm -Ln --stats --exact` read through a pipe: the reference;
+  (b) ipvs_netlink.collect(), warm (its first call, which imports pyroute2 to resolve the
+      "IPVS" family id once per process, is shown apart);
+  (c) pyroute2's high-level API: IPVS().service("dump") and dest("dump") per service.
+Each is printed with its ratio to (a). Goal (issue 3): (b) <= (a). Not pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import sys
+import tarfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from lbconsole.lab import api  # noqa: E402
+
+NODE, NETNS = "lb1", "lbcbench"
+VM_SITE = "/opt/lbvenv/lib/python3.11/site-packages"
+
+SETUP = r"""
+set -e
+ip netns del {ns} 2>/dev/null || true
+ip netns add {ns}
+x() {{ ip netns exec {ns} "$@"; }}
+x ip link set lo up
+x ip link add v0 type veth peer name v1
+x ip link set v0 up; x ip link set v1 up
+x ip addr add 203.0.113.254/24 dev v0
+x ip addr add 198.51.100.254/24 dev v0
+x ip route add 192.0.2.0/24 dev v0
+for s in $(seq 1 {services}); do
+  echo "-A -t 192.0.2.$s:80 -s wlc"
+  for r in $(seq 1 {servers}); do
+    net=$(( (r - 1) / 200 )); host=$(( (r - 1) % 200 + 1 ))
+    [ $net = 0 ] && ip=203.0.113.$host || ip=198.51.100.$host
+    echo "-a -t 192.0.2.$s:80 -r $ip:80 -g -w $(( (s + r) % 5 * 25 ))"
+  done
+done | x ipvsadm -R
+for host in $(seq 1 200); do
+  echo "neigh replace 203.0.113.$host lladdr 02:00:00:00:71:01 dev v0"
+  echo "neigh replace 198.51.100.$host lladdr 02:00:00:00:51:01 dev v0"
+done | x ip -batch -
+"""
+
+TRAFFIC = r"""
+import socket, time
+# Weights 0 get nothing; every other real server gets about one SYN (wlc spreads them). The
+# IPVS connection entries outlive the sockets.
+for s in range(1, {services} + 1):
+    socks = []
+    for _ in range({servers}):
+        c = socket.socket()
+        c.setblocking(False)
+        c.connect_ex(("192.0.2.%d" % s, 80))
+        socks.append(c)
+    for c in socks:
+        c.close()
+time.sleep(4.5)  # the estimator updates rates every 2 s
+"""
+
+MAIN = r"""
+import statistics, subprocess, sys, time
+
+def best_median(fn, runs):
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times), out
+
+def ipvsadm():
+    return subprocess.run(["ipvsadm", "-Ln", "--stats", "--exact"], stdout=subprocess.PIPE, check=True).stdout
+
+def pyroute2_dump():
+    from pyroute2 import IPVS, IPVSService
+    n = 0
+    with IPVS() as ipvs:
+        for msg in ipvs.service("dump"):
+            n += len(list(ipvs.dest("dump", service=IPVSService.from_message(msg))))
+    return n
+
+runs = {runs}
+a = best_median(ipvsadm, runs)
+t0 = time.perf_counter()
+from lbconsole.collectors import ipvs_netlink
+first = ipvs_netlink.collect()
+cold = time.perf_counter() - t0
+b = best_median(ipvs_netlink.collect, runs)
+c = best_median(pyroute2_dump, max(1, runs // 3))
+table = b[2]
+rs = sum(len(s.real_servers) for s in table)
+busy = sum(1 for s in table for r in s.real_servers if r.stats.conns)
+print(f"IPVS table: {{len(table)}} services, {{rs}} real servers ({{busy}} with traffic); "
+      f"ipvsadm output {{len(a[2]) / 1e6:.2f}} MB; pyroute2 saw {{c[2]}} real servers")
+print(f"{{'':44}} {{'best':>9}} {{'median':>9}}  ratio to (a), best / median")
+for label, (best, med, _) in (("(a) ipvsadm -Ln --stats --exact", a), ("(b) ipvs_netlink.collect()", b),
+                              ("(c) pyroute2 IPVS service/dest dump", c)):
+    print(f"{{label:44}} {{best * 1e3:7.1f}}ms {{med * 1e3:7.1f}}ms  {{best / a[0]:5.2f}}x / {{med / a[1]:5.2f}}x")
+print(f"{{'(b) first call (imports pyroute2, family id)':44}} {{cold * 1e3:7.1f}}ms")
+"""
+
+
+def run_python(main: str, netns: str | None = None, timeout: float = 1800) -> str:
+    """Run the source `main` on NODE (in `netns` there) with the working tree's lbconsole."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(REPO / "lbconsole", "lbconsole", filter=lambda ti: None if "__pycache__" in ti.name else ti)
+        data = main.encode()
+        info = tarfile.TarInfo("main.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    prefix = f"ip netns exec {netns} " if netns else ""
+    cmd = (f'd=$(mktemp -d /var/tmp/lbc-bench.XXXXXX) && base64 -d | tar xz -C "$d" && cd "$d" && '
+           f'PYTHONPATH="$d:{VM_SITE}" {prefix}python3 main.py; rc=$?; cd /; rm -rf "$d"; exit $rc')
+    res = api.run(NODE, cmd, input=base64.b64encode(buf.getvalue()).decode(), timeout=timeout)
+    if res.returncode != 0:
+        sys.exit(f"{NODE}: benchmark failed ({res.returncode}): {res.stderr.strip()[-3000:]}")
+    return res.stdout
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--services", type=int, default=100)
+    p.add_argument("--servers", type=int, default=100, help="real servers per service (at most 400)")
+    p.add_argument("--runs", type=int, default=7)
+    p.add_argument("--no-traffic", dest="traffic", action="store_false")
+    args = p.parse_args()
+    if not (1 <= args.services <= 254 and 1 <= args.servers <= 400):
+        p.error("--services 1..254, --servers 1..400")
+    if not api.is_up():
+        sys.exit("the lab is not up: run `lbconsole lab up` first")
+    fmt = {"ns": NETNS, "services": args.services, "servers": args.servers, "runs": args.runs}
+    print(f"setting up {args.services} x {args.servers} real servers in netns {NETNS} on {NODE} ...", flush=True)
+    try:
+        api.run(NODE, SETUP.format(**fmt), check=True, timeout=1800)
+        if args.traffic:
+            run_python(TRAFFIC.format(**fmt), NETNS)
+        print(run_python(MAIN.format(**fmt), NETNS), end="")
+    finally:
+        api.run(NODE, f"ip netns del {NETNS}", timeout=120)
+
+
+if __name__ == "__main__":
+    main()
