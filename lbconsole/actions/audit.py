@@ -96,9 +96,11 @@ async def to_syslog(ctx, nodes, record: dict[str, Any]) -> list[str]:
     unique = list({n.name: n for n in nodes}.values())
 
     async def one(node) -> str | None:
+        # The node's name in the line: a shared syslog (or one without hostnames) still says where.
+        text = f"{line} node={node.name}\n"
         try:
             res = await asyncio.wait_for(
-                ctx.transport(node).run(f"logger -t {SYSLOG_TAG}", timeout=SYSLOG_TIMEOUT_S, stdin=line + "\n"),
+                ctx.transport(node).run(f"logger -t {SYSLOG_TAG}", timeout=SYSLOG_TIMEOUT_S, stdin=text),
                 SYSLOG_TIMEOUT_S + 1)
         except Exception as exc:  # unreachable node: the local record still stands
             return f"syslog on {node.name}: {exc or type(exc).__name__}"

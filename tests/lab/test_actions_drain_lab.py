@@ -1,0 +1,161 @@
+"""Drain and undrain on the real lab, from the CLI in the ops namespace: weight 0 on both directors,
+no new traffic to the drained server, progress to zero, the last server refused, each target once,
+audit lines, and keepalived-safe behaviour on a prepared and an unprepared cluster."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lbconsole import inventory as inventory_mod
+from lbconsole.actions import reapply
+from lbconsole.actions.audit import AuditLog
+from lbconsole.actions.context import ActionContext
+from lbconsole.lab import api
+from lbconsole.source.poller import Poller
+from support import wait_for
+from support.lab_actions import (DIRECTORS, LAB_TRACK_DIR, SVC, audit_lines, cli, drain_records, hold_connections,
+                                 ipvsadm_counter, prepared_cluster, reload_keepalived, reset_lab, rs, served_by,
+                                 syslog_capture, wait_weights, weights)
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def clean_lab(lab):
+    reset_lab()
+    yield lab
+    reset_lab()
+
+
+def test_drain_stops_new_traffic_shows_progress_and_undrain_restores(clean_lab, tmp_path):
+    web1 = rs("web1")
+    holder = hold_connections(6, 12.0)  # some of these land on web1 and stay open for a while
+    held_on = holder.stdout.readline().split()
+    assert "web1" in held_on, held_on
+    try:
+        res = cli(clean_lab, tmp_path, "drain", SVC, web1, "--reason", "lab drain test", "--yes", "--wait", "40")
+    finally:
+        holder.wait(30)
+    assert res.returncode == 0, res.stderr
+    assert f"drained {web1} of {SVC}: weight 0 on lb1, lb2" in res.stdout
+    assert "active connections: " in res.stderr  # progress while the held connections finish
+    assert "active connections reached 0 after" in res.stdout
+    assert weights(web1) == {"lb1": 0, "lb2": 0}
+    for d in DIRECTORS:
+        [rec] = drain_records(d)
+        assert rec["weight"] == 100 and rec["reason"] == "lab drain test" and "@" in rec["by"]
+    seen = served_by(30)
+    assert "web1" not in seen and "FAILED" not in seen and {"web2", "web3"} <= set(seen)
+    # The poll shows the drain, with its reason, on both directors.
+    snap = asyncio.run(_poll(clean_lab))
+    for d in DIRECTORS:
+        rsnap = snap.cluster("lab").node(d).service(SVC).real_server(web1)
+        assert rsnap.weight == 0 and rsnap.drain.reason == "lab drain test"
+
+    res = cli(clean_lab, tmp_path, "undrain", SVC, web1, "--yes")
+    assert res.returncode == 0, res.stderr
+    assert weights(web1) == {"lb1": 100, "lb2": 100} and drain_records("lb1") == drain_records("lb2") == []
+    assert "web1" in served_by(30)
+    assert [(r["what"], r["result"]) for r in audit_lines(tmp_path)] == [("drain", "done"), ("undrain", "done")]
+
+
+async def _poll(inventory):
+    with api.in_ops_netns():
+        poller = Poller(inventory_mod.load(str(inventory)))
+        try:
+            return await poller.poll_once()
+        finally:
+            await poller.close()
+
+
+def test_last_in_service_is_refused_unless_forced_and_each_target_once(clean_lab, tmp_path):
+    web1, web2, web3 = rs("web1"), rs("web2"), rs("web3")
+    with syslog_capture() as syslog, ipvsadm_counter() as calls:
+        res = cli(clean_lab, tmp_path, "drain", SVC, web1, web2, web1, "--reason", "two at once", "--yes",
+                  "--wait", "0")
+        assert res.returncode == 0, res.stderr
+        for d in DIRECTORS:
+            edits = [c for c in calls(d) if c.startswith("-e")]
+            assert sorted(edits) == sorted(f"-e -t {SVC} -r {r} -g -w 0 -x 0 -y 0" for r in (web1, web2)), edits
+        drain_id = audit_lines(tmp_path)[-1]["id"]
+
+        def drain_lines():
+            found = [ln for ln in syslog() if f"id={drain_id}" in ln]
+            return found if len(found) >= 2 else None
+        lines = wait_for(drain_lines, 10, 0.5, "a syslog line from each director")
+        assert sorted(ln.rsplit("node=", 1)[1] for ln in lines) == ["lb1", "lb2"]  # one each, no repeat
+
+        res = cli(clean_lab, tmp_path, "drain", SVC, web3, "--reason", "last one", "--yes")
+        assert res.returncode == 3 and "no real server in service" in res.stderr and "--force" in res.stderr
+        assert weights(web3) == {"lb1": 100, "lb2": 100}
+        assert [c for d in DIRECTORS for c in calls(d) if c.startswith("-e") and web3 in c] == []
+    res = cli(clean_lab, tmp_path, "drain", SVC, web3, "--reason", "forced", "--yes", "--force", "--wait", "0")
+    try:
+        assert res.returncode == 0, res.stderr
+        assert weights(web3) == {"lb1": 0, "lb2": 0}
+    finally:
+        assert cli(clean_lab, tmp_path, "undrain", SVC, web1, web2, web3, "--yes").returncode == 0
+    assert [r["result"] for r in audit_lines(tmp_path)] == ["done", "refused", "done", "done"]
+
+
+def test_prepared_cluster_drain_survives_a_health_flap_and_a_reload(clean_lab, tmp_path):
+    web2 = rs("web2")
+    with prepared_cluster():
+        res = cli(clean_lab, tmp_path, "drain", SVC, web2, "--reason", "prepared", "--yes", "--wait", "0")
+        assert res.returncode == 0, res.stderr
+        assert "keepalived-safe on lb1, lb2" in res.stdout
+        track = f"{LAB_TRACK_DIR}/lbc_drain_10.99.0.100_80_10.99.0.22_80"
+        for d in DIRECTORS:
+            assert api.run(d, f"cat {track}", check=True).stdout.strip() == "1"
+        _flap_nginx("web2")
+        assert weights(web2) == {"lb1": 0, "lb2": 0}
+        for d in DIRECTORS:
+            reload_keepalived(d)
+        api.run("lb1", "sleep 3")
+        assert weights(web2) == {"lb1": 0, "lb2": 0}
+        assert "web2" not in served_by(20)
+        res = cli(clean_lab, tmp_path, "undrain", SVC, web2, "--yes")
+        assert res.returncode == 0, res.stderr + res.stdout
+        wait_weights(web2, 100)
+        assert "web2" in served_by(30)
+
+
+def _flap_nginx(web: str) -> None:
+    """Health check down then up: keepalived acts on the real server twice (delay_loop 2, retry 1)."""
+    api.stop_daemon(web, "nginx")
+    api.run("lb1", "sleep 6")
+    api.start_daemon(web, "nginx")
+    api.run("lb1", "sleep 8")
+
+
+def test_unprepared_revert_is_detected_and_reapplied_by_a_console(clean_lab, tmp_path):
+    web2 = rs("web2")
+    res = cli(clean_lab, tmp_path, "drain", SVC, web2, "--reason", "unprepared", "--yes", "--wait", "0")
+    assert res.returncode == 0, res.stderr
+    assert "set directly on lb1, lb2" in res.stdout
+    _flap_nginx("web2")
+    wait_weights(web2, 100)  # keepalived silently put its configured weight back
+    inv = inventory_mod.load(str(clean_lab))
+
+    async def console_pass(read_only: bool):
+        with api.in_ops_netns():
+            poller = Poller(inv)
+            try:
+                snap = await poller.poll_once()
+                ctx = ActionContext(inventory=inv, read_only=read_only, transports=poller.transports,
+                                    audit=AuditLog(tmp_path / "console-audit.jsonl"), origin="tui")
+                return snap, await reapply.reapply_reverted(ctx, snap)
+            finally:
+                await poller.close()
+
+    snap, done = asyncio.run(console_pass(read_only=True))
+    assert "drain_reverted" in {a.kind for a in snap.alerts} and done == []
+    assert weights(web2) == {"lb1": 100, "lb2": 100}  # a read-only console leaves it
+    snap, done = asyncio.run(console_pass(read_only=False))
+    assert [r.ok for r in done] == [True, True], [r.message for r in done]
+    assert weights(web2) == {"lb1": 0, "lb2": 0}
+    assert all(drain_records(d)[0]["reason"] == "unprepared" for d in DIRECTORS)
+    assert [r["what"] for r in AuditLog(tmp_path / "console-audit.jsonl").read()] == ["drain_reapply"] * 2
+    assert cli(clean_lab, tmp_path, "undrain", SVC, web2, "--yes").returncode == 0
