@@ -23,12 +23,12 @@ START = {
 }
 # Prints "NAME up" or "NAME down" for each daemon, judged by its pidfile and a live, non-zombie
 # pid, and "vip up" if the node holds the VIP on eth0 (a director that is MASTER).
-PROBE = " ".join(DAEMONS).join(("for d in ", """; do
+PROBE = f"""for d in {" ".join(DAEMONS)}; do
   p=$(cat /run/$d.pid 2>/dev/null); s=down
   if [ -n "$p" ] && [ -r /proc/$p/stat ] && [ "$(cut -d' ' -f3 /proc/$p/stat)" != Z ]; then s=up; fi
   echo "$d $s"
 done
-""")) + f"ip -o -4 addr show dev eth0 | grep -q ' {t.VIP}/' && echo 'vip up'; true"
+ip -o -4 addr show dev eth0 | grep -q ' {t.VIP}/' && echo 'vip up'; true"""
 
 
 def keygen(path, comment: str) -> None:
@@ -52,7 +52,7 @@ def prepare_node(node: Node, ops_pub: str) -> str:
     for name in ("holder.pid", "booted", "boot.log"):
         (d / name).unlink(missing_ok=True)
     for src, _ in BINDS:
-        if src not in ("etc-ssh",):  # configs are rewritten each up; the host key is kept
+        if src != "etc-ssh":  # configs are rewritten each up; the host key is kept
             shutil.rmtree(d / src, ignore_errors=True)
         (d / src).mkdir(parents=True, exist_ok=True)
     ssh_dir = d / "etc-ssh"

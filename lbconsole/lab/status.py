@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lbconsole.lab import access, netns, nodes, vm
 from lbconsole.lab import topology as t
@@ -18,7 +18,6 @@ class NodeStatus:
     nginx: bool | None = None
     keepalived: bool | None = None
     vip: bool = False
-    problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
