@@ -46,12 +46,11 @@ kd_dump() {
   sig=$(keepalived --signum="$1" 2>/dev/null) || { echo "keepalived has no $1 dump"; return 4; }
   f="${TMPDIR:-/tmp}/$2"
   rm -f "$f"; kill -"$sig" "$pid" || return 5
-  i=0; last=-1
-  while [ $i -lt 60 ]; do
-    if [ -s "$f" ]; then s=$(wc -c < "$f"); [ "$s" = "$last" ] && break; last=$s; fi
-    sleep 0.025; i=$((i + 1))
-  done
+  i=0; while [ ! -s "$f" ] && [ $i -lt 60 ]; do sleep 0.025; i=$((i + 1)); done
   [ -s "$f" ] || { echo "keepalived wrote no $2 within 1.5 s"; return 6; }
+  # Forks are costly on small or emulated hosts: measure the size only once it exists.
+  last=-1; s=$(wc -c < "$f"); i=0
+  while [ "$s" != "$last" ] && [ $i -lt 20 ]; do last=$s; sleep 0.02; s=$(wc -c < "$f"); i=$((i + 1)); done
   sed -E "$REDACT" "$f"
 }
 p_vrrp() {

@@ -87,7 +87,8 @@ class SSHTransport(Transport):
         except asyncssh.DisconnectError as exc:
             raise TransportError(f"{self.description}: disconnected: {exc.reason}") from None
         except (OSError, asyncssh.Error) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            # asyncio's strerror is "Connect call failed (addr)": the errno says more.
+            reason = os.strerror(exc.errno) if isinstance(exc, OSError) and exc.errno else str(exc)
             raise TransportError(f"{self.description}: cannot connect: {reason}") from None
         except ValueError as exc:  # bad key file, unreadable known_hosts
             raise TransportError(f"{self.description}: {exc}") from None

@@ -56,7 +56,7 @@ async def test_changed_host_key_is_refused(sshd, tmp_path):
 async def test_refused_port_fails_fast_then_backs_off(sshd):
     t = SSHTransport(node_for(sshd, port=free_port()))
     started = time.monotonic()
-    with pytest.raises(TransportError, match="cannot connect"):
+    with pytest.raises(TransportError, match="cannot connect: Connection refused"):
         await t.run("true")
     with pytest.raises(TransportError, match="retrying in"):
         await t.run("true")  # within the backoff: no new attempt

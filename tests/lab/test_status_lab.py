@@ -24,9 +24,7 @@ def nodes_of(snap: dict) -> dict[str, dict]:
 
 
 def keepalived_json(node: str) -> list:
-    out = api.run(node, "kill -$(keepalived --signum=JSON) $(cat /run/keepalived.pid); sleep 0.7; "
-                        "cat /tmp/keepalived.json", check=True).stdout
-    return json.loads(out)
+    return json.loads(api.keepalived_dump(node, "json"))
 
 
 def ipvsadm_save(node: str) -> set[tuple[str, str, int]]:
