@@ -23,13 +23,9 @@ def utc(monkeypatch):
 
 
 @pytest.fixture
-def lab_recording(tmp_path) -> Path:
-    from ui import synth
-    from ui.helpers import lines_of
-
-    path = tmp_path / "lab.jsonl"
-    path.write_text("".join(lines_of(synth.sequence())))
-    return path
+def lab_recording() -> Path:
+    """A recording of the real lab (tests/fixtures/recordings/make_lab_recording.py made it)."""
+    return RECORDINGS / "lab.jsonl"
 
 
 @pytest.fixture

@@ -20,12 +20,18 @@ def on_line(word: str, line: str) -> bool:
     return re.search(rf"(^|\W){re.escape(word)}(\W|$)", line) is not None
 
 
+def vrrp_states(s):
+    return {(n.name, i.instance): i.state for c in s.clusters for n in c.nodes for i in n.vrrp}
+
+
+def changed_nodes(before, after) -> set[str]:
+    old, new = vrrp_states(before), vrrp_states(after)
+    return {node for (node, inst), state in new.items() if old.get((node, inst)) not in (None, state)}
+
+
 def first_vrrp_change(snapshots):
     """Index of the first snapshot whose VRRP states differ from the one before (from the data)."""
-    def states(s):
-        return {(n.name, i.instance): i.state for c in s.clusters for n in c.nodes for i in n.vrrp}
-
-    return next(i for i in range(1, len(snapshots)) if states(snapshots[i]) != states(snapshots[i - 1]))
+    return next(i for i in range(1, len(snapshots)) if changed_nodes(snapshots[i - 1], snapshots[i]))
 
 
 async def test_main_screen_shows_the_three_tiers(lab_recording, lab_snapshots):
@@ -79,6 +85,9 @@ async def test_node_screen_lists_instances_and_that_nodes_events(lab_recording, 
         await step(pilot, app, change)
         await pilot.press("shift+tab", "shift+tab")  # services -> nginx -> directors
         assert app.focused.id == "directors"
+        changed = changed_nodes(lab_snapshots[change - 1], lab_snapshots[change])
+        while app.focused.cursor_key[0] not in changed:
+            await pilot.press("down")
         await pilot.press("enter")
         assert isinstance(app.screen, NodeScreen)
         node = lab_snapshots[change].clusters[0].node(app.screen.node_name)
@@ -123,8 +132,9 @@ async def test_filter_narrows_and_escape_clears(lab_recording, lab_snapshots):
         wanted = svc.real_servers[-1].key
         await pilot.press("slash", *wanted)
         table = app.screen.query_one("#services", Grid)
-        shown = [k for k in table.keys if k[0] == "r"]
-        assert [f"{k[2][0]}:{k[2][1]}" for k in shown] == [wanted]
+        shown = sorted(f"{k[1]} {k[2][0]}:{k[2][1]}" for k in table.keys if k[0] == "r")
+        every = lab_snapshots[0].clusters[0].directors[0].ipvs
+        assert shown == sorted(f"{s.key} {rs.key}" for s in every for rs in s.real_servers if wanted in rs.key)
         await pilot.press("enter")  # keep the filter, back to the table
         assert app.focused is table
         await pilot.press("slash", "escape")

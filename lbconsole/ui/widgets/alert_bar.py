@@ -35,8 +35,12 @@ class AlertBar(Static):
         if not alerts:
             self.update("… waiting for the first snapshot" if waiting else "✓ no alerts")
             return
-        lines = [f"{_ICON.get(a.severity, a.severity.upper())}  {a.kind.replace('_', ' ')}: {a.message}"
-                 for a in alerts[: self.max_lines]]
+        lines = [f"{_ICON.get(a.severity, a.severity.upper())}  {_text(a)}" for a in alerts[: self.max_lines]]
         if len(alerts) > self.max_lines:
             lines[-1] += f"   (+{len(alerts) - self.max_lines} more)"
         self.update("\n".join(lines))
+
+
+def _text(alert: Alert) -> str:
+    kind = alert.kind.replace("_", " ")
+    return alert.message if alert.message.lower().startswith(kind) else f"{kind}: {alert.message}"

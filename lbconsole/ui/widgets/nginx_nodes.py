@@ -39,7 +39,8 @@ class NginxTable(Grid):
         ng = node.nginx
         head = [node_cell(node, state), age_cell(node, state)]
         if not node.has_role("nginx"):
-            return head + [(", ".join(node.roles), "muted")], row_style
+            name, style = head[0]
+            return [(f"{name} ({', '.join(node.roles)})", style), head[1]], row_style
         if ng is None:
             return head + [("down", "bad")], row_style  # why: on the node screen
         return head + [
