@@ -72,7 +72,11 @@ def reset_lab() -> None:
         api.start_daemon(d, "keepalived")
         api.run(d, "rm -rf /var/lib/lbconsole/drain /var/lib/lbconsole/forced /run/lbconsole", check=True)
     for web in WEB:
-        api.start_daemon(web, "nginx")
+        try:
+            api.start_daemon(web, "nginx")
+        except api.LabError:  # its pidfile may be gone while it still serves (another test's doing)
+            if api.run("client", f"curl -sf -m 3 http://{WEB[web]}/health").returncode != 0:
+                raise
     for d in DIRECTORS:
         api.run(d, "ipvsadm -Sn | awk '$1 == \"-a\" && $8 != 100 {print $2, $3, $5, $6}' | "
                    "while read f s r m; do ipvsadm -e $f $s -r $r $m -w 100; done", check=True)
@@ -136,8 +140,9 @@ def prepared_cluster():
     try:
         for d, text in originals.items():
             new = prepare_conf.prepare(text, track_dir=LAB_TRACK_DIR, failover_file=LAB_FAILOVER_FILE)
-            api.run(d, "cat > /tmp/k.conf && keepalived -t -f /tmp/k.conf && cat /tmp/k.conf > "
-                       "/etc/keepalived/keepalived.conf", input=new, check=True)
+            # keepalived watches the track files' directories: they must exist when it loads the config.
+            api.run(d, f"mkdir -p {LAB_TRACK_DIR} && cat > /tmp/k.conf && keepalived -t -f /tmp/k.conf && "
+                       "cat /tmp/k.conf > /etc/keepalived/keepalived.conf", input=new, check=True)
             reload_keepalived(d)
         yield
     finally:
@@ -207,8 +212,10 @@ def hold_connections(n: int, hold_s: float) -> subprocess.Popen:
 
 
 def wait_weights(rs_key: str, want: int, timeout: float = 30) -> dict:
-    return wait_for(lambda: (w := weights(rs_key)) if all(v == want for v in w.values()) else None,
-                    timeout, 0.5, f"{rs_key} weight {want} on both directors")
+    def check():
+        found = weights(rs_key)
+        return found if all(v == want for v in found.values()) else None
+    return wait_for(check, timeout, 0.5, f"{rs_key} weight {want} on both directors")
 
 
 def sleep(s: float) -> None:
