@@ -103,6 +103,7 @@ def _down(say: Say) -> None:
     netns.delete_taps([n.tap for n in t.DIRECTORS])
     for ns in namespaces:
         netns.delete(ns)
+    netns.guard_host_routes(False)
     if namespaces:
         say(f"removed {len(namespaces)} namespaces")
     for p in t.PIDS_DIR.glob("*.pid") if t.PIDS_DIR.is_dir() else ():
@@ -146,6 +147,7 @@ def _up(say: Say, start: float) -> None:
     nodes.mountpoints()
 
     say("creating namespaces, bridge br0 and taps")
+    netns.guard_host_routes(True)
     netns.create_switch([n.tap for n in t.DIRECTORS])
     for n in t.LOCAL_NODES + t.HOST_NODES:
         extra = (f"{t.EXTRA_PREFIX}254/{t.EXTRA_PREFIXLEN}",) if n is t.OPS else ()

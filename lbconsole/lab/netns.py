@@ -79,3 +79,20 @@ def root_taps(taps: list[str]) -> list[str]:
     """Which of the lab's tap names exist in the root namespace (there should be none)."""
     res = sh(["ip", "-o", "link", "show"], check=False)
     return [t for t in taps if f" {t}:" in res.stdout or f" {t}@" in res.stdout]
+
+
+# Lab addresses must never leave this machine: from the host's own namespace they would follow
+# the default route. While the lab is up, an unreachable route makes such a mistake fail at once.
+GUARD_ROUTE = "10.99.0.0/23"
+
+
+def guard_host_routes(on: bool) -> None:
+    if on:
+        sh(["ip", "route", "replace", "unreachable", GUARD_ROUTE])
+    else:
+        sh(["ip", "route", "del", "unreachable", GUARD_ROUTE], check=False)
+
+
+def host_routes_guarded() -> bool:
+    res = sh(["ip", "route", "show", "type", "unreachable", GUARD_ROUTE], check=False)
+    return GUARD_ROUTE in res.stdout

@@ -31,8 +31,10 @@ def test_down_leaves_nothing_and_up_works_again(lab):
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "node-boot.sh" not in ps and "-name lbc-vm" not in ps  # no node holder, no VM
     assert not api.is_up() and not lifecycle.leftovers()
+    assert not netns.host_routes_guarded()
     api.down()  # idempotent
 
     assert api.up() == Path(lab)
     assert api.is_up()
+    assert netns.host_routes_guarded()  # lab addresses cannot leak out of the host's namespace
     assert api.run("client", f"curl -s -m 5 http://{t.VIP}/", check=True).stdout == "hello from app1\n"
