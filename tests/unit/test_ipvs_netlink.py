@@ -164,7 +164,7 @@ def test_empty_table():
 
 # --- encoded replies ---------------------------------------------------------------------
 
-ips4 = st.builds(lambda n: str(ipaddress.IPv4Address(n)), st.integers(1, 2**32 - 1))
+ips4 = st.builds(lambda n: socket.inet_ntop(socket.AF_INET, n.to_bytes(4, "big")), st.integers(1, 2**32 - 1))
 # glibc's inet_ntop, as ipvsadm prints them (it writes ::1.2.3.4 where Python writes ::102:304).
 ips6 = st.builds(lambda n: socket.inet_ntop(socket.AF_INET6, n.to_bytes(16, "big")), st.integers(1, 2**128 - 1))
 u32, u64 = st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1)
@@ -239,7 +239,7 @@ def test_errors():
         nl.decode(error(-errno.ENOENT), [])
     with pytest.raises(nl.IPVSUnavailable, match="Invalid argument"):
         nl.decode(svc + done(-errno.EINVAL), [b""])
-    with pytest.raises(nl.DecodeError, match="1 IPVS services but 0 real-server dumps"):
+    with pytest.raises(nl.DecodeError, match="1 IPVS services but 0 real-server replies"):
         nl.decode(svc + done(), [])
     with pytest.raises(nl.DecodeError, match="without NLMSG_DONE"):
         nl.decode(svc, [done()])
@@ -331,10 +331,13 @@ class FakeSocket:
         self.pending = chunks(reply, self.chunk)
         return len(data)
 
-    def recv(self, size: int) -> bytes:
+    def recv_into(self, view: memoryview, size: int, flags: int = 0) -> int:
+        """Like a datagram socket: the datagram's real length is returned with MSG_TRUNC."""
         if not self.pending:
             raise TimeoutError
-        return self.pending.pop(0)
+        data = self.pending.pop(0)
+        view[:min(size, len(data))] = data[:size]
+        return len(data) if flags & socket.MSG_TRUNC else min(size, len(data))
 
 
 def fake_kernel(monkeypatch, replies: list[bytes], chunk: int = 4000) -> FakeSocket:
