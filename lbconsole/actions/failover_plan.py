@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 
 from lbconsole.actions import failover_script, kconf, nodescript, prepared
@@ -89,6 +90,12 @@ async def read_all(ctx) -> list[Director]:
     return list(await asyncio.gather(*(read_director(ctx, n) for n in nodes)))
 
 
+def _forced(record: dict) -> str:
+    since = record.get("since")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(since))) if since else "?"
+    return f"{record.get('mode', '?')} by {record.get('by', '?')} since {when}"
+
+
 def _states(ds: list[Director], name: str) -> str:
     parts = []
     for d in ds:
@@ -118,7 +125,8 @@ def plan(target: InstanceTarget, ds: list[Director]) -> Plan:
         p.refusal = f"the MASTER of {name} is now {p.master.node.name}, not {target.node} ({seen})"
         return p
     if name in p.master.forced:
-        p.refusal = f"{p.master.node.name} is already forced to step down from {name}; --release first"
+        p.refusal = (f"{p.master.node.name} is already forced to step down from {name} "
+                     f"({_forced(p.master.forced[name])}); --release first")
         return p
     p.peers = [d for d in ds if d is not p.master and (d.error or d.instance(name) or d.forced.get(name))]
     problems = []
@@ -127,8 +135,8 @@ def plan(target: InstanceTarget, ds: list[Director]) -> Plan:
         if d.error:
             problems.append(f"peer {d.node.name} is unreachable: {d.error}")
         elif name in d.forced:
-            problems.append(f"peer {d.node.name} is itself forced down ({d.forced[name].get('mode')} since "
-                            f"{d.forced[name].get('since')}); release it first")
+            problems.append(f"peer {d.node.name} is itself forced down ({_forced(d.forced[name])}); release it "
+                            f"first: lbconsole failover {name} --release")
         elif inst is None:
             problems.append(f"peer {d.node.name} has no {name}: is its keepalived running?")
         elif inst.state != "BACKUP":

@@ -62,11 +62,14 @@ async def _reapply_due(base: ActionContext, snapshot, now: float) -> list[Action
             _last[(cluster_name, node_name, svc_key, k)] = now
         base.cluster = cluster_name
         target = RealServerTarget(cluster_name, parse_service(svc_key), tuple(parse_real_server(k) for k in due))
-        results.append(await _reapply_one(base, target, node))
+        res = await _reapply_one(base, target, node)
+        if res is not None:
+            results.append(res)
     return results
 
 
-async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node) -> ActionResult:
+async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node) -> ActionResult | None:
+    """None when, read afresh, there is nothing to do (undrained since the snapshot, or already 0)."""
     keys = [rs.key for rs in target.real_servers]
     record = audit.new_record(who=ctx.operator, what="drain_reapply", target={**target.to_dict(), "node": node.name},
                               cluster=target.cluster, origin="reapply")
@@ -82,9 +85,10 @@ async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node) -> Ac
                                                           float(rec.get("since") or 0)),
                           prep.path if prep.prepared else None))
     before = {node.name: {k: (view.rows[k].weight if k in view.rows else None) for k in keys}}
+    if not items and not view.error:
+        return None
     if not items:
-        res = done(f"nothing to re-apply on {node.name}: {view.error or 'undrained or already at weight 0'}",
-                   before=before)
+        res = failed(f"could not re-apply the drain of {', '.join(keys)} on {node.name}: {view.error}", before=before)
     else:
         replies = await nodescript.run_all(ctx, [(node, drain_script.apply_drain(target.service, items,
                                                                                  reapply=True))])

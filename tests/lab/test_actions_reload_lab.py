@@ -1,0 +1,71 @@
+"""nginx reload on the real lab: refused on a broken config with nothing touched and nginx still
+serving; applied on a good one (same master, new workers); an apply-time failure is reported."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from lbconsole.actions.reload import parse_state
+from lbconsole.lab import api
+from support.lab_actions import audit_lines, cli, reset_lab
+
+pytestmark = pytest.mark.lab
+BROKEN = "/etc/nginx/conf.d/zz-lbconsole-test.conf"
+
+
+def nginx_state(web: str):
+    return parse_state(api.run(web, "echo master=$(cat /run/nginx.pid); "
+                                    "ps -o pid= --ppid $(cat /run/nginx.pid) | sed 's/^ */worker=/'",
+                               check=True).stdout)
+
+
+def serves(web: str) -> bool:
+    ip = {"web1": "10.99.0.21", "web2": "10.99.0.22", "web3": "10.99.0.23"}[web]
+    return api.run("client", f"curl -sf -m 3 http://{ip}/health").stdout == "ok\n"
+
+
+@pytest.fixture
+def web3(lab):
+    reset_lab()
+    yield lab
+    api.run("web3", f"rm -f {BROKEN}", check=True)
+    api.run("web3", "nginx -t && nginx -s reload")
+    reset_lab()
+
+
+def test_broken_config_is_refused_and_nothing_is_touched(web3, tmp_path):
+    before = nginx_state("web3")
+    api.run("web3", f"echo 'server {{ listen 81; this_is_not_a_directive; }}' > {BROKEN}", check=True)
+    res = cli(web3, tmp_path, "reload", "web3", "--yes")
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "nginx -t failed on web3" in res.stderr and "this_is_not_a_directive" in res.stderr
+    assert nginx_state("web3") == before and serves("web3")
+    api.run("web3", f"rm -f {BROKEN}", check=True)
+    res = cli(web3, tmp_path, "reload", "web3", "--yes")
+    assert res.returncode == 0, res.stderr
+    after = nginx_state("web3")
+    assert after.master == before.master and after.workers - before.workers and serves("web3")
+    assert f"master {before.master} kept" in res.stdout
+    assert [(r["what"], r["result"]) for r in audit_lines(tmp_path)] == [("reload", "refused"), ("reload", "done")]
+    assert audit_lines(tmp_path)[1]["before"]["master_pid"] == before.master
+
+
+def test_apply_time_failure_is_reported_with_the_emerg_lines(web3, tmp_path):
+    # Port 8181 taken in web3's namespace: `nginx -t` passes, the reload cannot bind it.
+    squatter = subprocess.Popen(["ip", "netns", "exec", "lbc-web3", sys.executable, "-c",
+                                 "import socket, time; s = socket.socket(); s.bind(('0.0.0.0', 8181)); s.listen(); "
+                                 "print('up', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert squatter.stdout.readline().strip() == "up"
+        api.run("web3", f"echo 'server {{ listen 8181; return 200; }}' > {BROKEN}", check=True)
+        before = nginx_state("web3")
+        res = cli(web3, tmp_path, "reload", "web3", "--yes")
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert "NOT verified" in res.stderr and "[emerg]" in res.stderr and "8181" in res.stderr
+        assert nginx_state("web3").master == before.master and serves("web3")
+    finally:
+        squatter.kill()
+        squatter.wait()
