@@ -26,10 +26,8 @@ from lbconsole.snapshot import Snapshot
 from lbconsole.source.base import SnapshotSource
 from lbconsole.source.recording import RecordingError
 from lbconsole.source.replay import EndOfRecording
-from lbconsole.ui import keys, themes
+from lbconsole.ui import keys, operate, themes
 from lbconsole.ui.commands import RegistryCommands
-from lbconsole.ui import operate
-from lbconsole.ui.operate import ActionContext, describe, summarise, what
 from lbconsole.ui.screens.base import ConsoleScreen
 from lbconsole.ui.state import ConsoleState
 
@@ -132,19 +130,19 @@ class LbConsole(App):
             except EndOfRecording:
                 self.ended = True
                 self.notify("End of the recording: showing its last snapshot.", title="Replay")
-                self._show()
+                self.redraw()
                 return
             except RecordingError as exc:  # a replay cannot get better by retrying
                 self.ended = True
                 self.notify(str(exc), title="Replay stopped", severity="error", markup=False)
-                self._show()
+                self.redraw()
                 return
             except Exception as exc:  # a broken poll must not end the console: keep the last data
                 self.feed_error = f"{type(exc).__name__}: {exc}"
                 self.log.error("snapshot source failed", exc)
                 if failures == 0:
                     self.notify(self.feed_error, title="Polling failed; retrying", severity="error", markup=False)
-                self._show()
+                self.redraw()
                 await asyncio.sleep(ERROR_BACKOFF_S[min(failures, len(ERROR_BACKOFF_S) - 1)])
                 failures += 1
                 continue
@@ -161,31 +159,15 @@ class LbConsole(App):
         self.feed_error = None
         self._update_accent()
         if not self.forced_read_only and operate.has_reverted_drains(snapshot):
-            self.run_worker(self._reapply(snapshot), group="reapply", exclusive=True)
+            self.run_worker(operate.reapply(self, snapshot), group="reapply", exclusive=True)
         for event in events:
             timeout = TOAST_KINDS.get(event.kind)
             if timeout:
                 severity = "error" if event.severity == "critical" else "warning"
                 self.notify(event.message, title=event.kind.replace("_", " "), severity=severity, timeout=timeout,
                             markup=False)
-        self._show()
+        self.redraw()
         return events
-
-    async def _reapply(self, snapshot: Snapshot) -> None:
-        """keepalived put a drained server's weight back: drain it again (unprepared clusters)."""
-        ctx = ActionContext(inventory=self.inventory, snapshot=snapshot, cluster=None, read_only=self.forced_read_only,
-                            origin="reapply",
-                            transports=getattr(getattr(self.source, "poller", None), "transports", None))
-        try:
-            results = await operate.reapply_drains(ctx, snapshot)
-        except Exception as exc:  # shown; the alert stays up until a re-apply works
-            results = [exc]
-        for result in results:
-            ok, message = summarise(result) if not isinstance(result, Exception) else (False, str(result))
-            self.notify(message, title="Drain re-applied" if ok else "Drain re-apply failed",
-                        severity="warning" if ok else "error", markup=False)
-            self.state.events.append(Event(snapshot.taken_at, "drain_reapply", message, "", None,
-                                           "warning" if ok else "critical"))
 
     def _console_screen(self) -> ConsoleScreen | None:
         for screen in reversed(self.screen_stack):
@@ -193,7 +175,7 @@ class LbConsole(App):
                 return screen
         return None
 
-    def _show(self) -> None:
+    def redraw(self) -> None:
         screen = self._console_screen()
         if screen is not None and screen.is_mounted:
             screen.show(self.state)
@@ -274,7 +256,7 @@ class LbConsole(App):
         self.paused = not self.paused
         if not self.paused:
             self._resume.set()
-        self._show()
+        self.redraw()
 
     def action_filter(self) -> None:
         screen = self.screen
@@ -284,7 +266,7 @@ class LbConsole(App):
     def action_next_cluster(self) -> None:
         if self.state.next_cluster() is not None:
             self._update_accent()
-            self._show()
+            self.redraw()
 
     def action_help(self) -> None:
         from lbconsole.ui.screens.help import HelpScreen
@@ -309,7 +291,7 @@ class LbConsole(App):
     def _speed(self, factor: float) -> None:
         speed = getattr(self.source, "speed", 1.0) * factor
         self.source.set_speed(max(0.125, min(64.0, speed)))
-        self._show()
+        self.redraw()
 
     def action_act(self, name: str) -> None:
         """Every mutating action: refused in read-only mode, whoever invokes it."""
@@ -317,60 +299,18 @@ class LbConsole(App):
         if spec is None or not spec.mutating:
             return
         if self.is_read_only():
-            self._refuse(spec, "read-only")
+            self.refuse(spec, "read-only")
             return
         screen = self.screen
         target = screen.target(spec.target) if isinstance(screen, ConsoleScreen) else None
         if target is None:
             self.notify(f"{spec.title}: select a {spec.target.replace('_', ' ')} first", severity="warning")
             return
-        self.run_worker(self._operate(spec, target), group="action", exclusive=True)
+        self.run_worker(operate.confirm_and_run(self, spec, target), group="action", exclusive=True)
 
-    def _refuse(self, spec: ActionSpec, why: str) -> None:
+    def refuse(self, spec: ActionSpec, why: str) -> None:
         self.notify(f"{spec.title} refused: {why}", title="Refused", severity="error")
         cluster = self.state.cluster
         self.state.events.append(Event(self.state.snapshot.taken_at if self.state.snapshot else time.time(),
                                        "action_refused", f"{spec.title} refused: {why}",
-                                       cluster.name if cluster else ""))
-
-    async def _operate(self, spec: ActionSpec, target: dict) -> None:
-        from lbconsole.ui.screens.confirm import ConfirmScreen
-        from lbconsole.ui.screens.reason import ReasonScreen
-
-        params: dict = {}
-        if spec.name == "drain":
-            reason = await self.push_screen_wait(ReasonScreen(what(target)))
-            if reason is None:
-                self.notify(f"{spec.title} cancelled")
-                return
-            params["reason"] = reason
-        body = describe(spec, target, self.state.view(target["cluster"]), params)
-        if not await self.push_screen_wait(ConfirmScreen(f"{spec.title}?", body, spec.title)):
-            self.notify(f"{spec.title} cancelled")
-            return
-        if self.is_read_only(target["cluster"]):  # it may have changed while the dialog was open
-            self._refuse(spec, "read-only")
-            return
-        execute = operate.load_executor()
-        if execute is None:
-            self.notify("actions not available in this build", title=spec.title, severity="error")
-            return
-        ctx = ActionContext(inventory=self.inventory, snapshot=self.state.snapshot, cluster=target["cluster"],
-                            read_only=self.is_read_only(target["cluster"]),
-                            transports=getattr(getattr(self.source, "poller", None), "transports", None),
-                            progress=lambda text: self.notify(text, title=spec.title, timeout=4, markup=False))
-        self.notify(f"{spec.title} {what(target)}: running…", title=spec.title, timeout=3)
-        try:
-            result = execute(ctx, spec.name, target, params)
-            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                result = await result
-            ok, message = summarise(result)
-        except Exception as exc:  # shown, logged in the event log, never a crash
-            ok, message = False, f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc)
-        self.notify(message, title=f"{spec.title} {what(target)}", severity="information" if ok else "error",
-                    timeout=10, markup=False)
-        self.state.events.append(Event(self.state.snapshot.taken_at if self.state.snapshot else time.time(),
-                                       "action", f"{spec.title} {what(target)}: {message}", target["cluster"],
-                                       target.get("node"), "info" if ok else "critical"))
-        self.source.refresh_now()  # show the effect as soon as the directors report it
-        self._show()
+                                       cluster.name if cluster else "", severity="warning"))

@@ -1,5 +1,7 @@
 """Mutating actions from the console: target, reason, confirmation, then the executor.
 
+Also the re-apply of drains that keepalived undid, while a read-write console runs.
+
 The call site is `await execute(ctx, name, target, params)` from
 `lbconsole.actions`; targets and params are plain dicts, so the executor, the
 audit log and the CLI share one shape:
@@ -16,10 +18,12 @@ and passed in `ctx.read_only` so the executor refuses too.
 from __future__ import annotations
 
 import inspect
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from lbconsole.actions.registry import ActionSpec
+from lbconsole.analyzers.transitions import Event
 from lbconsole.inventory import Inventory
 from lbconsole.snapshot import Snapshot
 from lbconsole.ui.model import ClusterView, rs_label
@@ -128,3 +132,69 @@ def summarise(result: Any) -> tuple[bool, str]:
         ok = result.exit_code == 0
     message = getattr(result, "message", None) or getattr(result, "summary", None) or str(result)
     return bool(ok) if ok is not None else True, str(message)
+
+
+def _transports(app) -> dict | None:
+    return getattr(getattr(app.source, "poller", None), "transports", None)
+
+
+def _log(app, at: float | None, kind: str, message: str, cluster: str, node: str | None, severity: str) -> None:
+    when = at if at is not None else (app.state.snapshot.taken_at if app.state.snapshot else time.time())
+    app.state.events.append(Event(when, kind, message, cluster, node, severity))
+
+
+async def confirm_and_run(app, spec: ActionSpec, target: dict) -> None:
+    """Reason (drain), confirmation, then the executor; runs in a worker (the dialogs wait)."""
+    from lbconsole.ui.screens.confirm import ConfirmScreen
+    from lbconsole.ui.screens.reason import ReasonScreen
+
+    params: dict = {}
+    if spec.name == "drain":
+        reason = await app.push_screen_wait(ReasonScreen(what(target)))
+        if reason is None:
+            app.notify(f"{spec.title} cancelled")
+            return
+        params["reason"] = reason
+    body = describe(spec, target, app.state.view(target["cluster"]), params)
+    if not await app.push_screen_wait(ConfirmScreen(f"{spec.title}?", body, spec.title)):
+        app.notify(f"{spec.title} cancelled")
+        return
+    if app.is_read_only(target["cluster"]):  # it may have changed while the dialog was open
+        app.refuse(spec, "read-only")
+        return
+    execute = load_executor()
+    if execute is None:
+        app.notify("actions not available in this build", title=spec.title, severity="error")
+        return
+    ctx = ActionContext(inventory=app.inventory, snapshot=app.state.snapshot, cluster=target["cluster"],
+                        read_only=app.is_read_only(target["cluster"]), transports=_transports(app),
+                        progress=lambda text: app.notify(text, title=spec.title, timeout=4, markup=False))
+    app.notify(f"{spec.title} {what(target)}: running…", title=spec.title, timeout=3)
+    try:
+        result = execute(ctx, spec.name, target, params)
+        if inspect.isawaitable(result):
+            result = await result
+        ok, message = summarise(result)
+    except Exception as exc:  # shown and logged, never a crash
+        ok, message = False, str(exc) or type(exc).__name__
+    app.notify(message, title=f"{spec.title} {what(target)}", severity="information" if ok else "error",
+               timeout=10, markup=False)
+    _log(app, None, "action", f"{spec.title} {what(target)}: {message}", target["cluster"], target.get("node"),
+         "info" if ok else "critical")
+    app.source.refresh_now()  # show the effect as soon as the directors report it
+    app.redraw()
+
+
+async def reapply(app, snapshot: Snapshot) -> None:
+    """keepalived put a drained server's weight back: drain it again (unprepared clusters)."""
+    ctx = ActionContext(inventory=app.inventory, snapshot=snapshot, cluster=None, read_only=app.forced_read_only,
+                        origin="reapply", transports=_transports(app))
+    try:
+        results = await reapply_drains(ctx, snapshot)
+    except Exception as exc:  # shown; the alert stays up until a re-apply works
+        results = [{"ok": False, "message": str(exc) or type(exc).__name__}]
+    for result in results:
+        ok, message = summarise(result)
+        app.notify(message, title="Drain re-applied" if ok else "Drain re-apply failed",
+                   severity="warning" if ok else "error", markup=False)
+        _log(app, snapshot.taken_at, "drain_reapply", message, "", None, "warning" if ok else "critical")
