@@ -265,7 +265,7 @@ def decode_or_clear_error(dumps: list[bytes]) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_mutated_replies_raise_only_clear_errors(data):
-    dumps = sample_dumps()
+    dumps = data.draw(st.sampled_from([sample_dumps, lambda: load_dumps("scratch"), lambda: load_dumps("lb1")]))()
     i = data.draw(st.integers(0, len(dumps) - 1))
     d = bytearray(dumps[i])
     for _ in range(data.draw(st.integers(1, 4))):
@@ -360,6 +360,22 @@ def test_collect_sends_one_dest_dump_per_service(monkeypatch):
     assert ident == nla(0x8001, nla(1, struct.pack("=H", 10)) + nla(2, struct.pack("=H", 17))
                         + nla(3, socket.inet_pton(socket.AF_INET6, "2001:db8::5")) + nla(4, b"\x00\x35"))
     assert sock.requests[2][20:] == nla(0x8001, nla(1, struct.pack("=H", 2)) + nla(5, struct.pack("=I", 9)))
+
+
+def test_collect_reuses_its_buffer_safely(monkeypatch):
+    big = [Service("TCP", "10.0.0.1", 80, None, "wlc", real_servers=tuple(
+        RealServer(f"10.1.{i // 200}.{i % 200 + 1}", 80, "route", i) for i in range(600)))]
+    small = [Service("UDP", "10.0.0.2", 53, None, "rr", real_servers=(RealServer("10.2.0.1", 53, "masq", 1),))]
+    for table in (big, small, big):
+        services, dests = encode(table)
+        fake_kernel(monkeypatch, [services, *dests], chunk=32768)
+        assert nl.collect() == expected(table)
+    services, dests = encode(big)
+    fake_kernel(monkeypatch, [services, dests[0][:5000] + b"junk" + dests[0][5004:]], chunk=32768)
+    with pytest.raises(nl.IPVSUnavailable):
+        nl.collect()
+    fake_kernel(monkeypatch, [services, *dests], chunk=32768)
+    assert nl.collect() == expected(big)
 
 
 def test_collect_permission_error(monkeypatch):
