@@ -49,6 +49,9 @@ async def lab_cycle(inv: inventory.Inventory, rounds: int) -> None:
     poller = Poller(inv)
     try:
         await poller.poll_once()  # connect everything first: the console keeps connections open
+        down = {n: s.error for n, s in poller.latest.items() if not s.reachable}
+        if down:
+            raise SystemExit(f"not every lab node answered, figures would be meaningless: {down}")
         cycle, cpu = await timed(poller.poll_once, rounds)
         singles = {}
         for node in inv.nodes:
