@@ -86,7 +86,7 @@ class _Template:
     """One message layout: each wanted field's offset and struct code, and the header words
     that every message of this layout has (to check a message, or thousands, against it)."""
 
-    __slots__ = ("size", "names", "where", "checks", "struct", "canon", "mask", "expect")
+    __slots__ = ("size", "names", "where", "checks", "struct", "pick", "defaults", "mask", "expect")
 
     def __init__(self, data, pos: int, size: int, kind: str):
         cmd, top, self.names, attr_names = _KINDS[kind]
@@ -117,7 +117,9 @@ class _Template:
             order += ["a4", "a12"] if name == "addr" else [name]
             at = off + struct.calcsize("=" + code)
         self.struct = struct.Struct("=" + "".join(fmt) + f"{size - at}x")
-        self.canon = tuple(order.index(n) if n in order else None for n in self.names)
+        # A canonical row is picked from the unpacked values followed by the defaults.
+        self.defaults = tuple(_DEFAULT.get(n, 0) for n in self.names)
+        self.pick = itemgetter(*(order.index(n) if n in order else len(order) + k for k, n in enumerate(self.names)))
         mask = bytearray(size)
         for h in heads:
             mask[h:h + 4] = b"\xff" * 4
@@ -128,8 +130,7 @@ class _Template:
         return int.from_bytes(data[pos:pos + self.size], "little") & self.mask == self.expect
 
     def row(self, data, pos: int) -> tuple:
-        r = self.struct.unpack_from(data, pos)
-        return tuple(r[i] if i is not None else _DEFAULT.get(n, 0) for i, n in zip(self.canon, self.names))
+        return self.pick(self.struct.unpack_from(data, pos) + self.defaults)
 
 
 _templates: dict[tuple[str, int], _Template] = {}
@@ -311,14 +312,14 @@ def _real_servers(counts: list[int], cols: dict, svc_afs: list[int]) -> list[tup
     return out
 
 
-def _service(row: tuple, real: tuple[RealServer, ...]) -> Service:
-    af, proto, a4, a12, port, fwmark, sched, flags, timeout = row[:9]
-    if af not in _AF_NAME or not fwmark and proto not in _PROTO:
-        raise DecodeError(f"IPVS service of address family {af}, protocol {proto}")
+def _service(row: tuple, host: str, port: int, real: tuple[RealServer, ...]) -> Service:
+    af, proto, _, _, _, fwmark, sched, flags, timeout = row[:9]
+    if not fwmark and proto not in _PROTO:
+        raise DecodeError(f"IPVS service of protocol {proto}")
     persistent = bool(flags & 1)  # IP_VS_SVC_F_PERSISTENT
     return Service(
         protocol="FWM" if fwmark else _PROTO[proto], fwmark=fwmark or None,
-        address=None if fwmark else _hosts([af], [a4], [a12])[0], port=None if fwmark else _ports([port])[0],
+        address=None if fwmark else host, port=None if fwmark else port,
         scheduler=sched.split(b"\0", 1)[0].decode("ascii", "replace"), persistent=persistent,
         persistence_timeout=timeout if persistent else None, family=_AF_NAME[af],
         stats=Counters(*row[9:14]), rates=Rates(*row[14:19]), real_servers=real)
@@ -332,7 +333,9 @@ def _table(rows: list[tuple], buf, spans: list[tuple[int, int]]) -> tuple[Servic
         counts, cols = _dest_columns(buf, spans)
         if len(counts) != len(rows):
             raise DecodeError(f"{len(rows)} IPVS services but {len(counts)} real-server replies")
-        return tuple(map(_service, rows, _real_servers(counts, cols, [r[0] for r in rows])))
+        svc = list(zip(*rows)) or [[]] * len(_SVC)
+        return tuple(map(_service, rows, _hosts(svc[0], svc[2], svc[3]), _ports(svc[4]),
+                         _real_servers(counts, cols, svc[0])))
     except (struct.error, IndexError, ValueError, TypeError, KeyError) as exc:
         raise DecodeError(f"IPVS netlink reply not understood: {exc}") from None
     finally:
@@ -392,21 +395,22 @@ def _family_id() -> int:
         return _family
 
 
-def _nla(typ: int, payload: bytes) -> bytes:
-    return _NLA.pack(4 + len(payload), typ) + payload + bytes(-len(payload) % 4)
+# Dump requests (NLM_F_REQUEST | NLM_F_DUMP, IPVS generic netlink version 1); a GET_DEST one
+# names its service in a nested IPVS_CMD_ATTR_SERVICE: family and fwmark, or family,
+# protocol, address and port (the attributes GET_DEST looks a service up by).
+_GET = struct.Struct("=IHHIIBBH")
+_BY_ADDR = struct.Struct("=IHHIIBBH HH HH H2x HH H2x HH 4s12s HH 2s2x")
+_BY_MARK = struct.Struct("=IHHIIBBH HH HH H2x HH I")
 
 
-def _request(family: int, cmd: int, seq: int, attrs: bytes = b"") -> bytes:
-    """A dump request (NLM_F_REQUEST | NLM_F_DUMP), IPVS generic netlink version 1."""
-    return _HDR.pack(20 + len(attrs), family, 0x301, seq, 0) + struct.pack("=BBH", cmd, 1, 0) + attrs
-
-
-def _ident(row: tuple) -> bytes:
-    """IPVS_CMD_ATTR_SERVICE (nested) naming one service, as GET_DEST looks it up."""
+def _request(family: int, cmd: int, seq: int, row: tuple | None = None) -> bytes:
+    if row is None:
+        return _GET.pack(_GET.size, family, 0x301, seq, 0, cmd, 1, 0)
     af, proto, a4, a12, port, fwmark = row[:6]
-    spec = _nla(1, struct.pack("=H", af)) + (_nla(5, struct.pack("=I", fwmark)) if fwmark else
-                                             _nla(2, struct.pack("=H", proto)) + _nla(3, a4 + a12) + _nla(4, port))
-    return _nla(1 | 0x8000, spec)
+    if fwmark:
+        return _BY_MARK.pack(_BY_MARK.size, family, 0x301, seq, 0, cmd, 1, 0, 20, 0x8001, 6, 1, af, 8, 5, fwmark)
+    return _BY_ADDR.pack(_BY_ADDR.size, family, 0x301, seq, 0, cmd, 1, 0, 48, 0x8001, 6, 1, af, 6, 2, proto,
+                         20, 3, a4, a12, 6, 4, port)
 
 
 def _open() -> socket.socket:
@@ -444,7 +448,7 @@ def _read(keep_done: bool = False) -> tuple[bytes, list[tuple], bytearray, list[
             services = bytes(buf[:_recv_dump(sock, buf, 0, True)])
             rows, spans, pos = _service_rows(services), [], 0
             for seq, row in enumerate(rows, start=2):
-                sock.send(_request(family, GET_DEST, seq, _ident(row)))
+                sock.send(_request(family, GET_DEST, seq, row))
                 spans.append((pos, _recv_dump(sock, buf, pos, keep_done)))
                 pos = spans[-1][1]
     except (socket.timeout, TimeoutError):
