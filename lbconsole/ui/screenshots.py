@@ -30,9 +30,11 @@ def _first(snaps: list[Snapshot], test, default: int = 0) -> int:
 
 def plan(snaps: list[Snapshot]) -> list[tuple[str, int, tuple[int, int], bool, tuple[str, ...]]]:
     """(name, snapshot index, size, noc, keys) for each screenshot, chosen from the data."""
-    alert = _first(snaps, lambda i, s: any(a.severity == "critical" for a in s.alerts),
-                   _first(snaps, lambda i, s: bool(s.alerts)))
     failover = _first(snaps, lambda i, s: i > 0 and _masters(s) != _masters(snaps[i - 1]))
+    # The loudest moment that is not the failover: most critical alerts, then most alerts.
+    alert = max((i for i in range(len(snaps)) if i != failover),
+                key=lambda i: (sum(a.severity == "critical" for a in snaps[i].alerts), len(snaps[i].alerts), -i),
+                default=0)
     drain = _first(snaps, lambda i, s: any(rs.drain for c in s.clusters for n in c.nodes for v in n.ipvs
                                              for rs in v.real_servers))
     return [
@@ -48,13 +50,17 @@ def plan(snaps: list[Snapshot]) -> list[tuple[str, int, tuple[int, int], bool, t
 async def shoot(path: Path, index: int, size: tuple[int, int], noc: bool, keys: tuple[str, ...]) -> str:
     from lbconsole.ui.app import LbConsole
 
-    app = LbConsole(ReplaySource(path), noc=noc, start_paused=True, clock=lambda: 0.0)
+    # Crawling replay: nothing advances on its own; refresh steps exactly to the wanted snapshot.
+    source = ReplaySource(path, speed=1e-6)
+    app = LbConsole(source, noc=noc, clock=lambda: 0.0)
     async with app.run_test(size=size) as pilot:
         await _until(pilot, lambda: app.state.count >= 1)
         for _ in range(index):
             want = app.state.count + 1
             app.action_refresh()
             await _until(pilot, lambda: app.state.count >= want)
+        source.speed = 1.0  # for the status line only: the wait in progress keeps its old timeout
+        app.redraw()
         for key in keys:
             await pilot.press(key)
         await pilot.pause(0.3)

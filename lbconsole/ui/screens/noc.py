@@ -59,7 +59,8 @@ class NocScreen(ConsoleScreen):
         self.query_one("#noc-cps", Digits).update(fmt.num(cps))
         self.query_one("#noc-active", Digits).update(fmt.num(active))
         self.query_one("#noc-rs", Digits).update(f"{up}/{total_rs}")
-        self.query_one("#noc-spark", Sparkline).data = state.history.get((view.name, "cps")) or [0]
+        history = state.history.get((view.name, "cps"))
+        self.query_one("#noc-spark", Sparkline).data = history if len(history) > 1 else [0, 0]  # one point: no trend
         self.query_one(ServicesTable).show(state, view)
 
     def tick(self, state) -> None:

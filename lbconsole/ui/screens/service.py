@@ -91,8 +91,8 @@ class ServiceScreen(ConsoleScreen):
             svc = m.per_director[i] if i < len(m.per_director) else None
             cps = state.history.get((self.cluster_name, name, self.service_key, "cps"))
             act = state.history.get((self.cluster_name, name, self.service_key, "active"))
-            self.query_one(f"#cps-{_id(name)}", Sparkline).data = cps or [0]
-            self.query_one(f"#act-{_id(name)}", Sparkline).data = act or [0]
+            self.query_one(f"#cps-{_id(name)}", Sparkline).data = cps if len(cps) > 1 else [0, 0]
+            self.query_one(f"#act-{_id(name)}", Sparkline).data = act if len(act) > 1 else [0, 0]
             now_cps = fmt.num(svc.rates.cps) if svc else "–"
             now_act = fmt.num(total(list(svc.real_servers), "active_conns")) if svc else "–"
             self.query_one(f"#cps-label-{_id(name)}", Label).update(f"{name} conn/s {now_cps}")

@@ -32,6 +32,7 @@ class AlertBar(Static):
         worst = "critical" if any(a.severity == "critical" for a in alerts) else ("warning" if alerts else None)
         self.set_class(worst == "critical", "-critical")
         self.set_class(worst == "warning", "-warning")
+        self.set_class(worst is None and not waiting, "-ok")
         if not alerts:
             self.update("… waiting for the first snapshot" if waiting else "✓ no alerts")
             return
