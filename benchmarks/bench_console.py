@@ -94,7 +94,7 @@ async def measure(services: int, servers: int, seconds: float, screen: str) -> d
     SnapshotSource.register(Feed)
     snaps = [build(services, servers, v) for v in range(VARIANTS)]
     feed = Feed(snaps)
-    app = LbConsole(feed, read_only=True)
+    app = LbConsole(feed, read_only=True, noc=screen == "noc")
     proc = psutil.Process()
     async with app.run_test(size=(160, 50)) as pilot:
         while app.state.count < 1:
@@ -125,7 +125,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--services", type=int, default=100)
     p.add_argument("--servers", type=int, default=100)
-    p.add_argument("--screen", default="main", choices=("main", "service"))
+    p.add_argument("--screen", default="main", choices=("main", "service", "noc"))
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -137,6 +137,8 @@ def main() -> None:
     rows.append((f"{big['real_servers']:,} real servers, main screen", big))
     svc = run_child(args, "service", args.services, args.servers, "service")
     rows.append((f"{svc['real_servers']:,} real servers, service screen", svc))
+    noc = run_child(args, "noc", args.services, args.servers, "noc")
+    rows.append((f"{noc['real_servers']:,} real servers, --noc wall", noc))
     print(f"console at 1 Hz for {args.seconds:g} s per scenario (CPU: % of one core)")
     print(f"{'scenario':52} {'CPU %':>7} {'/goal':>6} {'/ref':>6} {'RSS MB':>7} {'/goal':>6} {'/ref':>6} {'snaps':>6}")
     for name, r in rows:
