@@ -30,8 +30,10 @@ def record_json(service_key: str, rs_key: str, weight: int, reason: str, by: str
 def inspect(service: ServiceSpec, rs_keys: list[str]) -> str:
     """Rows of the service, the drain records of rs_keys, and keepalived's config."""
     cats = " ".join(q(record_path(service.key, k)) for k in rs_keys)
+    # Read with the shell's own `read`: no process per file.
     return (ipvs_state.ROWS_SH + CONF_SH
-            + f"records() {{ for f in {cats}; do [ -f \"$f\" ] && {{ cat \"$f\"; echo; }}; done; return 0; }}\n"
+            + f"records() {{ for f in {cats}; do [ -f \"$f\" ] && while IFS= read -r _l || [ -n \"$_l\" ]; "
+              "do printf '%s\\n' \"$_l\"; done < \"$f\"; done; return 0; }\n"
             + f"sec rows {ipvs_state.rows_call(service)}\n"
             + "sec records records\n"
             + "sec conf kconf_cat\n")
@@ -48,18 +50,26 @@ def apply_drain(service: ServiceSpec, items: list[tuple[RsState, str, str | None
     An existing record is kept: re-draining never loses the weight to restore.
     `reapply` acts only where the record still exists (an undrain may have just removed it).
     """
-    lines = [ipvs_state.ROWS_SH, f"mkdir -p {q(DRAIN_DIR)}", "drain_one() {"]
+    # Builtins only, but for ipvsadm: a process costs ~0.1 s on a slow VM. One write() is atomic
+    # enough for the poll that reads the record (it skips an empty file).
+    lines = [f"[ -d {q(DRAIN_DIR)} ] || mkdir -p {q(DRAIN_DIR)}", "drain_one() {"]
     if reapply:
         lines.append('  [ -f "$1" ] || { echo "no drain record any more: skipped"; return 7; }')
-    lines.append('  [ -f "$1" ] || { printf "%s\\n" "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"; } || return 5')
-    lines.append('  if [ -n "$3" ]; then mkdir -p "$(dirname "$3")" && echo 1 > "$3" || return 6; fi')
+    lines.append('  [ -f "$1" ] || printf "%s\\n" "$2" > "$1" || return 5')
+    lines.append('  if [ -n "$3" ]; then { [ -d "${3%/*}" ] || mkdir -p "${3%/*}"; } && echo 1 > "$3" || return 6; fi')
     lines.append("}")
     for state, record, track in items:
         rec = record_path(service.key, state.key)
         lines.append(f"sec rec:{state.key} drain_one {q(rec)} {q(record)} {q(track or '')} && "
                      f"sec set:{state.key} {_edit(service, state, 0)}")
-    lines.append(f"sec rows {ipvs_state.rows_call(service)}")
+    lines.append(f"sec rows {_listing(service)}")
     return "\n".join(lines) + "\n"
+
+
+def _listing(service: ServiceSpec) -> str:
+    """The read-back: weights and connections only (one ipvsadm)."""
+    flag, addr = service.ipvsadm_args
+    return f"ipvsadm -Ln --exact {flag} {q(addr)}"
 
 
 def apply_undrain(service: ServiceSpec, items: list[tuple[RsState, int, str | None]]) -> str:
@@ -69,7 +79,7 @@ def apply_undrain(service: ServiceSpec, items: list[tuple[RsState, int, str | No
     health check passes; we wait for it instead of overriding it.
     """
     flag, addr = service.ipvsadm_args
-    lines = [ipvs_state.ROWS_SH]
+    lines: list[str] = []
     waits = []
     for state, weight, track in items:
         # The record goes first: a console polling in between must never see a drain whose weight
@@ -87,9 +97,9 @@ def apply_undrain(service: ServiceSpec, items: list[tuple[RsState, int, str | No
   _z=$(ipvsadm -Sn | awk -v f={flag} -v s={q(addr)} '$1 == "-a" && $2 == f && $3 == s && $8 == 0 {{print $5}}')
   _left=0; for k in {keys}; do printf '%s\\n' "$_z" | grep -qxF "$k" && _left=1; done
   [ $_left -eq 0 ] && break; sleep 0.1; _i=$((_i + 1)); done""")
-    lines.append(f"sec rows {ipvs_state.rows_call(service)}")
+    lines.append(f"sec rows {_listing(service)}")
     return "\n".join(lines) + "\n"
 
 
 def conns(service: ServiceSpec) -> str:
-    return ipvs_state.ROWS_SH + f"sec rows {ipvs_state.rows_call(service)}\n"
+    return f"sec rows {_listing(service)}\n"

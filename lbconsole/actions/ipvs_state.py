@@ -1,6 +1,6 @@
 """One virtual service as a director has it: per real server the forward method, weight,
-thresholds and connections, read with ipvsadm (save format for -g/-m/-i and weight,
---thresholds for -x/-y, which the save format omits, and the listing for connections)."""
+thresholds and connections, from `ipvsadm -Ln --exact` of that service and its --thresholds
+listing (the save format -S omits -x/-y, and `ipvsadm -e` resets what it is not given)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,17 @@ from dataclasses import dataclass
 from lbconsole.actions.targets import ServiceSpec, parse_real_server
 from lbconsole.errors import UsageError
 
-# svc_rows FLAG ADDR prints "S rs fwd weight", "T rs x y" and "C rs active inactive" lines.
+# svc_rows FLAG ADDR: the service's listing (forward method, weight, connections), then its
+# thresholds; parsed here, not on the node (each awk costs ~0.1 s on a slow VM).
 ROWS_SH = r"""
 svc_rows() {
   command -v ipvsadm >/dev/null 2>&1 || { echo 'ipvsadm is not installed'; return 3; }
-  _sa=$(ipvsadm -Sn) || return 3
-  _th=$(ipvsadm -Ln --exact --thresholds "$1" "$2" 2>&1) || { echo "no such service: $_th"; return 4; }
-  _co=$(ipvsadm -Ln --exact "$1" "$2" 2>&1) || { echo "no such service: $_co"; return 4; }
-  printf '%s\n' "$_sa" | awk -v f="$1" -v s="$2" '$1 == "-a" && $2 == f && $3 == s {print "S", $5, $6, $8}'
-  printf '%s\n' "$_th" | awk '$1 == "->" && NF >= 6 {print "T", $2, $3, $4}'
-  printf '%s\n' "$_co" | awk '$1 == "->" && NF >= 6 {print "C", $2, $5, $6}'
+  ipvsadm -Ln --exact "$1" "$2" || return 4
+  echo '@@T'
+  ipvsadm -Ln --exact --thresholds "$1" "$2" || return 4
 }
 """
-FORWARD_FLAGS = ("-g", "-m", "-i")
+FORWARD_FLAGS = {"Route": "-g", "Masq": "-m", "Tunnel": "-i", "Local": "-g"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,24 +43,25 @@ def rows_call(service: ServiceSpec) -> str:
 
 
 def parse_rows(text: str) -> dict[str, RsState]:
-    """The real servers of the service by canonical key."""
+    """The real servers of the service by canonical key (thresholds 0 when not listed)."""
+    listing, _, thresholds = text.partition("@@T")
     base: dict[str, dict] = {}
-    extra: dict[str, dict] = {}
-    for line in text.splitlines():
+    for line in listing.splitlines():
         parts = line.split()
-        if len(parts) != 4 or parts[0] not in ("S", "T", "C"):
-            continue
-        try:
-            key = parse_real_server(parts[1]).key
-            a, b = (parts[2], parts[3])
-            if parts[0] == "S":
-                if a not in FORWARD_FLAGS:
-                    continue
-                base[key] = {"forward": a, "weight": int(b)}
-            elif parts[0] == "T":
-                extra.setdefault(key, {}).update(u_thresh=int(a), l_thresh=int(b))
-            else:
-                extra.setdefault(key, {}).update(active=int(a), inactive=int(b))
-        except (UsageError, ValueError):
-            continue
-    return {key: RsState(key, **fields, **extra.get(key, {})) for key, fields in base.items()}
+        if len(parts) == 6 and parts[0] == "->" and parts[2] in FORWARD_FLAGS:
+            try:
+                key = parse_real_server(parts[1]).key
+                base[key] = {"forward": FORWARD_FLAGS[parts[2]], "weight": int(parts[3]),
+                             "active": int(parts[4]), "inactive": int(parts[5])}
+            except (UsageError, ValueError):
+                continue
+    for line in thresholds.splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[0] == "->":
+            try:
+                key = parse_real_server(parts[1]).key
+                if key in base:
+                    base[key].update(u_thresh=int(parts[2]), l_thresh=int(parts[3]))
+            except (UsageError, ValueError):
+                continue
+    return {key: RsState(key, **fields) for key, fields in base.items()}

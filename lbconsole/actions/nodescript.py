@@ -16,7 +16,7 @@ from lbconsole.transport.base import TransportError, shell_quote
 HEADER = "@@LBA "
 FOOTER = "@@LBA-RC "
 PRELUDE = r"""export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-sec() { _n=$1; shift; printf '@@LBA %s\n' "$_n"; ( "$@" ) 2>&1; _rc=$?; printf '\n@@LBA-RC %s\n' "$_rc"; return $_rc; }
+sec() { _n=$1; shift; printf '@@LBA %s\n' "$_n"; "$@" 2>&1; _rc=$?; printf '\n@@LBA-RC %s\n' "$_rc"; return $_rc; }
 """
 
 
