@@ -96,7 +96,9 @@ def describe(spec: ActionSpec, target: dict, view: ClusterView | None, params: d
             master = target.get("node") or "the current MASTER"
             return (f"Failover of VRRP instance {inst} in cluster {cluster}.\n\n"
                     f"{master} steps down; its peer takes over the VIP.\n" + "\n".join(lines) +
-                    "\n\nConnections through the old master may break unless LVS sync runs.")
+                    "\n\nConnections through the old master may break unless LVS sync runs."
+                    "\nOn a cluster not prepared for graceful failover (see `lbconsole doctor`), keepalived is "
+                    "STOPPED on the master: its health checkers stop and its IPVS table is flushed until Release.")
         return (f"Release the forced failover of {inst} in cluster {cluster}.\n\n"
                 "Configured priorities apply again; with preempt the VIP may move back (a second flap).\n"
                 + "\n".join(lines))
