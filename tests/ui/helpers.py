@@ -26,7 +26,7 @@ def make_app(source, **kwargs) -> LbConsole:
     return LbConsole(source, **kwargs)
 
 
-async def wait_for(pilot, condition, timeout: float = 5.0) -> None:
+async def wait_for(pilot, condition, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
