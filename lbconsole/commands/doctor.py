@@ -78,7 +78,9 @@ async def doctor(inv: Inventory, out) -> int:
             for node, (probe, snap, error) in zip(cluster.nodes, results):
                 out.write(f"{node.name} ({node.host}, {', '.join(node.roles)})\n")
                 _report_node(rep, node, probe, snap, error)
-            _report_cluster(rep, cluster, {n.name: r[0] for n, r in zip(cluster.nodes, results)})
+            probes = {n.name: r[0] for n, r in zip(cluster.nodes, results)}
+            _report_cluster(rep, cluster, probes)
+            await _check_track_dirs(ctx, rep, cluster, probes)
     finally:
         await ctx.close()
     out.write("doctor: " + ("problems found (FAIL above)\n" if rep.failed else "everything lbconsole needs is there\n"))
@@ -166,6 +168,38 @@ def _report_node(rep: Report, node: NodeConfig, probe, snap, error) -> None:
             rep.line("FAIL", f"stub_status not reachable at {node.nginx_status_url} {why}".strip())
             rep.block(["add to a server block listening on 127.0.0.1:", "location = /nginx_status { stub_status; "
                        "allow 127.0.0.1; deny all; }"])
+
+
+def track_dirs(conf_text: str) -> set[str]:
+    """Directories of the track files a prepared config uses."""
+    from lbconsole.actions import kconf, prepared
+
+    conf = kconf.parse(conf_text)
+    preps = [prepared.drain_prep(conf, kconf.service_key(vs), kconf.real_server_key(vs, rs))
+             for vs in conf.top("virtual_server") for rs in vs.children("real_server")
+             if kconf.service_key(vs) and kconf.real_server_key(vs, rs)]
+    preps += [prepared.failover_prep(conf, i.args[0]) for i in conf.top("vrrp_instance") if i.args]
+    return {p.path.rsplit("/", 1)[0] or "/" for p in preps if p.prepared and p.path}
+
+
+async def _check_track_dirs(ctx, rep: Report, cluster: ClusterConfig, probes: dict) -> None:
+    """keepalived watches a track file's directory: a missing one means the file is silently not watched."""
+    from lbconsole.actions.nodescript import q
+
+    for node in cluster.directors:
+        dirs = track_dirs(probes[node.name]["conf"]) if probes.get(node.name) else set()
+        if not dirs:
+            continue
+        script = "".join(f"[ -d {q(d)} ] || echo {q(d)}\n" for d in sorted(dirs))
+        try:
+            missing = (await ctx.transport(node).run(script, timeout=30)).stdout.split()
+        except Exception as exc:
+            rep.line("warn", f"{node.name}: track file directories not checked: {exc}")
+            continue
+        for d in missing:
+            rep.line("FAIL", f"{node.name}: track file directory {d} is missing: keepalived does not watch its "
+                             f"files, so drains and failovers through them do nothing. mkdir -p {d}, then reload "
+                             "keepalived")
 
 
 def _report_cluster(rep: Report, cluster: ClusterConfig, probes: dict) -> None:

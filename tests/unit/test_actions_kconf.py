@@ -103,3 +103,11 @@ def test_snippets_for_doctor():
     assert '/var/lib/lbconsole/track/lbc_drain_10.0.0.1_80_10.0.0.2_80"' in text
     fo = prepare_conf.failover_snippet("VI_1")
     assert "weight -100" in fo and "lbc_failover" in fo and '"/var/lib/lbconsole/failover"' in fo
+
+
+def test_doctor_knows_which_track_directories_must_exist():
+    from lbconsole.commands.doctor import track_dirs
+
+    assert track_dirs(LAB_CONF) == set()
+    text = prepare_conf.prepare(LAB_CONF, track_dir="/run/lbconsole/track", failover_file="/var/lib/lbconsole/fo")
+    assert track_dirs(text) == {"/run/lbconsole/track", "/var/lib/lbconsole"}
