@@ -61,7 +61,6 @@ _KINDS = {  # kind: (reply command, top attribute, fields, attribute names)
     "dest": (5, 2, _DEST, {1: "addr", 2: "port", 3: "fwd", 4: "weight", 7: "active", 8: "inact", 9: "persist",
                            11: "af"}),
 }
-_SVC_KEY = itemgetter(5, 0, 1, 2, 3, 4)  # ipvsadm's order: fwmark, family, protocol, address, port
 _DEFAULT = {"a4": bytes(4), "a12": bytes(12), "port": bytes(2), "sched": b""}
 _INT = {1: "B", 2: "H", 4: "I", 8: "Q"}
 _CODE = {"addr": "16s", "port": "2s", "flags": "I"}  # struct ip_vs_flags {flags, mask}: flags only
@@ -245,6 +244,54 @@ def _dest_columns(buf, spans: list[tuple[int, int]]) -> tuple[list[int], dict]:
     return counts, dict(zip(_DEST, map(list, zip(*rows)))) if rows else dict.fromkeys(_DEST, [])
 
 
+# --- ipvsadm's order ------------------------------------------------------------------------
+# libipvs compares fwmarks and address words as `int r = ntohl(a) - ntohl(b)`: unsigned 32-bit
+# differences read as signed, so 10.0.0.1 sorts after 192.168.0.1 (0x0A.. - 0xC0.. wraps
+# positive), and with values spread around the circle the comparison is not even transitive.
+# ipvsadm sorts with glibc's qsort, a merge sort (glibc 2.36): emulated when needed.
+
+_HALF, _U32 = 1 << 31, (1 << 32) - 1
+
+
+def _words(af: int, a4: bytes, a12: bytes) -> tuple[int, ...]:
+    return struct.unpack(">IIII", a4 + a12) if af == socket.AF_INET6 else struct.unpack(">I", a4)
+
+
+def _cmp(x: tuple, y: tuple) -> int:
+    """ipvs_cmp_services / ipvs_cmp_dests on keys (fwmark, af, protocol, address words, port)."""
+    d = (x[0] - y[0]) & _U32
+    d = (d - (d & _HALF) * 2) or x[1] - y[1] or x[2] - y[2]
+    for a, b in zip(x[3], y[3] + (0, 0, 0)):  # as many words as the first one's family has
+        d = d or ((a - b) & _U32) - ((a - b) & _HALF) * 2
+    return d or x[4] - y[4]
+
+
+def _msort(idx: list[int], cmp) -> list[int]:
+    """glibc's msort_with_tmp: halves sorted recursively, then merged taking the left one
+    unless cmp says it is greater."""
+    if len(idx) < 2:
+        return idx
+    left, right, out = _msort(idx[:len(idx) // 2], cmp), _msort(idx[len(idx) // 2:], cmp), []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        if cmp(left[i], right[j]) <= 0:
+            out.append(left[i])
+            i += 1
+        else:
+            out.append(right[j])
+            j += 1
+    return out + left[i:] + right[j:]
+
+
+def _ipvsadm_order(keys: list[tuple]) -> list[int]:
+    """The indexes of keys in ipvsadm's order: a plain sort when every wrapped difference
+    has the sign of the plain one (no two values of a level 2^31 or more apart)."""
+    levels = [[k[0] for k in keys]] + list(zip(*(k[3] for k in keys)))
+    if len({len(k[3]) for k in keys}) < 2 and all(max(v) - min(v) < _HALF for v in levels if v):
+        return sorted(range(len(keys)), key=keys.__getitem__)
+    return _msort(list(range(len(keys))), lambda i, j: _cmp(keys[i], keys[j]))
+
+
 # --- the snapshot objects, built column-wise ----------------------------------------------
 # A frozen dataclass __init__ costs ~1 us per field; setting the slots through their
 # descriptors, one map() per field, keeps the per-real-server work in C.
@@ -301,14 +348,22 @@ def _real_servers(counts: list[int], cols: dict, svc_afs: list[int]) -> list[tup
     ports = _ports(cols["port"])
     objs = _build(RealServer, n, (
         _hosts(af, cols["a4"], cols["a12"]), ports, map(_FORWARD.__getitem__, cols["fwd"]), cols["weight"],
-        cols["active"], cols["inact"], cols["persist"], _numbers(Counters, _ZERO_COUNTERS, n, [cols[k] for k in _STATS[:5]]),
+        cols["active"], cols["inact"], cols["persist"],
+        _numbers(Counters, _ZERO_COUNTERS, n, [cols[k] for k in _STATS[:5]]),
         _numbers(Rates, _ZERO_RATES, n, [cols[k] for k in _STATS[5:]]), repeat(None, n)))
-    # ipvsadm's order within a service: address, then port.
-    keys = list(zip(cols["a4"], ports) if cols["a12"] is None else zip(cols["a4"], cols["a12"], ports))
-    out, start = [], 0
+    # ipvsadm's order within a service: address, then port. Sorting by the raw address bytes
+    # gives it while a service's IPv4 addresses are less than 2^31 apart (see _ipvsadm_order).
+    a4, a12 = cols["a4"], cols["a12"]
+    keys, out, start = list(zip(a4, ports)), [], 0
     for c in counts:
-        out.append(tuple(map(objs.__getitem__, sorted(range(start, start + c), key=keys.__getitem__))))
-        start += c
+        end, seg = start + c, a4[start:start + c]
+        if a12 is None and (c < 2 or int.from_bytes(max(seg), "big") - int.from_bytes(min(seg), "big") < _HALF):
+            order = sorted(range(start, end), key=keys.__getitem__)
+        else:
+            order = [start + i for i in _ipvsadm_order([
+                (0, 0, 0, _words(af[k], a4[k], a12[k] if a12 else b""), ports[k]) for k in range(start, end)])]
+        out.append(tuple(map(objs.__getitem__, order)))
+        start = end
     return out
 
 
@@ -346,7 +401,9 @@ def _table(rows: list[tuple], buf, spans: list[tuple[int, int]]) -> tuple[Servic
 def _service_rows(data) -> list[tuple]:
     """The GET_SERVICE reply's rows, in ipvsadm's order."""
     try:
-        return sorted(_rows(data, "service"), key=_SVC_KEY)
+        rows = _rows(data, "service")
+        return [rows[i] for i in _ipvsadm_order([
+            (r[5], r[0], r[1], _words(r[0], r[2], r[3]), int.from_bytes(r[4], "big")) for r in rows])]
     except (struct.error, IndexError, ValueError, TypeError, KeyError) as exc:
         raise DecodeError(f"IPVS netlink reply not understood: {exc}") from None
 

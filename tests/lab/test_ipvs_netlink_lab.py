@@ -42,6 +42,7 @@ x ip addr add 192.0.2.1/24 dev v0
 x ip addr add 2001:db8:1::1/64 dev v0 nodad
 x ip route add 198.51.100.0/24 dev v0
 x ip route add 2001:db8::/64 dev v0
+x ip route add default dev v0
 for i in 10 11 12 13; do
   x ip neigh replace 192.0.2.$i lladdr 02:00:00:00:00:$i dev v0
   x ip neigh replace 2001:db8:1::$i lladdr 02:00:00:00:01:$i dev v0
@@ -64,6 +65,12 @@ x ipvsadm -a -f 20 -6 -r 2001:db8:1::12 -g -w 3
 x ipvsadm -A -t [2001:db8::100]:443 -s wlc -p 120
 x ipvsadm -a -t [2001:db8::100]:443 -r [2001:db8:1::10]:443 -g -w 10
 x ipvsadm -a -t [2001:db8::100]:443 -r [2001:db8:1::11]:8443 -m -w 20
+# Where libipvs's `int r = ntohl(a) - ntohl(b)` wraps: 10.255.0.9 is listed after 198.51.100.x,
+# and 10.255 < 100.64 < 203.0 < 10.255 is a cycle (glibc's merge sort decides).
+x ipvsadm -A -t 10.255.0.9:80 -s rr
+for a in 203.0.113.5 10.255.0.1 100.64.0.1 198.51.100.30 10.255.0.2 100.64.0.2; do
+  x ipvsadm -a -t 10.255.0.9:80 -r $a:80 -g
+done
 x ipvsadm -A -t 203.0.113.1:8080 -s rr
 for h in $(seq 1 250); do echo "-a -t 203.0.113.1:8080 -r 203.0.113.$h:8080 -g -w $((h %% 7))"; done | x ipvsadm -R
 # ipvsadm cannot ask for the "local" forward method (1); netlink can.
@@ -89,6 +96,34 @@ for s in socks:
     s.close()
 EOF
 """
+
+# Marks of 2^31 and more: ipvsadm prints them negative (%d) and its comparison wraps, which
+# makes a cycle with the services of mark 0 and the small marks.
+BIG_MARK_SCRIPT = r"""
+set -e
+ip netns del %(ns)s 2>/dev/null || true
+ip netns add %(ns)s
+x() { ip netns exec %(ns)s "$@"; }
+x ipvsadm -A -t 198.51.100.10:80 -s wlc
+x ipvsadm -A -t 10.255.0.9:80 -s rr
+x ipvsadm -A -f 10 -s rr
+x ipvsadm -A -f 2147483653 -s rr
+x ipvsadm -A -f 4294967295 -s rr
+x ipvsadm -A -f 20 -6 -s lc
+"""
+
+
+def ipvsadm_keys(ln: str) -> list[str]:
+    """Service keys from `ipvsadm -Ln` (a mark of 2^31 or more is printed negative there)."""
+    keys = []
+    for line in ln.splitlines()[3:]:
+        w = line.split()
+        if line[:1].strip() and w[0] == "FWM":
+            keys.append(f"fwm:{int(w[1]) & 0xFFFFFFFF}" + (":6" if w[2] == "IPv6" else ""))
+        elif line[:1].strip():
+            keys.append(w[1] if w[0] == "TCP" else f"{w[0].lower()}:{w[1]}")
+    return keys
+
 
 # Reads the table both ways; retried until two --rate listings around the netlink read agree
 # (the kernel's estimator updates rates every 2 s).
@@ -161,6 +196,10 @@ def assert_same(got: tuple[Service, ...], text: dict) -> None:
         assert g.__class__(**{**_fields(g), "real_servers": g_rs}) == w, g.key
 
 
+def by_key(table: tuple[Service, ...], key: str) -> Service:
+    return next(s for s in table if s.key == key)
+
+
 def _fields(obj) -> dict:
     return {f: getattr(obj, f) for f in obj.__dataclass_fields__}
 
@@ -186,7 +225,18 @@ def test_every_kind_of_service_equals_ipvsadm(lab):
     assert {r.forward for s in table for r in s.real_servers} == {"route", "masq", "tunnel", "local"}
     assert any(s.persistent and s.persistence_timeout == 300 for s in table)
     assert sum(len(s.real_servers) for s in table) >= 250
+    assert table.index(by_key(table, "10.255.0.9:80")) > table.index(by_key(table, "203.0.113.1:8080"))
     assert sum(s.stats.conns for s in table) > 0 and sum(s.stats.inbytes for s in table) > 0
+
+
+def test_big_marks_sort_like_ipvsadm(lab):
+    api.run("lb1", BIG_MARK_SCRIPT % {"ns": "lbcnlmark"}, check=True)
+    try:
+        got = read_both("lb1", "lbcnlmark")
+    finally:
+        api.run("lb1", "ip netns del lbcnlmark")
+    assert [s.key for s in services_of(got["services"])] == ipvsadm_keys(got["ln"])
+    assert "fwm:4294967295" in ipvsadm_keys(got["ln"])
 
 
 def test_without_cap_net_admin_the_error_says_so(lab):
