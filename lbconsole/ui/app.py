@@ -53,7 +53,7 @@ class LbConsole(App):
         self.inventory = inventory
         self.noc = noc
         self.forced_read_only = bool(read_only or noc or source.replay)
-        interval = poll_interval or (inventory.poll_interval if inventory else 2.0)
+        interval = poll_interval or (inventory.poll_interval if inventory else None)  # None: learn it
         self.state = ConsoleState(clock=clock, poll_interval=interval)
         self.paused = start_paused
         self.ended = False

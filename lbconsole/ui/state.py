@@ -43,10 +43,13 @@ class History:
 
 
 class ConsoleState:
-    def __init__(self, clock: Callable[[], float] = time.monotonic, poll_interval: float = 2.0,
+    def __init__(self, clock: Callable[[], float] = time.monotonic, poll_interval: float | None = 2.0,
                  event_cap: int = EVENT_CAP, history_len: int = HISTORY_LEN):
         self.clock = clock
-        self.poll_interval = poll_interval
+        # None: not known (a replay): learnt from the gaps between snapshots.
+        self.learn_interval = poll_interval is None
+        self.poll_interval = poll_interval or 2.0
+        self._gaps: deque[float] = deque(maxlen=15)
         self.snapshot: Snapshot | None = None
         self.received = 0.0
         self.count = 0
@@ -58,6 +61,8 @@ class ConsoleState:
     # -- intake ---------------------------------------------------------------------------
     def apply(self, snapshot: Snapshot) -> list[Event]:
         """Take a new snapshot; return what changed since the previous one."""
+        if self.learn_interval and self.snapshot is not None:
+            self._learn_interval(snapshot.taken_at - self.snapshot.taken_at)
         snapshot = keep_last_known(self.snapshot, snapshot)
         events = transitions.diff(self.snapshot, snapshot)
         self.snapshot = snapshot
@@ -69,6 +74,12 @@ class ConsoleState:
         if self.cluster_index >= len(snapshot.clusters):
             self.cluster_index = 0
         return events
+
+    def _learn_interval(self, gap: float) -> None:
+        if 0 < gap < 600:
+            self._gaps.append(gap)
+            # The poller may hand out a snapshot per node report: the longer gaps are the poll interval.
+            self.poll_interval = max(0.5, sorted(self._gaps)[(len(self._gaps) * 3) // 4])
 
     def _record_history(self, snapshot: Snapshot) -> None:
         keys: set[tuple] = set()

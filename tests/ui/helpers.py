@@ -35,8 +35,11 @@ async def wait_for(pilot, condition, timeout: float = 15.0) -> None:
 
 
 async def started(pilot, app) -> None:
-    """Wait for the first snapshot to be on screen."""
-    await wait_for(pilot, lambda: app.state.count >= 1)
+    """Wait for the first snapshot to be on a composed screen."""
+    from lbconsole.ui.screens.base import ConsoleScreen
+
+    await wait_for(pilot, lambda: app.state.count >= 1 and isinstance(app.screen, ConsoleScreen)
+                   and app.screen.is_mounted and bool(app.screen.children))
     await pilot.pause()
 
 

@@ -65,7 +65,7 @@ def test_service_screen(snap_compare, lab_recording):
 
 def test_node_screen(snap_compare, lab_recording, lab_snapshots):
     assert snap_compare(make_app(ReplaySource(lab_recording)), terminal_size=(100, 30),
-                        run_before=at(first_failover(lab_snapshots), "shift+tab", "shift+tab", "enter"))
+                        run_before=at(first_failover(lab_snapshots), "shift+tab", "shift+tab", "down", "enter"))
 
 
 def test_help(snap_compare, lab_recording):

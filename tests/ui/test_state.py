@@ -69,3 +69,12 @@ def test_cluster_cycling():
     for _ in range(len(snap.clusters)):
         names.append(state.next_cluster().name)
     assert names == [c.name for c in snap.clusters] + [snap.clusters[0].name]
+
+
+def test_a_replay_learns_the_poll_interval_from_the_recording(lab_snapshots):
+    state = ConsoleState(clock=Clock(), poll_interval=None)
+    for snap in lab_snapshots[:16]:
+        state.apply(snap)
+    gaps = sorted(b.taken_at - a.taken_at for a, b in zip(lab_snapshots, lab_snapshots[1:16]))
+    assert gaps[0] <= state.poll_interval <= gaps[-1]
+    assert ConsoleState(poll_interval=5.0).poll_interval == 5.0

@@ -47,6 +47,10 @@ class ConsoleScreen(Screen):
     def on_screen_resume(self) -> None:
         self.show(self.app.state)
 
+    def on_mount(self) -> None:
+        # A snapshot may land before this screen finished composing: draw once it has.
+        self.call_after_refresh(self.show, self.app.state)
+
     def open_selected(self) -> None:
         """Enter: drill into what is selected."""
 
