@@ -285,9 +285,14 @@ def _msort(idx: list[int], cmp) -> list[int]:
 
 def _ipvsadm_order(keys: list[tuple]) -> list[int]:
     """The indexes of keys in ipvsadm's order: a plain sort when every wrapped difference
-    has the sign of the plain one (no two values of a level 2^31 or more apart)."""
-    levels = [[k[0] for k in keys]] + list(zip(*(k[3] for k in keys)))
-    if len({len(k[3]) for k in keys}) < 2 and all(max(v) - min(v) < _HALF for v in levels if v):
+    has the sign of the plain one (no two values of a level 2^31 or more apart) and IPv4 and
+    IPv6 addresses are never compared (services: the family comes first)."""
+    by_len: dict[int, list] = {}
+    for k in keys:
+        by_len.setdefault(len(k[3]), []).append(k[3])
+    levels = [[k[0] for k in keys]] + [col for ws in by_len.values() for col in zip(*ws)]
+    if len({k[:3] + (len(k[3]),) for k in keys}) == len({k[:3] for k in keys}) \
+            and all(max(v) - min(v) < _HALF for v in levels if v):
         return sorted(range(len(keys)), key=keys.__getitem__)
     return _msort(list(range(len(keys))), lambda i, j: _cmp(keys[i], keys[j]))
 

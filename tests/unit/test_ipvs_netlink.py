@@ -277,6 +277,23 @@ def test_order_is_ipvsadms_even_where_its_comparison_wraps():
     assert got == expected(table)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_order_shortcut_agrees_with_the_emulation(data):
+    """A plain sort is taken when it gives ipvsadm's order; check it against the reference."""
+    base = data.draw(st.integers(0, 2**32 - 1))
+    word = st.integers(0, 2**32 - 1) if data.draw(st.booleans()) else st.integers(base, base + 2**31 - 1).map(
+        lambda v: v % 2**32)
+    services = data.draw(st.booleans())
+    key = st.tuples(st.integers(0, 3) if services else st.just(0),
+                    st.sampled_from([2, 10]) if services else st.just(0), st.sampled_from([0, 6, 17]),
+                    st.one_of(st.tuples(word), st.tuples(word, word, word, word)), st.integers(0, 65535))
+    keys = data.draw(st.lists(key, max_size=30, unique=True))
+    if services:  # a service's address has its family's number of words
+        keys = list({k[:3] + ((k[3] * 4)[:4 if k[1] == 10 else 1],) + k[4:]: 0 for k in keys})
+    assert [keys[i] for i in nl._ipvsadm_order(keys)] == ipvsadm_sorted(keys, lambda k: k)
+
+
 def test_mixed_layouts_in_one_dump_use_the_slow_path():
     rs = [RealServer("10.0.0.%d" % i, 80, "route", i) for i in range(1, 6)]
     svc = Service("TCP", "10.0.0.100", 80, None, "wlc", real_servers=tuple(rs))
