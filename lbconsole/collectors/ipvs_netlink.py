@@ -11,6 +11,11 @@ attribute by attribute into a template (where each wanted field is); the headers
 message are checked against it by strided memoryview comparisons; each field is then read
 for all real servers at once as a strided column, and the objects are built column-wise.
 Replies that do not fit one template are read message by message, with bounds checks.
+
+The result equals what lbconsole.collectors.ipvs_text reads from `ipvsadm -Ln --exact`
+(--stats, --rate) on the same kernel, in ipvsadm's order, plus the persistent connections
+that -Ln does not show. Counters are the 64-bit ones (the 32-bit ones if a kernel has no
+IPVS_*_ATTR_STATS64); rates are the kernel estimator's per-second values, as ipvsadm prints.
 """
 
 from __future__ import annotations
