@@ -255,7 +255,10 @@ def _service_fields(tokens: list[str], source: str, line: int) -> dict:
                "fwmark": None, "family": "inet"}
     try:
         if proto == "FWM":
-            f["fwmark"] = parse_number(tokens[1], "firewall mark")
+            # ipvsadm prints marks of 2^31 and above signed: "FWM  -2147483643".
+            mark = tokens[1]
+            value = -parse_number(mark[1:], "firewall mark") if mark[:1] == "-" else parse_number(mark, "firewall mark")
+            f["fwmark"] = value & 0xFFFFFFFF
             f["family"] = "inet6" if k == 3 else "inet"
         else:
             f["address"], f["port"], f["family"] = _split_addr(tokens[1])

@@ -308,3 +308,10 @@ def test_lab_proc_ip_vs_agrees_with_ipvsadm(node):
     assert "persistent 75000" in lab(node, "proc_net_ip_vs")
     assert static(proc) == static(parse_ipvsadm(lab(node, "ipvsadm_ln")))
     assert all(r.stats == Counters() for s in proc for r in s.real_servers)
+
+
+def test_large_firewall_marks_printed_signed_by_ipvsadm():
+    # Captured from the lab kernel: ipvsadm prints marks >= 2^31 as negative numbers.
+    text = (Path(__file__).parents[1] / "fixtures" / "netlink" / "bigmark.ln.txt").read_text()
+    marks = sorted(s.fwmark for s in parse_ipvsadm(text) if s.protocol == "FWM")
+    assert marks == [10, 20, 2147483653, 4294967295]
