@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lbconsole.collectors import ipvs_netlink as nl
+from lbconsole.collectors import ipvs_order
 from lbconsole.collectors.ipvs_text import parse_ipvsadm
 from lbconsole.snapshot import Counters, Rates, RealServer, Service
 
@@ -291,7 +292,7 @@ def test_order_shortcut_agrees_with_the_emulation(data):
     keys = data.draw(st.lists(key, max_size=30, unique=True))
     if services:  # a service's address has its family's number of words
         keys = list({k[:3] + ((k[3] * 4)[:4 if k[1] == 10 else 1],) + k[4:]: 0 for k in keys})
-    assert [keys[i] for i in nl._ipvsadm_order(keys)] == ipvsadm_sorted(keys, lambda k: k)
+    assert [keys[i] for i in ipvs_order.ipvsadm_order(keys)] == ipvsadm_sorted(keys, lambda k: k)
 
 
 def test_mixed_layouts_in_one_dump_use_the_slow_path():
