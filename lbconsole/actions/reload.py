@@ -67,7 +67,8 @@ def check_script() -> str:
 def apply_script(before: NginxState) -> str:
     """Reload, wait until a worker appears that was not there before, then the state and new log lines."""
     old = " ".join(sorted(before.workers))
-    new_lines = f'tail -c +{before.logsize + 1} "$LOG" 2>/dev/null | grep -E "\\[(emerg|alert)\\]"; true'
+    # The path itself, not $LOG: `sh -c` does not see the script's unexported variables.
+    new_lines = f'tail -c +{before.logsize + 1} {q(before.log)} 2>/dev/null | grep -E "\\[(emerg|alert)\\]"; true'
     return (f"LOG={q(before.log)}\n" + STATE_SH + "sec reload nginx -s reload\n"
             + f"""_i=0; while [ $_i -lt {int(WORKERS_WAIT_S * 10)} ]; do
   _new=0; for _w in $(ps -o pid= --ppid "$(cat /run/nginx.pid 2>/dev/null)" 2>/dev/null); do

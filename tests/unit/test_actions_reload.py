@@ -36,6 +36,7 @@ def test_scripts_test_before_anything_and_read_the_log_from_the_offset():
     assert "nginx -s reload" not in check
     apply = reload.apply_script(BEFORE)
     assert "nginx -s reload" in apply and "tail -c +41" in apply and "emerg|alert" in apply
+    assert "/var/log/nginx/error.log" in apply.split("sec log", 1)[1]  # not an unexported $LOG
 
 
 def test_split_keeps_each_section_and_its_status():
