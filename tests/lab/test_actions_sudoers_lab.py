@@ -23,7 +23,8 @@ SUDOERS = Path("/etc/sudoers.d/lbconsole-lab-test")
 def operator_account(lab, tmp_path):
     # web1 shares /etc/passwd and /home with this host (only /etc/ssh and /root are its own).
     home = Path("/home") / USER
-    subprocess.run(["useradd", "-m", "-d", str(home), "-s", "/bin/sh", USER], check=True)
+    # Password "*": no password login, but not "!" (locked), which sshd refuses even for keys without PAM.
+    subprocess.run(["useradd", "-m", "-d", str(home), "-s", "/bin/sh", "-p", "*", USER], check=True)
     try:
         pub = keygen(tmp_path / "id_ed25519")
         (home / ".ssh").mkdir(mode=0o700)
