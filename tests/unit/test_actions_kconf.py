@@ -111,3 +111,39 @@ def test_doctor_knows_which_track_directories_must_exist():
     assert track_dirs(LAB_CONF) == set()
     text = prepare_conf.prepare(LAB_CONF, track_dir="/run/lbconsole/track", failover_file="/var/lib/lbconsole/fo")
     assert track_dirs(text) == {"/run/lbconsole/track", "/var/lib/lbconsole"}
+
+
+def _kconf_cat(tmp_path, pid: int | None = None) -> tuple[int, str]:
+    import subprocess
+
+    from lbconsole.actions.nodescript import PRELUDE
+    from support.fake_director import FakeDirector
+
+    d = FakeDirector(tmp_path / "lb", "lb", {}, "vrrp_instance DEFAULT {\n}\n")
+    if pid is not None:
+        (d.root / "run" / "keepalived.pid").write_text(f"{pid}\n")
+    res = subprocess.run(["sh", "-c", d.rewrite(PRELUDE + prepared.CONF_SH + "kconf_cat")], capture_output=True,
+                         text=True)
+    return res.returncode, res.stdout
+
+
+def test_the_node_reads_the_running_config_with_includes_and_without_the_password(tmp_path):
+    import subprocess
+
+    assert _kconf_cat(tmp_path / "a") == (0, "vrrp_instance DEFAULT {\n}\n")  # no keepalived: Debian's path
+    conf = tmp_path / "etc"
+    (conf / "conf.d").mkdir(parents=True)
+    (conf / "main.conf").write_text("global_defs {\n}\ninclude conf.d/*.conf\nvrrp_instance V {\n"
+                                    "  authentication { auth_type PASS auth_pass s3cr3t }\n}\n")
+    (conf / "conf.d" / "a.conf").write_text("virtual_server 10.0.0.1 80 {\n}\n")
+    # A process whose command line says `-f main.conf`, as keepalived's would.
+    proc = subprocess.Popen(["sh", "-c", "sleep 30", "keepalived", "-D", "-f", str(conf / "main.conf")])
+    try:
+        code, text = _kconf_cat(tmp_path / "b", proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert code == 0
+    assert text.splitlines() == ["global_defs {", "}", "virtual_server 10.0.0.1 80 {", "}", "vrrp_instance V {",
+                                 "  authentication { auth_type PASS auth_pass <redacted> }", "}"]
+    assert "s3cr3t" not in text
