@@ -57,6 +57,8 @@ class ConsoleState:
         self.history = History(history_len)
         self.cluster_index = 0
         self._views: dict[str, ClusterView] = {}
+        # (cluster, service, real server) -> taken_at when a drained server's connections reached 0
+        self.drained_at: dict[tuple[str, str, str], float] = {}
 
     # -- intake ---------------------------------------------------------------------------
     def apply(self, snapshot: Snapshot) -> list[Event]:
@@ -71,6 +73,7 @@ class ConsoleState:
         self.events.extend(events)
         self._views = {}
         self._record_history(snapshot)
+        self._track_drains(snapshot)
         if self.cluster_index >= len(snapshot.clusters):
             self.cluster_index = 0
         return events
@@ -99,6 +102,24 @@ class ConsoleState:
                 self.history.add(key, value)
                 keys.add(key)
         self.history.keep_only(keys)
+
+    def _track_drains(self, snapshot: Snapshot) -> None:
+        """When each drain's active connections (all directors) reached 0: the drain's progress."""
+        active: dict[tuple[str, str, str], int] = {}
+        for cluster in snapshot.clusters:
+            for node in cluster.directors:
+                if not node.reachable:
+                    continue
+                for svc in node.ipvs:
+                    for rs in svc.real_servers:
+                        if rs.drain is not None:
+                            key = (cluster.name, svc.key, rs.key)
+                            active[key] = active.get(key, 0) + rs.active_conns
+        done = {}
+        for key, count in active.items():
+            if count == 0:
+                done[key] = self.drained_at.get(key, snapshot.taken_at)
+        self.drained_at = done  # drains that ended or got busy again are forgotten
 
     # -- reading --------------------------------------------------------------------------
     @property

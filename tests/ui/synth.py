@@ -37,8 +37,8 @@ def web(name: str, t: float, requests: int = 1000) -> NodeSnapshot:
 
 
 def lab(t: float = 1_700_000_000.0, lb1="MASTER", lb2="BACKUP", drain: Drain | None = None,
-        weights=(100, 100, 100), read_only=False, alerts=()) -> Snapshot:
-    nodes = (director("lb1", lb1, 150, t, weights, drain), director("lb2", lb2, 100, t, weights, drain),
+        weights=(100, 100, 100), read_only=False, alerts=(), active=(3, 2, 1)) -> Snapshot:
+    nodes = (director("lb1", lb1, 150, t, weights, drain, active), director("lb2", lb2, 100, t, weights, drain, active),
              web("web1", t), web("web2", t), web("web3", t),
              NodeSnapshot(name="app1", host="app1", roles=("backend",), reachable=True, updated_at=t, age_s=0.1))
     return Snapshot(taken_at=t, clusters=(ClusterSnapshot("lab", nodes, read_only=read_only),), alerts=alerts)

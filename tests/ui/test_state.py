@@ -78,3 +78,19 @@ def test_a_replay_learns_the_poll_interval_from_the_recording(lab_snapshots):
     gaps = sorted(b.taken_at - a.taken_at for a, b in zip(lab_snapshots, lab_snapshots[1:16]))
     assert gaps[0] <= state.poll_interval <= gaps[-1]
     assert ConsoleState(poll_interval=5.0).poll_interval == 5.0
+
+
+def test_drain_progress_records_when_connections_reached_zero():
+    from lbconsole.snapshot import Drain
+
+    state = ConsoleState(clock=Clock())
+    drain = Drain("kernel upgrade", "ops@host", T, 100)
+    state.apply(synth.lab(T + 1, drain=drain, weights=(0, 100, 100), active=(4, 2, 1)))
+    assert state.drained_at == {}  # still 4 connections on it
+    state.apply(synth.lab(T + 5, drain=drain, weights=(0, 100, 100), active=(0, 2, 1)))
+    key = ("lab", f"{synth.VIP}:80", f"{synth.RS[0]}:80")
+    assert state.drained_at == {key: T + 5}
+    state.apply(synth.lab(T + 6, drain=drain, weights=(0, 100, 100), active=(0, 2, 1)))
+    assert state.drained_at[key] == T + 5  # the first time it was seen at 0
+    state.apply(synth.lab(T + 7))
+    assert state.drained_at == {}  # undrained: forgotten

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Digits, Footer, Label, Sparkline
 
+from lbconsole.snapshot import PENDING
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView, total
 from lbconsole.ui.screens.base import ConsoleScreen
@@ -77,6 +78,9 @@ class NocScreen(ConsoleScreen):
             stale = state.is_stale(node)
             age = fmt.age(state.node_age(node))
             if not node.vrrp:
+                if node.error == PENDING:
+                    tiles.append((node.name, f"{node.name}\nWAITING\nfirst poll", "stale"))
+                    continue
                 tiles.append((node.name, f"{node.name}\n{'UNREACHABLE' if not node.reachable else 'NO VRRP'}\n{age}",
                               "bad"))
                 continue
@@ -94,7 +98,9 @@ class NocScreen(ConsoleScreen):
         tiles = []
         for node in view.nginx:
             ng = node.nginx
-            if not node.reachable:
+            if node.error == PENDING:
+                tiles.append((node.name, f"{node.name}\nWAITING\nfirst poll", "stale"))
+            elif not node.reachable:
                 tiles.append((node.name, f"{node.name}\nUNREACHABLE\n{fmt.age(state.node_age(node))} ago", "bad"))
             elif ng is None:
                 tiles.append((node.name, f"{node.name}\nNGINX DOWN\n", "bad"))

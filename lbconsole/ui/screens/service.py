@@ -109,8 +109,9 @@ class ServiceScreen(ConsoleScreen):
             cells += [(str(r.weight), "bad" if len(weights) > 1 else ("warn" if r.weight == 0 else None)),
                       (fmt.num(r.active_conns), None), (fmt.num(r.inactive_conns), "muted"),
                       (fmt.num(r.rates.cps), None)]
-        now = self.app.state.snapshot.taken_at if self.app.state.snapshot else 0
-        cells.append(drain_cell(rss, now))
+        state = self.app.state
+        now = state.snapshot.taken_at if state.snapshot else 0
+        cells.append(drain_cell(rss, now, state.drained_at.get((self.cluster_name, self.service_key, rs_label(rk)))))
         return cells, None
 
     def target(self, kind: str) -> dict | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lbconsole.snapshot import NodeSnapshot, VrrpInstance
+from lbconsole.snapshot import PENDING, NodeSnapshot, VrrpInstance
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
 from lbconsole.ui.widgets.grid import Column, Grid, Row
@@ -21,6 +21,8 @@ COLUMNS = (
 
 
 def node_cell(node: NodeSnapshot, state) -> tuple[str, str | None]:
+    if node.error == PENDING:
+        return (f"… {node.name}", "muted")  # its first poll is still running: not a fault
     if not node.reachable:
         return (f"✗ {node.name}", "bad")
     return (node.name, "warn" if state.is_stale(node) else None)
@@ -28,6 +30,8 @@ def node_cell(node: NodeSnapshot, state) -> tuple[str, str | None]:
 
 def age_cell(node: NodeSnapshot, state) -> tuple[str, str | None]:
     age = state.node_age(node)
+    if age is None:
+        return ("–", "muted")
     return (fmt.age(age), "bad" if not node.reachable else ("warn" if state.is_stale(node) else "muted"))
 
 
@@ -63,8 +67,9 @@ class DirectorsTable(Grid):
         inst = next((i for i in node.vrrp if i.instance == instance), None)
         if inst is None:
             what = node.error or ("keepalived not answering" if node.reachable else "unreachable")
-            return [node_cell(node, state), age_cell(node, state), ("", None), ("", None), ("–", "bad"),
-                    ("", None), (what, "bad")], row_style
+            style = "muted" if node.error == PENDING else "bad"
+            return [node_cell(node, state), age_cell(node, state), ("", None), ("", None), ("–", style),
+                    ("", None), (what, style)], row_style
         held = ClusterView.held_vips(node, inst)
         return [
             node_cell(node, state),

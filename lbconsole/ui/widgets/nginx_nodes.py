@@ -5,6 +5,7 @@ Backend nodes are listed below it with their age, so every node's freshness is o
 
 from __future__ import annotations
 
+from lbconsole.snapshot import PENDING
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
 from lbconsole.ui.widgets.directors import age_cell, node_cell
@@ -42,6 +43,8 @@ class NginxTable(Grid):
             name, style = head[0]
             return [(f"{name} ({', '.join(node.roles)})", style), head[1]], row_style
         if ng is None:
+            if node.error == PENDING:
+                return head + [("…", "muted")], row_style
             return head + [("down", "bad")], row_style  # why: on the node screen
         return head + [
             (fmt.num(ng.active), None),

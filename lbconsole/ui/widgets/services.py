@@ -25,16 +25,20 @@ COLUMNS = (
 )
 
 
-def drain_cell(rss: list[RealServer | None], now_epoch: float) -> tuple[str, str | None]:
+def drain_cell(rss: list[RealServer | None], now_epoch: float, done_at: float | None) -> tuple[str, str | None]:
+    """The drain's reason and progress: connections left, or how long they took to reach 0."""
     drain = next((r.drain for r in rss if r is not None and r.drain is not None), None)
     if drain is None:
         if all(r is None or r.weight == 0 for r in rss):
             return ("weight 0 (no drain record)", "muted")
         return ("", None)
     active = total(rss, "active_conns")
-    took = fmt.age(now_epoch - drain.since) if drain.since else "?"
-    progress = f"{active} active, {took}" if active else f"idle after {took}"
-    return (f"DRAIN {progress} · {drain.reason} ({drain.by})", "drain")
+    why = f"{drain.reason} ({drain.by})"
+    if active:
+        return (f"DRAINING {active} active, {fmt.age(now_epoch - drain.since)} · {why}", "drain")
+    if done_at is not None and drain.since:
+        return (f"DRAINED in {fmt.age(max(0.0, done_at - drain.since))} · {why}", "drain")
+    return (f"DRAINED · {why}", "drain")
 
 
 class ServicesTable(Grid):
@@ -93,8 +97,9 @@ class ServicesTable(Grid):
         ], "group"
 
     def _rs_row(self, m: MergedService, rss: list[RealServer | None], rk) -> Row:
-        weights = [r.weight if r is not None else None for r in rss]
-        drift = len({w for w in weights}) > 1
+        # A director with no IPVS data at all (not polled yet) is unknown, not a disagreement.
+        weights = [r.weight if r is not None else None for r, d in zip(rss, self.view.directors) if d.ipvs]
+        drift = len(set(weights)) > 1
         now = self.state.snapshot.taken_at if self.state and self.state.snapshot else 0
         present = [r for r in rss if r is not None]
         return [
@@ -106,7 +111,7 @@ class ServicesTable(Grid):
             (fmt.num(rate_total(rss, "cps")), None),
             (fmt.num(rate_total(rss, "inpps") + rate_total(rss, "outpps")), "muted"),
             (fmt.bits(rate_total(rss, "inbps") + rate_total(rss, "outbps")), "muted"),
-            drain_cell(rss, now),
+            drain_cell(rss, now, self.state.drained_at.get((self.view.name, m.key, rs_label(rk)))),
         ], None
 
     def target(self) -> dict | None:
