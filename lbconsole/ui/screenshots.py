@@ -35,8 +35,11 @@ def plan(snaps: list[Snapshot]) -> list[tuple[str, int, tuple[int, int], bool, t
     alert = max((i for i in range(len(snaps)) if i != failover),
                 key=lambda i: (sum(a.severity == "critical" for a in snaps[i].alerts), len(snaps[i].alerts), -i),
                 default=0)
-    drain = _first(snaps, lambda i, s: any(rs.drain for c in s.clusters for n in c.nodes for v in n.ipvs
-                                             for rs in v.real_servers))
+    def drained(s: Snapshot) -> bool:
+        return any(rs.drain for c in s.clusters for n in c.nodes for v in n.ipvs for rs in v.real_servers)
+
+    # A drain settled on every director (no alert), else the first sign of one.
+    drain = _first(snaps, lambda i, s: drained(s) and not s.alerts, _first(snaps, lambda i, s: drained(s)))
     return [
         ("main", drain, (120, 36), False, ()),
         ("noc", 0, (120, 36), True, ()),
