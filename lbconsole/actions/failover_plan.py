@@ -85,8 +85,9 @@ async def read_director(ctx, node: NodeConfig) -> Director:
     return d
 
 
-async def read_all(ctx) -> list[Director]:
-    nodes = directors(ctx.cluster_config())
+async def read_all(ctx, only: set[str] | None = None) -> list[Director]:
+    """Every director of the cluster (or those named in `only`), read concurrently."""
+    nodes = [n for n in directors(ctx.cluster_config()) if only is None or n.name in only]
     return list(await asyncio.gather(*(read_director(ctx, n) for n in nodes)))
 
 
