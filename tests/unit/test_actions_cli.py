@@ -81,3 +81,38 @@ def test_usage_errors_exit_2(inv, capsys, argv):
     with pytest.raises(SystemExit) as exit_:
         raise SystemExit(cli.main(argv + ["--inventory", inv()]))
     assert exit_.value.code == 2
+
+
+def _on_a_terminal(argv: list[str], answer: str, env: dict) -> tuple[int, str]:
+    """Run the CLI with a pseudo-terminal as stdin/stdout, type `answer`, return (exit code, what it showed)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    main, sub = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "lbconsole", *argv], stdin=sub, stdout=sub, stderr=sub,
+                            env={**os.environ, **env}, close_fds=True)
+    os.close(sub)
+    shown, deadline = b"", time.monotonic() + 60
+    while b"[y/N]" not in shown and time.monotonic() < deadline:
+        shown += os.read(main, 4096)
+    os.write(main, answer.encode() + b"\n")
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            shown += os.read(main, 4096)
+        except OSError:
+            break
+    proc.wait(10)
+    os.close(main)
+    return proc.returncode, shown.decode(errors="replace")
+
+
+def test_on_a_terminal_it_says_what_and_where_and_asks(inv, tmp_path):
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    code, shown = _on_a_terminal(["drain", "10.0.0.100:80", "10.0.0.21:80", "--reason", "disk swap",
+                                  "--inventory", inv()], "n", env)
+    assert "weight 0 on every director (lb1)" in shown and "Reason: disk swap" in shown and "Drain? [y/N]" in shown
+    assert code == 3 and "not confirmed by the operator" in shown
+    assert AuditLog().read()[-1]["message"].startswith("Drain refused: not confirmed by the operator")
