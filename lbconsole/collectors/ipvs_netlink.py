@@ -20,6 +20,7 @@ IPVS_*_ATTR_STATS64); rates are the kernel estimator's per-second values, as ipv
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
@@ -372,6 +373,11 @@ def decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
     """The table from raw replies, as read_raw returns them: the GET_SERVICE dump, and one
     GET_DEST dump per service in ipvsadm's order. Raises DecodeError, or IPVSUnavailable for
     a kernel error."""
+    with _decoding():
+        return _decode(services_dump, dest_dumps)
+
+
+def _decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
     rows, parts, spans, pos = _service_rows(services_dump), [], [], 0
     for d in dest_dumps:
         if len(d) < _DONE_LEN or _HDR.unpack_from(d, len(d) - _DONE_LEN)[:2] != (_DONE_LEN, NLMSG_DONE):
@@ -381,6 +387,18 @@ def decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
         spans.append((pos, pos + len(parts[-1])))
         pos = spans[-1][1]
     return _table(rows, b"".join(parts), spans)
+
+
+@contextlib.contextmanager
+def _decoding():
+    """The bounds checks above are the design; this is the guarantee that bytes no check foresaw
+    still end as a DecodeError (the node's error), never as an IndexError out of a poll."""
+    try:
+        yield
+    except IPVSUnavailable:
+        raise
+    except (IndexError, KeyError, ValueError, struct.error, TypeError) as exc:
+        raise DecodeError(f"IPVS reply cannot be decoded: {type(exc).__name__}: {exc}") from None
 
 
 # --- talking to the kernel ----------------------------------------------------------------
@@ -486,7 +504,8 @@ def read_raw() -> tuple[bytes, list[bytes]]:
 def collect() -> tuple[Service, ...]:
     """The local kernel's IPVS table, in ipvsadm's order. Raises IPVSUnavailable (no ip_vs,
     no CAP_NET_ADMIN, no reply) or its subclass DecodeError (a reply that cannot be read)."""
-    _, rows, buf, spans = _read()
-    table = _table(rows, buf, spans)
+    with _decoding():
+        _, rows, buf, spans = _read()
+        table = _table(rows, buf, spans)
     _local.buf = buf  # reused by this thread's next poll: no regrowing a 4 MB buffer each time
     return table
