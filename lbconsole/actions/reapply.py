@@ -15,6 +15,7 @@ from lbconsole.actions import audit, director_view, drain, drain_script, nodescr
 from lbconsole.actions.context import ActionContext
 from lbconsole.actions.result import ActionResult, done, failed
 from lbconsole.actions.targets import RealServerTarget, parse_real_server, parse_service
+from lbconsole.analyzers.drain import reverted as reverted_in
 
 MIN_INTERVAL_S = 5.0  # per (director, service, real server): never fight keepalived in a tight loop
 _last: dict[tuple[str, str, str, str], float] = {}
@@ -26,13 +27,8 @@ def reverted(snapshot) -> dict[tuple[str, str, str], list[str]]:
     for cluster in snapshot.clusters:
         if cluster.read_only:
             continue
-        for node in cluster.directors:
-            if not node.reachable:
-                continue
-            for svc in node.ipvs:
-                for rs in svc.real_servers:
-                    if rs.drain is not None and rs.weight != 0:
-                        out.setdefault((cluster.name, node.name, svc.key), []).append(rs.key)
+        for node, svc, rs in reverted_in(cluster):
+            out.setdefault((cluster.name, node.name, svc.key), []).append(rs.key)
     return out
 
 

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lbconsole.snapshot import Alert, ClusterSnapshot
+from lbconsole.snapshot import Alert, ClusterSnapshot, NodeSnapshot, RealServer, Service
 
 
-def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
+def reverted(cluster: ClusterSnapshot) -> Iterator[tuple[NodeSnapshot, Service, RealServer]]:
+    """Each (director, service, real server) where a drain is recorded but the weight is back."""
     for node in cluster.directors:
         if not node.reachable:
             continue
         for svc in node.ipvs:
             for rs in svc.real_servers:
                 if rs.drain is not None and rs.weight != 0:
-                    yield Alert("warning", "drain_reverted",
-                                f"{svc.key} {rs.key} is drained ({rs.drain.reason!r}) but has weight {rs.weight} "
-                                f"on {node.name}", cluster.name, node.name)
+                    yield node, svc, rs
+
+
+def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
+    for node, svc, rs in reverted(cluster):
+        yield Alert("warning", "drain_reverted",
+                    f"{svc.key} {rs.key} is drained ({rs.drain.reason!r}) but has weight {rs.weight} "
+                    f"on {node.name}", cluster.name, node.name)
