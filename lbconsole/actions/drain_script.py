@@ -34,9 +34,15 @@ def inspect(service: ServiceSpec, rs_keys: list[str]) -> str:
     return (ipvs_state.ROWS_SH + CONF_SH
             + f"records() {{ for f in {cats}; do [ -f \"$f\" ] && while IFS= read -r _l || [ -n \"$_l\" ]; "
               "do printf '%s\\n' \"$_l\"; done < \"$f\"; done; return 0; }\n"
-            + f"sec rows {ipvs_state.rows_call(service)}\n"
+            # ipvsadm runs in the background while awk reads the config (two CPUs, ~0.1 s per process).
+            + f"_rf=/tmp/lbc-rows.$$; {{ {ipvs_state.rows_call(service)}; echo \"@@RC $?\"; }} > \"$_rf\" 2>&1 &\n"
+            + "_rp=$!\n"
             + "sec records records\n"
-            + "sec conf kconf_cat\n")
+            + "sec conf kconf_cat\n"
+            + "wait $_rp; printf '@@LBA rows\\n'; _rc=4\n"
+            + "while IFS= read -r _l || [ -n \"$_l\" ]; do case $_l in '@@RC '*) _rc=${_l#@@RC } ;; "
+              "*) printf '%s\\n' \"$_l\" ;; esac; done < \"$_rf\"\n"
+            + "printf '\\n@@LBA-RC %s\\n' \"$_rc\"; rm -f \"$_rf\" </dev/null >/dev/null 2>&1 &\n")
 
 
 def _edit(service: ServiceSpec, state: RsState, weight: int) -> str:
