@@ -24,8 +24,8 @@ def _weights(views: dict[str, DirectorView], keys: list[str]) -> dict[str, dict[
 
 
 def check(target: RealServerTarget, views: dict[str, DirectorView], force: bool,
-          drain: bool = True) -> ActionResult | None:
-    """A refusal (or None to go ahead). Problems forced past become warnings in the result."""
+          drain: bool = True) -> tuple[ActionResult | None, list[str]]:
+    """(a refusal or None to go ahead, the problems --force went past: warnings for the result)."""
     keys = [rs.key for rs in target.real_servers]
     svc = target.service.key
     usable = [v for v in views.values() if v.usable]
@@ -35,7 +35,7 @@ def check(target: RealServerTarget, views: dict[str, DirectorView], force: bool,
         why = "; ".join(v.error for v in down) or f"no director has service {svc}"
         if not down:
             raise UsageError(f"no director has service {svc} ({', '.join(missing_svc)} checked)")
-        return result.refused(f"no director usable: {why}")
+        return result.refused(f"no director usable: {why}"), []
     for key in keys:
         if not any(key in v.rows for v in usable):
             have = sorted({k for v in usable for k in v.rows})
@@ -50,8 +50,8 @@ def check(target: RealServerTarget, views: dict[str, DirectorView], force: bool,
                 problems.append(f"{', '.join(keys)} would leave {svc} with no real server in service on "
                                 f"{v.node.name}")
     if problems and not force:
-        return result.refused("; ".join(problems) + " (--force to go ahead)")
-    return None
+        return result.refused("; ".join(problems) + " (--force to go ahead)"), []
+    return None, [f"forced: {p}" for p in problems]
 
 
 def _original_weight(view: DirectorView, target: RealServerTarget, state: RsState) -> int:
@@ -73,7 +73,7 @@ async def drain(ctx, target: RealServerTarget, reason: str, force: bool = False)
     started = time.monotonic()
     views = await director_view.inspect(ctx, nodes, target.service, keys)
     before = _weights(views, keys)
-    refusal = check(target, views, force)
+    refusal, forced = check(target, views, force)
     if refusal:
         refusal.before = before
         return refusal
@@ -110,7 +110,7 @@ async def drain(ctx, target: RealServerTarget, reason: str, force: bool = False)
                    "weight back; a running console re-applies it (see docs/prepared-cluster.md)")
     verb = "drained" if out is result.done else "drain NOT verified for"
     message = f"{verb} {', '.join(keys)} of {target.service.key}: weight 0 on {', '.join(after) or 'no director'}"
-    res = out(message, before=before, after=after, details=problems + bad + how)
+    res = out(message, before=before, after=after, details=forced + problems + bad + how)
     res.timings["verified_s"] = round(verified_s, 4)
     if res.ok:
         await wait_for_zero(ctx, target, nodes, res)
@@ -168,7 +168,7 @@ async def undrain(ctx, target: RealServerTarget) -> ActionResult:
     nodes = director_view.directors(ctx.cluster_config())
     views = await director_view.inspect(ctx, nodes, target.service, keys)
     before = _weights(views, keys)
-    refusal = check(target, views, force=False, drain=False)
+    refusal, _ = check(target, views, force=False, drain=False)
     if refusal:
         refusal.before = before
         return refusal

@@ -111,6 +111,7 @@ async def test_last_in_service_real_server_is_refused_unless_forced(cluster):
     assert all(len(edits(d)) == 2 and d.weight(SVC, "10.0.0.23:80") == 100 for d in ds.values())
     res = await drain(ctx, "10.0.0.23:80", force=True)
     assert res.exit_code == 0 and all(d.weight(SVC, "10.0.0.23:80") == 0 for d in ds.values())
+    assert any(line.startswith("forced: ") and "no real server in service" in line for line in res.details)
 
 
 async def test_unknown_real_server_is_a_usage_error(cluster):
