@@ -19,10 +19,16 @@ DRAIN_DIR = "/var/lib/lbconsole/drain"
 
 _PRELUDE = r"""
 export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-sec() { n=$1; shift; printf '@@LBC %s\n' "$n"; ( "$@" ) 2>&1; printf '\n@@LBC-RC %s\n' "$?"; }
+# Every fork and exec counts on small or emulated hosts: shell builtins wherever they do.
+sec() { n=$1; shift; printf '@@LBC %s\n' "$n"; "$@" 2>&1; printf '\n@@LBC-RC %s\n' "$?"; }
 p_host() {
-  cat /proc/loadavg /proc/uptime; nproc; head -n 1 /proc/stat
-  grep -E '^(MemTotal|MemAvailable):' /proc/meminfo
+  read -r l < /proc/loadavg; echo "$l"; read -r l < /proc/uptime; echo "$l"
+  n=0; c=
+  while read -r k rest; do
+    case $k in cpu) c="$k $rest" ;; cpu[0-9]*) n=$((n + 1)) ;; *) break ;; esac
+  done < /proc/stat
+  echo "$n"; echo "$c"
+  while read -r k v u; do case $k in MemTotal:|MemAvailable:) echo "$k $v $u" ;; esac; done < /proc/meminfo
 }
 p_addr() { ip -j addr show; }
 p_ipvs() {
@@ -38,19 +44,29 @@ p_ipvs() {
 p_drains() {
   for f in "$DRAIN_DIR"/*.json; do [ -f "$f" ] && { cat "$f"; echo; }; done; return 0
 }
-# keepalived writes its dumps asynchronously: remove the old file, signal, then
-# wait until the new one stops growing. The password is removed on the node.
+# keepalived writes its dumps asynchronously: remove the old file, signal, then wait until
+# the new one is complete (JSON: its last line closes the document; text: it stops growing).
+# The password is removed on the node.
+kd_done() {
+  [ -s "$1" ] || return 1
+  if [ "$2" = JSON ]; then
+    t=; while IFS= read -r l || [ -n "$l" ]; do t=$l; done < "$1"
+    case $t in *']'|*'}') return 0 ;; *) return 1 ;; esac
+  fi
+  s=$(wc -c < "$1"); [ "$s" = "$kd_size" ] && return 0; kd_size=$s; return 1
+}
 kd_dump() {
   pid=$(cat /run/keepalived.pid 2>/dev/null) || { echo 'keepalived is not running (no /run/keepalived.pid)'; return 3; }
   kill -0 "$pid" 2>/dev/null || { echo "keepalived is not running (pid $pid gone)"; return 3; }
   sig=$(keepalived --signum="$1" 2>/dev/null) || { echo "keepalived has no $1 dump"; return 4; }
   f="${TMPDIR:-/tmp}/$2"
   rm -f "$f"; kill -"$sig" "$pid" || return 5
-  i=0; while [ ! -s "$f" ] && [ $i -lt 60 ]; do sleep 0.025; i=$((i + 1)); done
-  [ -s "$f" ] || { echo "keepalived wrote no $2 within 1.5 s"; return 6; }
-  # Forks are costly on small or emulated hosts: measure the size only once it exists.
-  last=-1; s=$(wc -c < "$f"); i=0
-  while [ "$s" != "$last" ] && [ $i -lt 20 ]; do last=$s; sleep 0.02; s=$(wc -c < "$f"); i=$((i + 1)); done
+  i=0; while [ ! -s "$f" ] && [ $i -lt 300 ]; do i=$((i + 1)); done  # usually written by now
+  i=0; kd_size=-1
+  until kd_done "$f" "$1"; do
+    [ $i -ge 60 ] && { echo "keepalived wrote no complete $2 within 1.5 s"; return 6; }
+    sleep 0.025; i=$((i + 1))
+  done
   sed -E "$REDACT" "$f"
 }
 p_vrrp() {
