@@ -64,7 +64,8 @@ kd_dump() {
   i=0; while [ ! -s "$f" ] && [ $i -lt 300 ]; do i=$((i + 1)); done  # usually written by now
   i=0; kd_size=-1
   until kd_done "$f" "$1"; do
-    [ $i -ge 60 ] && { echo "keepalived wrote no complete $2 within 1.5 s"; return 6; }
+    kill -0 "$pid" 2>/dev/null || { echo "keepalived is not running (pid $pid exited)"; return 3; }
+    [ $i -ge 40 ] && { echo "keepalived wrote no complete $2 after 40 tries"; return 6; }
     sleep 0.025; i=$((i + 1))
   done
   sed -E "$REDACT" "$f"
