@@ -87,7 +87,7 @@ def test_thirty_requests_reach_every_nginx_node_and_the_backend(lab):
     wait_for(lambda: _wlc_spread() <= 20, 150, 2, "wlc to have no server more than 20 connections behind")
     before = {w: _stub_requests(w) for w in WEBS}
     hits_before = _backend_hits()
-    out = api.run("client", f"for i in $(seq 30); do curl -s -m 5 -D - -o /dev/null http://{t.VIP}/ "
+    out = api.run("client", f"for i in $(seq 30); do curl -s -m 10 --retry 2 -D - -o /dev/null http://{t.VIP}/ "
                             "|| echo \"curl failed: $?\"; done", check=True, timeout=200).stdout
     assert "curl failed" not in out, out
     served = re.findall(r"^X-Served-By: (\S+)", out, re.M | re.I)
