@@ -1,6 +1,6 @@
 """The console at 10,000 real servers (100 services x 100, on two directors) refreshed at 1 Hz.
 
-Run: /opt/lbvenv/bin/python benchmarks/bench_console.py [--seconds 20] [--services 100] [--servers 100]
+Run: .venv/bin/python benchmarks/bench_console.py [--seconds 20] [--services 100] [--servers 100]
 
 Each scenario runs the real App headless in its own process (so RSS is its own)
 and feeds it pre-built synthetic snapshots at 1 Hz: what is measured is the

@@ -2,7 +2,7 @@
 
 Run as root on the host, with the lab up (`lbconsole lab up`):
 
-    /opt/lbvenv/bin/python benchmarks/bench_ipvs_netlink.py [--services 100] [--servers 100] [--runs 7]
+    .venv/bin/python benchmarks/bench_ipvs_netlink.py [--services 100] [--servers 100] [--runs 7]
 
 It works inside the lab VM, on director lb1, in a scratch network namespace (`lbcbench`, made
 and deleted here; IPVS tables are per namespace, so lb1's own table is never touched). The
@@ -12,13 +12,13 @@ from a local client, so counters and rates are not all zero. The SYNs leave thro
 whose peer, in the same namespace, drops them.
 
 The working tree's lbconsole package is sent over the lab's ssh (the VM's 9p view of the
-host can be stale) and run by the VM's python3 with the venv's site-packages (pyroute2).
+host can be stale), with pyroute2 for (c), and run by the VM's python3.
 
 Timed in the same run, (a) and (b) alternating round by round (the VM is shared with the
 other lab tests and its load varies a lot; compare ratios, not absolute times):
   (a) `ipvsadm -Ln --stats --exact` read through a pipe: the reference;
   (b) ipvs_netlink.collect() in a process that has polled before (its very first call,
-      which imports pyroute2 to resolve the "IPVS" family id, is shown apart);
+      which resolves the "IPVS" family id, is shown apart);
   (c) pyroute2's high-level API: IPVS().service("dump") and dest("dump") per service.
 Each is printed with its ratio to (a). Goal (issue 3): (b) <= (a). Not pass/fail.
 """
@@ -26,19 +26,15 @@ Each is printed with its ratio to (a). Goal (issue 3): (b) <= (a). Not pass/fail
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import sys
-import tarfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from lbconsole.lab import api  # noqa: E402
+from lbconsole.lab import api, remote_python  # noqa: E402
 
 NODE, NETNS = "lb1", "lbcbench"
-VM_SITE = "/opt/lbvenv/lib/python3.11/site-packages"
 
 SETUP = r"""
 set -e
@@ -121,26 +117,16 @@ for label, ts in (("(a) ipvsadm -Ln --stats --exact", ta), ("(b) ipvs_netlink.co
           f"{{min(ts) / min(ta):5.2f}}x  {{statistics.median(ts) / statistics.median(ta):5.2f}}x")
 print(f"(b)/(a) in the same round: median {{statistics.median(x / y for x, y in zip(tb, ta)):.2f}}x, "
       f"worst {{max(x / y for x, y in zip(tb, ta)):.2f}}x")
-print(f"(b) first call in a new process (imports pyroute2 for the family id): {{cold * 1e3:.0f}}ms")
+print(f"(b) first call in a new process (resolves the family id): {{cold * 1e3:.0f}}ms")
 """
 
 
 def run_python(main: str, netns: str | None = None, timeout: float = 1800) -> str:
-    """Run the source `main` on NODE (in `netns` there) with the working tree's lbconsole."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        tar.add(REPO / "lbconsole", "lbconsole", filter=lambda ti: None if "__pycache__" in ti.name else ti)
-        data = main.encode()
-        info = tarfile.TarInfo("main.py")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    prefix = f"ip netns exec {netns} " if netns else ""
-    cmd = (f'd=$(mktemp -d /var/tmp/lbc-bench.XXXXXX) && base64 -d | tar xz -C "$d" && cd "$d" && '
-           f'PYTHONPATH="$d:{VM_SITE}" {prefix}python3 main.py; rc=$?; cd /; rm -rf "$d"; exit $rc')
-    res = api.run(NODE, cmd, input=base64.b64encode(buf.getvalue()).decode(), timeout=timeout)
-    if res.returncode != 0:
-        sys.exit(f"{NODE}: benchmark failed ({res.returncode}): {res.stderr.strip()[-3000:]}")
-    return res.stdout
+    """Run the source `main` on NODE (in `netns` there) with the working tree's lbconsole and pyroute2."""
+    try:
+        return remote_python.run_python(NODE, main, netns=netns, packages=("pyroute2",), timeout=timeout)
+    except api.LabError as exc:
+        sys.exit(f"benchmark failed: {exc}")
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The local IPVS table over generic netlink, decoded from the raw reply bytes.
 
-pyroute2 only resolves the "IPVS" family id (once per process: importing it takes seconds in
-the lab VM). The GET_SERVICE dump and one GET_DEST dump per service are built here and read
+Standard library only (it also runs on nodes): the "IPVS" family id comes from the kernel's
+genetlink controller (CTRL_CMD_GETFAMILY), once per process. The GET_SERVICE dump and one GET_DEST dump per service are built here and read
 with struct and memoryview: pyroute2's message objects cost 9x `ipvsadm -Ln --stats` for
 10,000 real servers.
 
@@ -407,27 +407,50 @@ _family: int | None = None
 _lock, _local = threading.Lock(), threading.local()
 
 
+_CTRL, _CTRL_GETFAMILY, _CTRL_FAMILY_ID, _CTRL_FAMILY_NAME = 16, 3, 1, 2  # GENL_ID_CTRL, CTRL_*
+
+
 def _family_id() -> int:
-    """The "IPVS" generic netlink family id, resolved by pyroute2 once per process (family ids
-    are global, not per network namespace)."""
+    """The "IPVS" generic netlink family id, asked of the kernel's genetlink controller once per
+    process (family ids are global, not per network namespace)."""
     global _family
     with _lock:
         if _family is None:
-            from pyroute2.netlink.exceptions import NetlinkError
-            from pyroute2.netlink.generic import GenericNetlinkSocket
-            from pyroute2.netlink.generic.ipvs import GENL_NAME, ipvsmsg
-
             try:
-                with GenericNetlinkSocket() as nl:
-                    nl.bind(GENL_NAME, ipvsmsg)
-                    _family = int(nl.prid)
-            except NetlinkError as exc:
-                if exc.code == errno.ENOENT:
-                    raise IPVSUnavailable("IPVS not available: the ip_vs kernel module is not loaded") from None
-                raise IPVSUnavailable(f"IPVS netlink: {exc}") from None
+                with _open() as sock:
+                    _family = _resolve_family(sock, b"IPVS")
+            except (socket.timeout, TimeoutError):
+                raise IPVSUnavailable("IPVS netlink: no reply from the genetlink controller in 10 s") from None
             except OSError as exc:
                 raise IPVSUnavailable(f"IPVS netlink: {exc}") from None
         return _family
+
+
+def _resolve_family(sock: socket.socket, name: bytes) -> int:
+    """CTRL_CMD_GETFAMILY for `name`: the id from CTRL_ATTR_FAMILY_ID of the reply."""
+    value = name + b"\0"
+    attr = _NLA.pack(_NLA.size + len(value), _CTRL_FAMILY_NAME) + value
+    attr += bytes(-len(attr) % 4)
+    sock.send(_GET.pack(_GET.size + len(attr), _CTRL, 1, 1, 0, _CTRL_GETFAMILY, 1, 0) + attr)
+    data = sock.recv(_CHUNK)
+    with _decoding():
+        length, typ = _HDR.unpack_from(data, 0)[:2]
+        if typ == NLMSG_ERROR:
+            code = -struct.unpack_from("=i", data, 16)[0]
+            if code == errno.ENOENT:
+                raise IPVSUnavailable("IPVS not available: the ip_vs kernel module is not loaded")
+            raise IPVSUnavailable(f"IPVS netlink: genetlink controller: {os.strerror(code)}")
+        if typ != _CTRL or length > len(data):
+            raise DecodeError(f"genetlink controller replied with message type {typ}")
+        pos = 20  # nlmsghdr + genlmsghdr
+        while pos + _NLA.size <= length:
+            alen, atyp = _NLA.unpack_from(data, pos)
+            if alen < _NLA.size:
+                break
+            if atyp & 0x3FFF == _CTRL_FAMILY_ID:
+                return int(struct.unpack_from("=H", data, pos + _NLA.size)[0])
+            pos += (alen + 3) & ~3
+    raise DecodeError("genetlink controller reply has no family id")
 
 
 # Dump requests (NLM_F_REQUEST | NLM_F_DUMP, IPVS generic netlink version 1); a GET_DEST one

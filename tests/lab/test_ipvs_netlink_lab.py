@@ -1,9 +1,8 @@
 """collect() on a real kernel (the lab VM's) equals what ipvsadm shows there.
 
 collect() has to run where ip_vs is: inside the VM, on a director. `run_python` sends the
-working tree's lbconsole package over the lab's ssh (the VM's 9p view of the host can be
-stale) and runs it with the VM's python3 plus the venv's site-packages (for pyroute2; the
-venv's own interpreter lives under /root, which the nodes do not see).
+working tree's lbconsole package (and pyroute2 where a script needs it) over the lab's ssh
+and runs it with the VM's python3.
 
 Two tables: lb1's own (read only), and a scratch network namespace inside lb1 holding
 every kind of service (TCP/UDP/SCTP/FWM, IPv4/IPv6, persistence, every forward method)
@@ -12,18 +11,13 @@ with traffic through it, deleted afterwards. lb1's and lb2's own tables are neve
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-import tarfile
-from pathlib import Path
 
 from lbconsole.collectors.ipvs_text import parse_ipvsadm
 from lbconsole.lab import api
+from lbconsole.lab.remote_python import run_python
 from lbconsole.snapshot import Service, Snapshot
 
-REPO = Path(__file__).resolve().parents[2]
-VM_SITE = "/opt/lbvenv/lib/python3.11/site-packages"
 SCRATCH_NS = "lbcnlfix"
 
 # A table of every kind, in a scratch netns, plus local-client traffic through it (IPVS
@@ -73,11 +67,18 @@ for a in 203.0.113.5 10.255.0.1 100.64.0.1 198.51.100.30 10.255.0.2 100.64.0.2; 
 done
 x ipvsadm -A -t 203.0.113.1:8080 -s rr
 for h in $(seq 1 250); do echo "-a -t 203.0.113.1:8080 -r 203.0.113.$h:8080 -g -w $((h %% 7))"; done | x ipvsadm -R
-# ipvsadm cannot ask for the "local" forward method (1); netlink can.
-x env PYTHONPATH=%(site)s python3 -c '
+"""
+
+# ipvsadm cannot ask for the "local" forward method (1); netlink can (pyroute2, shipped along).
+LOCAL_DEST_MAIN = r"""
 from pyroute2 import IPVS, IPVSDest, IPVSService
 IPVS().dest("add", service=IPVSService(addr="198.51.100.12", port=443, protocol=6),
-            dest=IPVSDest(addr="127.0.0.1", port=443, fwd_method=1, weight=5))'
+            dest=IPVSDest(addr="127.0.0.1", port=443, fwd_method=1, weight=5))
+"""
+
+# Local-client traffic through every kind of service.
+TRAFFIC_SCRIPT = r"""
+x() { ip netns exec %(ns)s "$@"; }
 x python3 - <<'EOF'
 import socket, time
 socks = []
@@ -145,28 +146,12 @@ json.dump({"ln": ln, "stats": stats, "rate": rate, "services": [dataclasses.asdi
 """
 
 
-def run_python(node: str, main: str, *, netns: str | None = None, timeout: float = 600) -> str:
-    """Run the source `main` as a script on a lab node with the working tree's lbconsole
-    importable, in network namespace `netns` of that node if given; its stdout."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        tar.add(REPO / "lbconsole", "lbconsole", filter=lambda ti: None if "__pycache__" in ti.name else ti)
-        data = main.encode()
-        info = tarfile.TarInfo("main.py")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    prefix = f"ip netns exec {netns} " if netns else ""
-    cmd = (f'd=$(mktemp -d /var/tmp/lbc-nl.XXXXXX) && base64 -d | tar xz -C "$d" && chmod 755 "$d" && cd "$d" && '
-           f'PYTHONPATH="$d:{VM_SITE}" {prefix}python3 main.py; rc=$?; cd /; rm -rf "$d"; exit $rc')
-    res = api.run(node, cmd, input=base64.b64encode(buf.getvalue()).decode(), timeout=timeout)
-    if res.returncode != 0:
-        raise AssertionError(f"{node}: python exited {res.returncode}: {res.stderr.strip()[-2000:]}")
-    return res.stdout
-
-
 def make_scratch_table(node: str = "lb1") -> None:
     try:
-        api.run(node, TABLE_SCRIPT % {"ns": SCRATCH_NS, "site": VM_SITE}, check=True, timeout=300)
+        api.run(node, TABLE_SCRIPT % {"ns": SCRATCH_NS}, check=True, timeout=300)
+        run_python(node, LOCAL_DEST_MAIN, netns=SCRATCH_NS,
+                   packages=("pyroute2",))
+        api.run(node, TRAFFIC_SCRIPT % {"ns": SCRATCH_NS}, check=True, timeout=300)
     except Exception:
         drop_scratch_table(node)
         raise
