@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "lbconsole.commands.replay",
     "lbconsole.commands.actions",
     "lbconsole.commands.doctor",
+    "lbconsole.serve.command",
     "lbconsole.lab.cli",
 )
 
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--noc", action="store_true", help="read-only wall display that cycles clusters")
     parser.add_argument("--theme", metavar="NAME", help="colour theme (see themes/)")
     parser.add_argument("--demo", action="store_true", help="replay the bundled lab recording; needs no cluster")
+    from lbconsole.source.remote import add_viewer_options
+
+    add_viewer_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
         importlib.import_module(name).register(sub)
@@ -58,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     args.inventory = getattr(args, "inventory", None)
     args.read_only = getattr(args, "read_only", False)
     try:
+        if args.command is None and args.connect:
+            from lbconsole.source.remote import run_viewer
+
+            return run_viewer(args)
         if args.command is None:
             from lbconsole.ui.run import run_console  # the only path that imports Textual
 
