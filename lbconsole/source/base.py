@@ -15,6 +15,8 @@ class SnapshotSource(ABC):
 
     #: True when actions can never apply (replay, demo).
     replay: bool = False
+    #: True when this console may never act (a viewer of `lbconsole serve`).
+    read_only: bool = False
 
     @abstractmethod
     async def next(self) -> Snapshot:

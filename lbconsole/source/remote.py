@@ -98,6 +98,8 @@ async def sse(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, str]
 
 
 class RemoteSource(SnapshotSource):
+    read_only = True  # a viewer never acts: actions stay in an operator's own console
+
     def __init__(self, endpoint: Endpoint, backoff: tuple[float, ...] = BACKOFF_S):
         self.endpoint = endpoint
         self.backoff = backoff

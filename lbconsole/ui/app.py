@@ -52,7 +52,7 @@ class LbConsole(App):
         self.source = source
         self.inventory = inventory
         self.noc = noc
-        self.forced_read_only = bool(read_only or noc or source.replay)
+        self.forced_read_only = bool(read_only or noc or source.replay or source.read_only)
         interval = poll_interval or (inventory.poll_interval if inventory else None)  # None: learn it
         self.state = ConsoleState(clock=clock, poll_interval=interval)
         self.paused = start_paused
