@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -35,13 +36,14 @@ class Serve:
     proc: subprocess.Popen[bytes] | None = None
     scheme: str = "http"
     extra_env: dict[str, str] = field(default_factory=dict)
+    listen_host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self, wait: bool = True) -> Serve:
-        argv = [sys.executable, "-m", "lbconsole", "serve", "--listen", f"127.0.0.1:{self.port}", *self.args]
+        argv = [sys.executable, "-m", "lbconsole", "serve", "--listen", f"{self.listen_host}:{self.port}", *self.args]
         self.proc = subprocess.Popen(argv, cwd=CHECKOUT, stdout=subprocess.DEVNULL,
                                      stderr=open(self.log, "a"), env={**os.environ, **self.extra_env})
         if wait:
@@ -55,7 +57,7 @@ class Serve:
             if self.proc.poll() is not None:
                 raise AssertionError(f"serve exited {self.proc.returncode}: {self.log.read_text()}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1, context=self._tls()) as r:
                     if r.status == 200:
                         return
             except (OSError, urllib.error.HTTPError):
@@ -76,6 +78,9 @@ class Serve:
             time.sleep(0.2)
         raise AssertionError(f"not every node answered: {doc}")
 
+    def _tls(self) -> ssl.SSLContext | None:
+        return ssl._create_unverified_context() if self.scheme == "https" else None
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -87,13 +92,13 @@ class Serve:
         self.proc = None
 
     def get(self, path: str, token: str | None = None, accept: str | None = None) -> tuple[int, bytes, dict[str, str]]:
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        req = urllib.request.Request(f"{self.url}{path}")
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         if accept:
             req.add_header("Accept", accept)
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=30, context=self._tls()) as r:
                 return r.status, r.read(), dict(r.headers)
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read(), dict(exc.headers)
