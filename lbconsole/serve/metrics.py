@@ -99,10 +99,13 @@ class SnapshotCollector(Collector):
     def _nodes(self, f: _Families, clusters: tuple[ClusterSnapshot, ...], now: float) -> None:
         up = f.gauge("lbconsole_node_up", "1 if the node answered its last poll", NODE)
         age = f.gauge("lbconsole_node_data_age_seconds", "Age of the node's newest data (NaN: never reached)", NODE)
+        role = f.gauge("lbconsole_node_role", "The node's roles in the inventory (always 1)", NODE + ["role"])
         for cluster in clusters:
             for node in cluster.nodes:
                 labels = [_text(cluster.name), _text(node.name)]
                 up.add_metric(labels, 1 if node.reachable else 0)
+                for name in dict.fromkeys(node.roles):
+                    role.add_metric(labels + [_text(name)], 1)
                 age.add_metric(labels, max(0.0, now - node.updated_at) if node.updated_at else float("nan"))
         reachable = [(c.name, n) for c in clusters for n in c.nodes if n.reachable]
         self._ipvs(f, reachable)

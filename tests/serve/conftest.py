@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from integration.conftest import Sshd, sshd  # noqa: F401  (the real sshd fixture)
 from integration.test_local_collector import nginx  # noqa: F401  (the real nginx fixture)
 from support import free_port
@@ -44,8 +43,9 @@ class Serve:
 
     def start(self, wait: bool = True) -> Serve:
         argv = [sys.executable, "-m", "lbconsole", "serve", "--listen", f"{self.listen_host}:{self.port}", *self.args]
-        self.proc = subprocess.Popen(argv, cwd=CHECKOUT, stdout=subprocess.DEVNULL,
-                                     stderr=open(self.log, "a"), env={**os.environ, **self.extra_env})
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(argv, cwd=CHECKOUT, stdout=subprocess.DEVNULL, stderr=log,
+                                         env={**os.environ, **self.extra_env})
         if wait:
             self.wait_healthy()
         return self
@@ -104,15 +104,15 @@ class Serve:
             return exc.code, exc.read(), dict(exc.headers)
 
 
-def write_inventory(path: Path, nginx_url: str, sshd: Sshd | None = None, interval: float = 1.0) -> Path:
+def write_inventory(path: Path, nginx_url: str, ssh: Sshd | None = None, interval: float = 1.0) -> Path:
     text = (f"[defaults]\npoll_interval = {interval}\n\n"
             "[[cluster]]\nname = \"site-a\"\ncolor = \"#bf616a\"\n\n"
             "[[cluster.node]]\nname = \"lb-local\"\nhost = \"local\"\nroles = [\"director\"]\n\n"
             f"[[cluster.node]]\nname = \"web-local\"\nhost = \"local\"\nroles = [\"nginx\"]\n"
             f"nginx_status_url = \"{nginx_url}\"\n")
-    if sshd is not None:
-        text += (f"\n[[cluster.node]]\nname = \"web-ssh\"\nhost = \"127.0.0.1\"\nport = {sshd.port}\n"
-                 f"user = \"root\"\nidentity = \"{sshd.client_key}\"\nknown_hosts = \"{sshd.known_hosts}\"\n"
+    if ssh is not None:
+        text += (f"\n[[cluster.node]]\nname = \"web-ssh\"\nhost = \"127.0.0.1\"\nport = {ssh.port}\n"
+                 f"user = \"root\"\nidentity = \"{ssh.client_key}\"\nknown_hosts = \"{ssh.known_hosts}\"\n"
                  "roles = [\"backend\"]\n")
     path.write_text(text)
     return path

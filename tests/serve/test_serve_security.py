@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from serve.conftest import CHECKOUT, TOKEN, Serve
+from support import free_port
 
 from lbconsole.errors import UsageError
 from lbconsole.source.remote import Endpoint, RemoteSource, probe
-from serve.conftest import CHECKOUT, TOKEN, Serve
-from support import free_port
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_metrics_and_healthz_stay_open_unless_asked(guarded: Serve, inventory: P
 
 def serve_exit(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "lbconsole", "serve", *args], cwd=CHECKOUT, capture_output=True,
-                          text=True, timeout=30)
+                          text=True, timeout=30, check=False)
 
 
 @pytest.mark.parametrize("listen", ["0.0.0.0:9810", "[::]:9810", "lb.example.org:9810"])

@@ -7,18 +7,19 @@ so the stalled viewer's socket buffers fill within a second or two.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import socket
 import time
 
 import aiohttp
 import pytest
+from support import free_port
 
 from lbconsole.serve.security import Security
 from lbconsole.serve.server import Server
 from lbconsole.source.replay import ReplaySource
 from lbconsole.ui.run import demo_recording
-from support import free_port
 
 
 async def read_ids(url: str, seen: list[tuple[float, int]], stop: asyncio.Event) -> None:
@@ -67,10 +68,10 @@ async def test_a_stalled_viewer_delays_no_one(caplog: pytest.LogCaptureFixture) 
         stop.set()
         await asyncio.wait_for(reader, 5)
         window = [t for t in published if t > started]
-        gaps = [b - a for a, b in zip(window, window[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(window)]
         assert len(window) > 100 and max(gaps) < 0.5  # the poller side never waited on the stalled viewer
         got = [(t, i) for t, i in seen if t > started]
-        assert max(b[0] - a[0] for a, b in zip(got, got[1:])) < 0.5  # nor did the other viewer
+        assert max(b[0] - a[0] for a, b in itertools.pairwise(got)) < 0.5  # nor did the other viewer
         assert got[-1][1] >= server.hub.seq - 5  # and it stayed on the newest state
         assert server.hub.dropped_total > 0  # the stalled one was given only the newest, then dropped
         assert cut()  # its socket filled; after 3 s without progress it was disconnected
