@@ -91,3 +91,39 @@ async def test_a_viewer_keeps_its_last_picture_marked_stale(inventory: Path, tmp
             assert not any(app.state.is_stale(n) for c in app.state.clusters for n in c.nodes if n.reachable)
     finally:
         await asyncio.to_thread(serve.stop)
+
+
+@pytest.mark.parametrize(("argv", "code", "says"), [
+    (["--connect", "http://127.0.0.1:{dead}"], 1, "cannot reach a lbconsole serve at http://127.0.0.1:"),
+    (["--connect", "ftp://somewhere"], 2, "expected http://HOST:PORT or https://HOST:PORT"),
+    (["--connect", "http://127.0.0.1:{dead}", "--token-file", "/nonexistent/token"], 2, "token file /nonexistent"),
+])
+def test_connect_errors_are_one_clear_line(argv: list[str], code: int, says: str) -> None:
+    import subprocess
+    import sys
+
+    from serve.conftest import CHECKOUT
+
+    dead = free_port()
+    out = subprocess.run([sys.executable, "-m", "lbconsole", *(a.format(dead=dead) for a in argv)], cwd=CHECKOUT,
+                         capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode == code and says in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+async def test_a_bad_token_stops_the_viewer_before_the_console(served: Serve, token_file: Path,
+                                                              inventory: Path, tmp_path: Path) -> None:
+    from lbconsole.errors import UsageError
+    from lbconsole.source.remote import probe
+
+    guarded = Serve(free_port(), ["--inventory", str(inventory), "--token-file", str(token_file)],
+                    tmp_path / "serve.log")
+    await asyncio.to_thread(guarded.start)
+    try:
+        wrong = tmp_path / "wrong"
+        wrong.write_text("a-long-but-wrong-token-value\n")
+        with pytest.raises(UsageError, match="refused the token"):
+            await probe(Endpoint.parse(guarded.url, str(wrong)))
+        assert await probe(Endpoint.parse(guarded.url, str(token_file))) == 1.0
+    finally:
+        await asyncio.to_thread(guarded.stop)
