@@ -64,7 +64,8 @@ async def _serve(inv: inventory_mod.Inventory, host: str, port: int, security: S
 
         private = tempfile.TemporaryDirectory(prefix="lbconsole-serve-")  # 0700: only this user's viewers
         unix_path = os.path.join(private.name, "viewers.sock")
-        await web.mount(server.app, web.viewer_command(unix_path, args.token_file))
+        await web.mount(server.app, web.viewer_command(
+            unix_path, os.path.abspath(args.token_file) if args.token_file else None))
 
     def started(url: str) -> None:
         nodes = len(inv.nodes)

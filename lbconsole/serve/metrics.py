@@ -21,6 +21,7 @@ from prometheus_client.core import (
     UnknownMetricFamily,
 )
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from lbconsole.serve.hub import Hub
@@ -208,6 +209,7 @@ class SnapshotCollector(Collector):
 def registry_for(hub: Hub, clock: Callable[[], float] = time.time) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(hub, clock))
+    ProcessCollector(registry=registry)  # the serve's own CPU, memory and open files
     return registry
 
 
