@@ -130,3 +130,18 @@ def test_healthz_is_open_and_small(served: Serve) -> None:
     health = json.loads(body)
     assert code == 200 and health["ok"] is True and health["poll_interval"] == 1.0
     assert set(health) == {"ok", "snapshot_age_s", "poll_interval", "viewers"}
+
+
+def test_serve_runs_no_actions(served: Serve) -> None:
+    """Nothing but reads: no route takes a write, whatever the path."""
+    import urllib.error
+    import urllib.request
+
+    for method, path in (("POST", "/snapshot"), ("PUT", "/events"), ("DELETE", "/metrics"), ("POST", "/drain"),
+                         ("GET", "/actions")):
+        req = urllib.request.Request(f"{served.url}{path}", method=method, data=b"{}" if method != "GET" else None)
+        try:
+            urllib.request.urlopen(req, timeout=10)
+            raise AssertionError(f"{method} {path} was accepted")
+        except urllib.error.HTTPError as exc:
+            assert exc.code in (404, 405), (method, path, exc.code)

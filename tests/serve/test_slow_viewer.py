@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import socket
 import time
@@ -22,12 +23,17 @@ from lbconsole.source.replay import ReplaySource
 from lbconsole.ui.run import demo_recording
 
 
-async def read_ids(url: str, seen: list[tuple[float, int]], stop: asyncio.Event) -> None:
+async def read_ids(url: str, seen: list[tuple[float, int]], stop: asyncio.Event, told: list[dict]) -> None:
     async with aiohttp.ClientSession() as session, session.get(url) as response:
+        kind = b""
         while not stop.is_set():
             line = await response.content.readline(max_line_length=1 << 24)
             if line.startswith(b"id: "):
                 seen.append((time.monotonic(), int(line[4:])))
+            elif line.startswith(b"event: "):
+                kind = line[7:].strip()
+            elif line.startswith(b"data: ") and kind == b"events":
+                told.extend(json.loads(line[6:]))
 
 
 def stalled_viewer(port: int) -> socket.socket:
@@ -57,7 +63,8 @@ async def test_a_stalled_viewer_delays_no_one(caplog: pytest.LogCaptureFixture) 
     try:
         await asyncio.wait_for(server.ready.wait(), 10)
         seen: list[tuple[float, int]] = []
-        reader = asyncio.create_task(read_ids(f"http://127.0.0.1:{port}/events", seen, stop))
+        told: list[dict] = []
+        reader = asyncio.create_task(read_ids(f"http://127.0.0.1:{port}/events", seen, stop, told))
         stalled = stalled_viewer(port)
         started = time.monotonic()
         def cut() -> bool:
@@ -76,6 +83,8 @@ async def test_a_stalled_viewer_delays_no_one(caplog: pytest.LogCaptureFixture) 
         assert server.hub.dropped_total > 0  # the stalled one was given only the newest, then dropped
         assert cut()  # its socket filled; after 3 s without progress it was disconnected
         assert len(server.hub.viewers) <= 1
+        # The recording holds a failover and a drain: the stream told them as events too.
+        assert {"vrrp_state", "drain_set"} <= {e["kind"] for e in told}
     finally:
         if stalled is not None:
             stalled.close()
