@@ -139,7 +139,8 @@ class RemoteSource(SnapshotSource):
                     async for kind, data in sse(response):
                         await self._take(kind, data)
                 why = "the server closed the stream"
-            except (TimeoutError, aiohttp.ClientError, ConnectionError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError, ValueError, LbconsoleError) as exc:
+                # ValueError, LbconsoleError: a stream that is not a serve's (bad JSON, not a snapshot)
                 why = str(exc) or type(exc).__name__
             if self.connected or failures == 0:
                 self._lost = why

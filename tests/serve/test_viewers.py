@@ -127,3 +127,29 @@ async def test_a_bad_token_stops_the_viewer_before_the_console(served: Serve, to
         assert await probe(Endpoint.parse(guarded.url, str(token_file))) == 1.0
     finally:
         await asyncio.to_thread(guarded.stop)
+
+
+async def test_a_stream_that_is_not_a_serves_is_told_not_swallowed() -> None:
+    """Garbage where a snapshot should be: the viewer says so and keeps trying, it never hangs silently."""
+    from aiohttp import web
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"event: snapshot\ndata: {\"taken_at\": \"\\u001b[31m\", \"clusters\": 7}\n\n")
+        await asyncio.sleep(2)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/events", events)
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    source = RemoteSource(Endpoint.parse(f"http://127.0.0.1:{port}"), backoff=(0.2,))
+    try:
+        with pytest.raises(ServerLost, match="not a snapshot"):
+            await asyncio.wait_for(source.next(), 10)
+    finally:
+        await source.close()
+        await runner.cleanup()
