@@ -7,11 +7,11 @@ import subprocess
 import time
 
 import pytest
+from support import free_port
+from support.loopback_nginx import LoopbackNginx, SilentServer, get
 
 from lbconsole.node import nginx_conf, upstream_conf
 from lbconsole.node.upstream_log import ErrorLogs
-from support import free_port
-from support.loopback_nginx import LoopbackNginx, SilentServer, get
 
 SITE = """\
 upstream dead {{ server 127.0.0.1:{a} max_fails=1 fail_timeout=30s; server 127.0.0.1:{b} max_fails=1; }}
@@ -65,7 +65,7 @@ def settle_poll(logs: ErrorLogs, peers: list[str], want_lines: int) -> dict:
 
 
 def test_refused_disabled_no_live_and_timed_out_each_counted_once(setup):
-    ngx, port, logs, peers, (a, b, slow) = setup
+    _, port, logs, peers, (a, b, slow) = setup
     assert logs.poll(peers)["lines"] == 0  # starts at the end of the log
     assert get(port, "/dead") == 502  # both servers refused, both disabled (max_fails=1)
     assert get(port, "/dead") == 502  # no live upstreams
@@ -78,7 +78,7 @@ def test_refused_disabled_no_live_and_timed_out_each_counted_once(setup):
 
 
 def test_rotation_by_rename_and_usr1_loses_and_doubles_nothing(setup):
-    ngx, port, logs, peers, (a, b, slow) = setup
+    ngx, port, logs, peers, (_, _, slow) = setup
     logs.poll(peers)
     os.rename(ngx.error_log, str(ngx.error_log) + ".1")  # logrotate's rename
     assert get(port, "/slow") == 504  # written to the renamed file: nginx has not reopened yet
@@ -95,7 +95,7 @@ def test_rotation_by_rename_and_usr1_loses_and_doubles_nothing(setup):
 
 
 def test_truncation_in_place_counts_what_follows(setup):
-    ngx, port, logs, peers, (a, b, slow) = setup
+    ngx, port, logs, peers, (_, _, slow) = setup
     logs.poll(peers)
     assert get(port, "/slow") == 504
     assert settle_poll(logs, peers, 1)["servers"] == {slow: {"timeout": 1}}

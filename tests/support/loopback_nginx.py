@@ -144,7 +144,7 @@ class HttpServer:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_GET(self) -> None:
                 outer.paths.append(self.path)
                 self.send_response(outer.status)
                 self.send_header("Content-Length", str(len(body)))
