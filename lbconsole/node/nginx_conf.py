@@ -13,10 +13,10 @@ it, so an edit can touch exactly that directive.
 
 import fnmatch
 import os
+import re
 from typing import Dict, Iterator, List, Optional, Tuple  # noqa: F401 (Dict: type comments)
 
 MARK = "# configuration file "
-_SPACE = " \t\r\n"
 _UNESCAPE = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
 
 
@@ -60,86 +60,98 @@ def _unescape(raw: str) -> str:
     return "".join(out)
 
 
-def tokens(text: str, file: str = "") -> Iterator[Tuple[str, str, int, int]]:
-    """(kind, value, line, offset): kind is "word", ";", "{" or "}"."""
-    i, n, line = 0, len(text), 1
-    while i < n:
-        ch = text[i]
-        if ch in _SPACE:
-            line += ch == "\n"
-            i += 1
-        elif ch == "#":
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-        elif ch in ";{}":
-            yield ch, ch, line, i
-            i += 1
-        elif ch in "\"'":
-            start, start_line, j = i, line, i + 1
-            while j < n and text[j] != ch:
-                if text[j] == "\\":
-                    j += 1
-                elif text[j] == "\n":
-                    line += 1
-                j += 1
-            if j >= n:
-                raise ConfError("unexpected end of file in a quoted string", file, start_line)
-            yield "word", _unescape(text[start + 1:j]), start_line, start
-            i = j + 1
-            if i < n and text[i] not in _SPACE + ";{)":
-                raise ConfError("unexpected {!r} after a quoted string".format(text[i]), file, line)
-        else:
-            start, start_line, j, variable = i, line, i, False
-            while j < n:
-                c = text[j]
-                if c == "{" and variable:
-                    j += 1
-                    continue
-                variable = c == "$"
-                if c == "\\":
-                    if j + 1 < n and text[j + 1] == "\n":
-                        line += 1
-                    j += 2
-                    continue
-                if c in _SPACE or c == ";" or c == "{":
-                    break
-                j += 1
-            yield "word", _unescape(text[start:j]), start_line, start
-            i = j
+# Spaces and comments first, then one token: punctuation, a quoted string, or a word (any run of
+# characters but space, ";" and "{"; "${" belongs to a word; "\\" escapes the next character).
+# `bad` catches what nginx would reject (an unterminated quote, a backslash at the very end).
+_TOKEN = re.compile(r"""
+    (?:[ \t\r\n]+|\#[^\n]*)*
+    (?:
+        (?P<punct>[;{}])
+      | (?P<quoted>"(?:[^"\\]+|\\.)*"|'(?:[^'\\]+|\\.)*')
+      | (?P<word>(?:[^ \t\r\n;{\\"'\#$]|\\.|\$\{?)(?:[^ \t\r\n;{\\$]+|\\.|\$\{?)*)
+      | (?P<bad>.)
+    )?
+""", re.DOTALL | re.VERBOSE)
 
 
-def parse(text: str, file: str = "") -> List[Directive]:
-    """The directives of one file's text, blocks nested; includes are left as directives."""
+# Most files hold no quote, backslash or "${": there a word is any run of characters but space,
+# ";" and "{" that does not start with "}" or "#", and one simple regex finds every token.
+_SIMPLE = re.compile(r"\n|\#[^\n]*|[;{}]|[^ \t\r\n;{}\#][^ \t\r\n;{]*")
+_NOT_SIMPLE = re.compile(r"[\"'\\]|\$\{")
+Token = Tuple[bool, str, int, int]  # (is a word, value, line, offset or -1)
+
+
+def _simple_tokens(text: str) -> List[Token]:
+    out = []  # type: List[Token]
+    line = 1
+    for tok in _SIMPLE.findall(text):
+        c = tok[0]
+        if c == "\n":
+            line += 1
+        elif c != "#":
+            out.append((c not in ";{}", tok, line, -1))
+    return out
+
+
+def _full_tokens(text: str, file: str) -> Iterator[Token]:
+    line, counted, quote_end = 1, 0, -1
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if quote_end >= 0 and quote_end < len(text) and text[quote_end] not in " \t\r\n;{)}":
+            # nginx wants a space, ";", "{" or ")" right after a closing quote
+            raise ConfError("unexpected {!r} after a quoted string".format(text[quote_end]), file,
+                            line + text.count("\n", counted, quote_end))
+        if kind is None:
+            continue  # spaces or a comment at the end
+        pos = m.start(kind)
+        line, counted = line + text.count("\n", counted, pos), pos
+        value = m.group(kind)
+        quote_end = m.end() if kind == "quoted" else -1
+        if kind == "bad":
+            raise ConfError("unexpected end of file in a quoted string" if value in "\"'" else
+                            "unexpected end of file after a backslash" if value == "\\" else
+                            "unexpected {!r}".format(value), file, line)
+        if kind == "quoted":
+            value = value[1:-1]
+        if kind != "punct" and "\\" in value:
+            value = _unescape(value)
+        yield kind != "punct", value, line, pos
+
+
+def parse(text: str, file: str = "", offsets: bool = True) -> List[Directive]:
+    """The directives of one file's text, blocks nested; includes are left as directives.
+
+    offsets=False (reading, not editing) may leave Directive.start/end at -1, for speed.
+    """
+    simple = not offsets and _NOT_SIMPLE.search(text) is None
     root = []  # type: List[Directive]
     stack = [root]
     opened = []  # type: List[Directive]
     args = []  # type: List[str]
-    first = (0, 0)
-    for kind, value, line, offset in tokens(text, file):
-        if kind == "word":
+    first_line = first_pos = 0
+    for is_word, value, line, pos in (_simple_tokens(text) if simple else _full_tokens(text, file)):
+        if is_word:
             if not args:
-                first = (line, offset)
+                first_line, first_pos = line, pos
             args.append(value)
             continue
-        if kind == "}":
-            if args:
-                raise ConfError('unexpected "}"', file, line)
-            if len(stack) == 1:
+        if value == "}":
+            if args or len(stack) == 1:
                 raise ConfError('unexpected "}"', file, line)
             stack.pop()
             opened.pop()
             continue
         if not args:
-            raise ConfError("unexpected {!r}".format(kind), file, line)
-        d = Directive(args[0], args[1:], file, first[0], first[1], offset)
+            raise ConfError("unexpected {!r}".format(value), file, line)
+        d = Directive(args[0], args[1:], file, first_line, first_pos, pos)
         stack[-1].append(d)
-        if kind == "{":
+        if value == "{":
             d.block = []
             stack.append(d.block)
             opened.append(d)
         args = []
     if args:
-        raise ConfError('unexpected end of file, expecting ";" or "}"', file, first[0])
+        raise ConfError('unexpected end of file, expecting ";" or "}"', file, first_line)
     if opened:
         raise ConfError('unexpected end of file, expecting "}"', file, opened[-1].line)
     return root
@@ -196,7 +208,7 @@ class Config:
 
     def _file(self, path: str) -> List[Directive]:
         if path not in self._parsed:
-            self._parsed[path] = parse(self.texts[path], path)
+            self._parsed[path] = parse(self.texts[path], path, offsets=False)
         return self._parsed[path]
 
     def _expand(self, directives: List[Directive], chain: List[str]) -> List[Directive]:
@@ -239,8 +251,14 @@ def _glob_match(path: List[str], pattern: List[str]) -> bool:
 
 def walk(directives: List[Directive], parents: "Tuple[Directive, ...]" = ()
          ) -> "Iterator[Tuple[Directive, Tuple[Directive, ...]]]":
-    """Every directive with the blocks that hold it, outermost first."""
-    for d in directives:
-        yield d, parents
-        if d.block is not None:
-            yield from walk(d.block, parents + (d,))
+    """Every directive with the blocks that hold it, outermost first, in file order."""
+    stack = [(iter(directives), parents)]
+    while stack:
+        it, outer = stack[-1]
+        d = next(it, None)
+        if d is None:
+            stack.pop()
+            continue
+        yield d, outer
+        if d.block:
+            stack.append((iter(d.block), outer + (d,)))

@@ -8,7 +8,6 @@ becomes a peer); the resolver is a parameter so tests need no DNS.
 # Python 3.6 on the node: typing generics and str.format, not the 3.9+ spellings.
 # ruff: noqa: UP006, UP035, UP045, UP032
 
-import ipaddress
 import re
 import socket
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -34,6 +33,10 @@ def system_resolver(host: str, port: int) -> List[str]:
 
 def parse_seconds(value: str) -> int:
     """nginx's time syntax in seconds ("10", "10s", "1m30s"); ValueError if nginx would reject it."""
+    if value.isdigit():
+        return int(value)
+    if value[:-1].isdigit() and value[-1:] == "s":
+        return int(value[:-1])
     total, num = 0, ""
     for ch in value:
         if ch.isdigit():
@@ -74,11 +77,13 @@ def peer_key(address: str, port: Optional[int]) -> str:
 
 
 def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+            return True
+        except (OSError, ValueError):
+            pass
+    return False
 
 
 class Server:
@@ -87,19 +92,21 @@ class Server:
     def __init__(self, d: Directive, default_port: Optional[int]) -> None:
         self.spec = d.args[0] if d.args else ""
         self.host, self.port = split_address(self.spec, default_port)
-        self.weight, self.max_fails, self.fail_timeout, self.max_conns = 1, 1, 10, 0
-        self.backup = self.down = self.resolve = False
-        self.file, self.line, self.end = d.file, d.line, d.end
+        self.file, self.line = d.file, d.line
         self.addresses = []  # type: List[str]
         self.error = None  # type: Optional[str]
+        params = {"weight": "1", "max_fails": "1", "fail_timeout": "10", "max_conns": "0"}
+        flags = set()
         for p in d.args[1:]:
-            key, _, value = p.partition("=")
-            if key in ("weight", "max_fails", "max_conns") and value.isdigit():
-                setattr(self, key, int(value))
-            elif key == "fail_timeout":
-                self.fail_timeout = parse_seconds(value)
-            elif p in ("backup", "down", "resolve"):
-                setattr(self, p, True)
+            key, eq, value = p.partition("=")
+            if eq:
+                params[key] = value
+            else:
+                flags.add(p)
+        self.backup, self.down, self.resolve = "backup" in flags, "down" in flags, "resolve" in flags
+        self.fail_timeout = parse_seconds(params["fail_timeout"])
+        self.weight, self.max_fails, self.max_conns = (
+            int(params[k]) if params[k].isdigit() else 1 for k in ("weight", "max_fails", "max_conns"))
 
     def resolve_with(self, resolver: Resolver) -> None:
         if self.port is None or is_ip(self.host):
@@ -213,3 +220,21 @@ def read(config: Config, resolver: Resolver = system_resolver, prefix: Optional[
     warnings.extend(s.error for up in upstreams.values() for s in up.servers if s.error)
     return {"upstreams": [u.to_dict() for u in upstreams.values()], "dynamic_passes": dynamic,
             "error_logs": error_logs or [DEFAULT_ERROR_LOG], "pid_file": pid_file, "warnings": warnings}
+
+
+class Reader:
+    """read() of `nginx -T` output, remembered while the dump stays the same (the long-lived agent polls
+    every few seconds; the config changes rarely). Names stay resolved as they were when the dump was
+    first read, which is closer to nginx (it resolves at load) than resolving again each poll."""
+
+    def __init__(self, resolver: Resolver = system_resolver, prefix: Optional[str] = None) -> None:
+        self.resolver, self.prefix = resolver, prefix
+        self._dump = None  # type: Optional[str]
+        self._result = {}  # type: Dict[str, Any]
+
+    def read(self, dump: str) -> Dict[str, Any]:
+        """The upstreams of this dump; the same (not to be changed) dict while the dump is unchanged."""
+        if dump != self._dump:
+            self._result = read(Config.from_dump(dump), self.resolver, self.prefix)
+            self._dump = dump
+        return self._result

@@ -174,6 +174,9 @@ def test_split_dump_keeps_each_files_bytes():
     ("a b", 'expecting ";" or "}"'),
     ('a "b"c;', "after a quoted string"),
     ("; a;", "unexpected ';'"),
+    ('a "b"}', 'unexpected "}"'),
+    ('a "b"#c;', "after a quoted string"),
+    ("a b\\", "after a backslash"),
 ])
 def test_lexer_rejects_what_nginx_rejects_with_file_and_line(text, message):
     with pytest.raises(ConfError, match=message) as err:
@@ -193,3 +196,30 @@ def test_lexer_escapes_variables_and_line_numbers():
 def test_not_a_dump_is_a_clear_error():
     with pytest.raises(ConfError, match="not `nginx -T` output"):
         Config.from_dump("nginx: [emerg] unknown directive")
+
+
+def test_the_fast_lexer_reads_simple_files_as_the_full_one_does():
+    def shape(tree):
+        return [(d.name, d.args, d.line, len(p)) for d, p in nginx_conf.walk(tree)]
+
+    texts = [t for _, t in nginx_conf.split_dump((FIX / "hard.T.txt").read_text())]
+    texts.append("a}b c#d; # x\n\n  e {\n f\r\n g; }\nh ${x}y;\n")
+    simple = [t for t in texts if not nginx_conf._NOT_SIMPLE.search(t)]
+    assert len(simple) >= 3  # the fixture's upstream files, the hand-written one
+    for text in texts:
+        assert shape(nginx_conf.parse(text, "f", offsets=False)) == shape(nginx_conf.parse(text, "f"))
+
+
+def test_reader_parses_a_dump_once_and_again_when_it_changes():
+    calls = []
+
+    def resolver(host, port):
+        calls.append(host)
+        return ["127.0.0.1"]
+
+    reader = upstream_conf.Reader(resolver)
+    text = (FIX / "hard.T.txt").read_text()
+    first = reader.read(text)
+    assert reader.read(text) is first and calls.count("localhost") == 1  # unchanged: not parsed nor resolved again
+    changed = reader.read(text.replace("keepalive 16;", "keepalive 17;"))
+    assert changed is not first and by_name(changed)["backend"]["keepalive"] == 17

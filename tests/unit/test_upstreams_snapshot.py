@@ -22,11 +22,12 @@ def node_read() -> dict:
 
 
 def test_rows_from_a_real_nginx_dump_failures_probes_and_records():
-    log = upstream_log.count([
-        '2026/11/30 04:40:01 [error] 81#81: *5 connect() failed (111: Connection refused) while connecting to '
-        'upstream, client: 127.0.0.1, server: , request: "GET / HTTP/1.0", upstream: "http://127.0.0.1:18081/"',
-        '2026/11/30 04:40:02 [error] 81#81: *7 no live upstreams while connecting to upstream, client: 127.0.0.1, '
-        'server: , request: "GET / HTTP/1.0", upstream: "http://backend/"'], ["127.0.0.1:18081"])
+    refused = ('2026/11/30 04:40:01 [error] 81#81: *5 connect() failed (111: Connection refused) while connecting '
+               'to upstream, client: 127.0.0.1, server: , request: "GET / HTTP/1.0", '
+               'upstream: "http://127.0.0.1:18081/"')
+    no_live = ('2026/11/30 04:40:02 [error] 81#81: *7 no live upstreams while connecting to upstream, '
+               'client: 127.0.0.1, server: , request: "GET / HTTP/1.0", upstream: "http://backend/"')
+    log = upstream_log.count([refused, no_live], ["127.0.0.1:18081"])
     probes = [{"peer": "127.0.0.1:18081", "ok": False, "ms": None}, {"peer": "127.0.0.1:18082", "ok": True, "ms": 1.5}]
     records = [{"upstream": "backend", "server": "[::1]:18084", "reason": "disk", "by": "ops@lb", "since": 5.0}]
     names = upstreams.inventory_names([SimpleNamespace(host="127.0.0.2", name="app3")])
