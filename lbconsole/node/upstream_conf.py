@@ -50,6 +50,10 @@ def parse_seconds(value: str) -> int:
     return total + int(num or 0)
 
 
+def _count(value: str, default: int) -> int:
+    return int(value) if value.isdigit() else default
+
+
 def split_address(spec: str, default_port: Optional[int] = 80) -> Tuple[str, Optional[int]]:
     """("host", port) of "host:port", "[v6]:port", "host"; ("unix:/path", None) for a socket."""
     if spec.startswith("unix:"):
@@ -89,24 +93,33 @@ def is_ip(host: str) -> bool:
 class Server:
     """One `server` directive of an upstream, with the peers it became."""
 
+    __slots__ = ("addresses", "backup", "down", "error", "fail_timeout", "file", "host", "line", "max_conns",
+                 "max_fails", "port", "resolve", "spec", "weight")
+
     def __init__(self, d: Directive, default_port: Optional[int]) -> None:
-        self.spec = d.args[0] if d.args else ""
+        args = d.args
+        self.spec = args[0] if args else ""
         self.host, self.port = split_address(self.spec, default_port)
         self.file, self.line = d.file, d.line
         self.addresses = []  # type: List[str]
         self.error = None  # type: Optional[str]
-        params = {"weight": "1", "max_fails": "1", "fail_timeout": "10", "max_conns": "0"}
-        flags = set()
-        for p in d.args[1:]:
-            key, eq, value = p.partition("=")
-            if eq:
-                params[key] = value
-            else:
-                flags.add(p)
-        self.backup, self.down, self.resolve = "backup" in flags, "down" in flags, "resolve" in flags
-        self.fail_timeout = parse_seconds(params["fail_timeout"])
-        self.weight, self.max_fails, self.max_conns = (
-            int(params[k]) if params[k].isdigit() else 1 for k in ("weight", "max_fails", "max_conns"))
+        self.weight, self.max_fails, self.fail_timeout, self.max_conns = 1, 1, 10, 0
+        self.backup = self.down = self.resolve = False
+        for p in args[1:]:  # straight-line tests: this runs for every server of every upstream
+            if p == "down":
+                self.down = True
+            elif p == "backup":
+                self.backup = True
+            elif p == "resolve":
+                self.resolve = True
+            elif p.startswith("max_fails="):
+                self.max_fails = _count(p[10:], 1)
+            elif p.startswith("fail_timeout="):
+                self.fail_timeout = parse_seconds(p[13:])
+            elif p.startswith("weight="):
+                self.weight = _count(p[7:], 1)
+            elif p.startswith("max_conns="):
+                self.max_conns = _count(p[10:], 0)
 
     def resolve_with(self, resolver: Resolver) -> None:
         if self.port is None or is_ip(self.host):
