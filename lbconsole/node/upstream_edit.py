@@ -115,7 +115,14 @@ def find(read: Dict[str, Any], upstream: str, server: str) -> Tuple[Dict[str, An
         where = ", ".join("{}:{}".format(s["file"], s["line"]) for s in hits)
         raise Refused("{} matches {} server lines of upstream {} ({}); drain it by hand".format(
             server, len(hits), up["name"], where))
-    return up, hits[0]
+    target = hits[0]
+    sharing = sorted({u["name"] for u in read["upstreams"] for s in u["servers"]
+                      if (s["file"], s["line"]) == (target["file"], target["line"]) and u is not up})
+    if sharing:
+        raise Refused("{}:{} (server {}) is also in upstream {}: the file is included more than once, so "
+                      "an edit there changes them all; drain it by hand".format(
+                          target["file"], target["line"], target["spec"], ", ".join(sharing)))
+    return up, target
 
 
 def _directive(text: str, file: str, spec: str, args: Optional[List[str]], line: Optional[int]

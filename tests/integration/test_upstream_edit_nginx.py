@@ -219,3 +219,33 @@ def test_records_are_listed_for_the_snapshot(node):
     assert [(r["upstream"], r["server"], r["reason"], r["by"]) for r in recs] == [
         ("backend", node.app1_key, "why", "who")]
     assert time.time() - recs[0]["since"] < 60
+
+
+def test_a_server_line_shared_by_two_upstreams_is_refused(node):
+    shared = node.ngx.dir / "shared.servers"
+    shared.write_text(f"server 127.0.0.1:{node.app1.port};\nserver 127.0.0.1:{node.app2.port};\n")
+    (node.ngx.dir / "conf.d" / "two.conf").write_text(
+        f"upstream one {{ include {shared}; }}\nupstream two {{ include {shared}; }}\n")
+    before = shared.read_bytes()
+    with pytest.raises(Refused, match="also in upstream two: the file is included more than once"):
+        upstream_edit.drain(node.nginx, "one", node.app1_key, "x", "ops", record_dir=node.records)
+    assert shared.read_bytes() == before and node.record_files() == []
+
+
+def test_a_symlinked_config_file_is_edited_where_it_lives_and_stays_a_link(node):
+    avail = node.ngx.dir / "available"
+    avail.mkdir()
+    target = avail / "linked.conf"
+    target.write_text(f"upstream linked {{\n    server 127.0.0.1:{node.app1.port};\n"
+                      f"    server 127.0.0.1:{node.app2.port};\n}}\n")
+    target.chmod(0o640)
+    link = node.ngx.dir / "conf.d" / "linked.conf"
+    link.symlink_to(target)
+    original = target.read_bytes()
+    upstream_edit.drain(node.nginx, "linked", node.app1_key, "x", "ops", record_dir=node.records)
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_bytes() == original.replace(f"{node.app1.port};".encode(), f"{node.app1.port} down;".encode())
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert not list(avail.glob(".*")) and not list((node.ngx.dir / "conf.d").glob(".*"))  # no temporary left
+    upstream_edit.undrain(node.nginx, "linked", node.app1_key, record_dir=node.records)
+    assert target.read_bytes() == original and link.is_symlink()
