@@ -81,16 +81,43 @@ _NOT_SIMPLE = re.compile(r"[\"'\\]|\$\{")
 Token = Tuple[bool, str, int, int]  # (is a word, value, line, offset or -1)
 
 
-def _simple_tokens(text: str) -> List[Token]:
-    out = []  # type: List[Token]
-    line = 1
+def _parse_simple(text: str, file: str) -> List[Directive]:
+    """parse() for a file _SIMPLE can read: the same blocks and errors, one pass, no offsets."""
+    root = []  # type: List[Directive]
+    stack = [root]
+    opened = []  # type: List[Directive]
+    args = []  # type: List[str]
+    line = first_line = 1
     for tok in _SIMPLE.findall(text):
         c = tok[0]
         if c == "\n":
             line += 1
-        elif c != "#":
-            out.append((c not in ";{}", tok, line, -1))
-    return out
+        elif c == "#":
+            continue
+        elif c == "}":
+            if args or len(stack) == 1:
+                raise ConfError('unexpected "}"', file, line)
+            stack.pop()
+            opened.pop()
+        elif c == ";" or c == "{":
+            if not args:
+                raise ConfError("unexpected {!r}".format(c), file, line)
+            d = Directive(args[0], args[1:], file, first_line, -1, -1)
+            stack[-1].append(d)
+            if c == "{":
+                d.block = []
+                stack.append(d.block)
+                opened.append(d)
+            args = []
+        else:
+            if not args:
+                first_line = line
+            args.append(tok)
+    if args:
+        raise ConfError('unexpected end of file, expecting ";" or "}"', file, first_line)
+    if opened:
+        raise ConfError('unexpected end of file, expecting "}"', file, opened[-1].line)
+    return root
 
 
 def _full_tokens(text: str, file: str) -> Iterator[Token]:
@@ -123,13 +150,14 @@ def parse(text: str, file: str = "", offsets: bool = True) -> List[Directive]:
 
     offsets=False (reading, not editing) may leave Directive.start/end at -1, for speed.
     """
-    simple = not offsets and _NOT_SIMPLE.search(text) is None
+    if not offsets and _NOT_SIMPLE.search(text) is None:
+        return _parse_simple(text, file)
     root = []  # type: List[Directive]
     stack = [root]
     opened = []  # type: List[Directive]
     args = []  # type: List[str]
     first_line = first_pos = 0
-    for is_word, value, line, pos in (_simple_tokens(text) if simple else _full_tokens(text, file)):
+    for is_word, value, line, pos in _full_tokens(text, file):
         if is_word:
             if not args:
                 first_line, first_pos = line, pos
