@@ -134,13 +134,13 @@ class LogFollower:
             return False
         st = os.fstat(f.fileno())
         self._file, self._id, self.error = f, (st.st_dev, st.st_ino), None
-        self.offset = st.st_size if at_end else 0
+        self.offset, self._tail = (st.st_size if at_end else 0), b""
         saved, self._pending_state = self._pending_state, None
         if saved and (saved.get("dev"), saved.get("ino")) == self._id and saved.get("offset", -1) <= st.st_size:
             self.offset = int(saved["offset"])  # the agent restarted: go on where it stopped
             self._tail = bytes.fromhex(str(saved.get("tail", "")))
-            if not self._same_tail(f):
-                self.offset = 0
+            if self._tail and not self._same_tail(f):
+                self.offset = 0  # truncated and refilled while no one looked
         elif saved:
             self.offset = 0  # rotated or truncated while no one looked: the new file is all new
         if self.offset and not self._tail:

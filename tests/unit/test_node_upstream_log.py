@@ -163,3 +163,18 @@ def test_a_flood_is_read_over_several_polls(tmp_path):
     write(log, "z" * 5000 + "\n")  # a line longer than one read is still consumed
     seen = [ln for _ in range(12) for ln in f.poll()]
     assert "".join(ln for ln in seen if ln.startswith("z")) == "z" * 5000
+
+
+def test_a_saved_state_without_its_tail_is_trusted_and_a_refilled_file_is_read_anew(tmp_path):
+    log = tmp_path / "error.log"
+    write(log, "old\n" * 1000)
+    st = log.stat()
+    write(log, "new\n")
+    bare = LogFollower(str(log), {"dev": st.st_dev, "ino": st.st_ino, "offset": st.st_size})  # no "tail"
+    assert bare.poll() == ["new"]  # never a rescan of what came before
+    state = bare.state()
+    bare.close()
+    os.truncate(log, 0)
+    write(log, "x" * 5000 + "\n")  # truncated and refilled past the saved offset while the agent was away
+    again = LogFollower(str(log), state)
+    assert again.poll() == ["x" * 5000]
