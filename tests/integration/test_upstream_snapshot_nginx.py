@@ -53,7 +53,7 @@ def test_probes_failures_and_drains_reach_the_rows(site):
     app2.close()  # app2's server stops: failing within one poll
     r = rows(watcher.snapshot({"backend": "/health"}), names)
     assert (r[k1].state, r[k2].state) == ("up", "failing")
-    assert "refused" in str([p for p in watcher.finish(0)["probes"] if p["peer"] == k2][0]["error"]).lower()
+    assert "refused" in str(next(p for p in watcher.finish(0)["probes"] if p["peer"] == k2)["error"]).lower()
 
     for _ in range(4):
         get(port, "/")  # traffic: nginx logs its failures with app2
