@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from lbconsole import __version__, paths
 from lbconsole.errors import LbconsoleError
 
 # Subcommand modules, each with register(subparsers).
@@ -42,9 +43,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lbconsole", description="Operations console for LVS/IPVS + keepalived + nginx.")
+    parser.add_argument("--version", action="version", version=f"lbconsole {__version__}")
     add_common(parser)
     parser.add_argument("--noc", action="store_true", help="read-only wall display that cycles clusters")
-    parser.add_argument("--theme", metavar="NAME", help="colour theme (see themes/)")
+    parser.add_argument("--theme", metavar="NAME", choices=paths.theme_names(),
+                        help="colour theme: " + ", ".join(paths.theme_names())
+                             + " (default lbconsole-dark; noc with --noc)")
     parser.add_argument("--demo", action="store_true", help="replay the bundled lab recording; needs no cluster")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:

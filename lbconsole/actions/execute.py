@@ -85,7 +85,7 @@ async def _run(ctx: ActionContext, name: str, target, params: dict[str, Any]) ->
         from lbconsole.actions import drain
 
         if name == "undrain":
-            return await drain.undrain(ctx, target)
+            return await drain.undrain(ctx, target, bool(params.get("force")))
         if params.get("wait") is not None:
             ctx.wait_s = float(params["wait"])
         return await drain.drain(ctx, target, str(params.get("reason") or ""), bool(params.get("force")))

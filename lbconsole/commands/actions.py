@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             parser.add_argument(dest, **kw)
         parser.add_argument("--cluster", metavar="NAME", help="the cluster (needed when the inventory has several)")
         parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+        if spec.name == "undrain":
+            parser.add_argument("--force", action="store_true",
+                                help="go ahead with a director unreachable or without the service (it keeps "
+                                     "its drain: undrain again once it answers)")
         if spec.name == "drain":
             parser.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded on the directors)")
             parser.add_argument("--force", action="store_true",
@@ -82,6 +86,8 @@ async def _run(spec: ActionSpec, args: argparse.Namespace, inv) -> int:
     params = {}
     if name == "drain":
         params = {"reason": args.reason, "force": args.force, "wait": args.wait}
+    elif name == "undrain":
+        params = {"force": args.force}
     target = _target(spec, args, ctx.cluster)
     try:
         refusal = None

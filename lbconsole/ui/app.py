@@ -61,11 +61,12 @@ class LbConsole(App):
         self.noc_cycle_s = noc_cycle_s
         self._step = False
         self._resume = asyncio.Event()
-        for t in themes.load_all().values():
+        own = themes.load_all()
+        for t in own.values():
             self.register_theme(t)
         name = theme or (themes.NOC_DEFAULT if noc else themes.DEFAULT)
-        if name not in self.available_themes:
-            raise UsageError(f"unknown theme {name!r}; available: {', '.join(sorted(self.available_themes))}")
+        if name not in own:  # lbconsole's themes only: Textual's others do not style alerts and badges
+            raise UsageError(f"unknown theme {name!r}; lbconsole's themes: {', '.join(sorted(own))}")
         self.theme = name
 
     # -- screens and theme ---------------------------------------------------------------
