@@ -16,10 +16,12 @@ from lbconsole.errors import LbconsoleError, RefusedError, UsageError
 
 
 async def execute(ctx: Any, name: str, target: Any, params: dict[str, Any] | None = None,
-                  refusal: str | None = None) -> ActionResult:
+                  refusal: str | None = None, outcome: ActionResult | None = None) -> ActionResult:
     """Run action `name` on `target` (a targets.* object or the TUI/CLI dict); never raises for node trouble.
 
     `refusal`: the caller refuses (e.g. no confirmation possible); the attempt is audited all the same.
+    `outcome`: the caller's preflight already ended it (a refusal or usage error): audited as it is.
+    A read-only refusal reaches no node: it is audited locally only.
     """
     own_ctx = not isinstance(ctx, ActionContext)
     ctx = ActionContext.from_any(ctx)
@@ -39,7 +41,11 @@ async def execute(ctx: Any, name: str, target: Any, params: dict[str, Any] | Non
         nodes = _involved(ctx, name, parsed)
         if ctx.cluster_read_only:
             why = "--read-only" if ctx.read_only else f"cluster {parsed.cluster} is read-only in the inventory"
-            res = refused(f"{spec.title} refused: read-only ({why}); nothing was changed")
+            res = refused(f"{spec.title} refused: read-only ({why}); nothing was changed",
+                          details=[f"audited locally in {ctx.audit.path}; no node was contacted"])
+            nodes = []  # read-only: not even a syslog line goes to a node
+        elif outcome is not None:
+            res = outcome
         elif refusal:
             res = refused(f"{spec.title} refused: {refusal}; nothing was changed")
         else:

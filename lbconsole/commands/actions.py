@@ -13,9 +13,12 @@ import argparse
 import asyncio
 import sys
 
+from typing import Any
+
 from lbconsole import inventory as inventory_mod
 from lbconsole.actions import registry
 from lbconsole.actions.registry import ActionSpec
+from lbconsole.actions.result import FAILED, USAGE, ActionResult, refused
 
 DEFAULT_WAIT_S = 30.0
 _TARGET_ARGS = {
@@ -90,10 +93,13 @@ async def _run(spec: ActionSpec, args: argparse.Namespace, inv) -> int:
         params = {"force": args.force}
     target = _target(spec, args, ctx.cluster)
     try:
-        refusal = None
+        refusal, outcome = None, None
         if not args.yes and not ctx.cluster_read_only:
-            refusal = await _confirm(ctx, name, target, params)
-        res = await execute(ctx, name, target, params, refusal=refusal)
+            if sys.stdin.isatty():  # the checks first: never ask in vain
+                outcome = await preflight(ctx, name, target, params)
+            if outcome is None:
+                refusal = await _confirm(ctx, name, target, params)
+        res = await execute(ctx, name, target, params, refusal=refusal, outcome=outcome)
     finally:
         await ctx.close()
     out = sys.stdout if res.ok else sys.stderr
@@ -101,6 +107,38 @@ async def _run(spec: ActionSpec, args: argparse.Namespace, inv) -> int:
     for line in res.details:
         print(f"  {line}", file=out)
     return res.exit_code
+
+
+async def preflight(ctx: Any, name: str, target: dict[str, Any], params: dict[str, Any]) -> ActionResult | None:
+    """The action's own checks, reading only, before the prompt: their refusal is the answer (None: ask).
+
+    The action runs them again after the yes, so nothing the operator did not confirm can slip through.
+    """
+    from lbconsole.actions import director_view, drain, failover, targets
+    from lbconsole.errors import LbconsoleError, RefusedError, UsageError
+
+    try:
+        parsed = targets.from_dict(registry.get(name).target, target, ctx.cluster)
+        ctx.cluster = parsed.cluster
+        if isinstance(parsed, targets.RealServerTarget):
+            keys = [rs.key for rs in parsed.real_servers]
+            nodes = director_view.directors(ctx.cluster_config())
+            views = await director_view.inspect(ctx, nodes, parsed.service, keys)
+            refusal, _ = drain.check(parsed, views, bool(params.get("force")), drain=name == "drain")
+            return refusal
+        if name == "failover" and isinstance(parsed, targets.InstanceTarget):
+            plan = await failover.plan(ctx, parsed)
+            if plan.refusal:
+                return refused(f"failover of {parsed.instance} refused: {plan.refusal}")
+        if isinstance(parsed, targets.NodeTarget) and ctx.cluster_config().node(parsed.node) is None:
+            return None  # execute says which nodes there are
+    except UsageError as exc:
+        return ActionResult(USAGE, str(exc))
+    except RefusedError as exc:
+        return refused(str(exc))
+    except LbconsoleError as exc:
+        return ActionResult(FAILED, str(exc))
+    return None
 
 
 async def _confirm(ctx, name: str, target: dict, params: dict) -> str | None:
