@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from lbconsole import __version__, paths
+from lbconsole import __version__, paths, safetext
 from lbconsole.errors import LbconsoleError
 
 # Subcommand modules, each with register(subparsers).
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_console(args)
         return args.func(args)
     except LbconsoleError as exc:
-        print(f"lbconsole: {exc}", file=sys.stderr)
+        print(safetext.line(f"lbconsole: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("lbconsole: interrupted", file=sys.stderr)

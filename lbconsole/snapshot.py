@@ -232,7 +232,10 @@ _NESTED: dict[tuple[type, str], type] = {
 
 def _to_plain(obj: Any) -> Any:
     if hasattr(obj, "__dataclass_fields__"):
-        return {f.name: _to_plain(getattr(obj, f.name)) for f in fields(obj)}
+        out = {f.name: _to_plain(getattr(obj, f.name)) for f in fields(obj)}
+        if isinstance(obj, NodeSnapshot) and obj.updated_at is None:
+            out["age_s"] = None  # never reached: data of no age, not fresh data
+        return out
     if isinstance(obj, (tuple, list)):
         return [_to_plain(v) for v in obj]
     return obj
@@ -245,6 +248,8 @@ def _from_plain(cls: type, data: dict[str, Any]) -> Any:
             continue
         value = data[f.name]
         inner = _NESTED.get((cls, f.name))
+        if value is None and cls is NodeSnapshot and f.name == "age_s":
+            continue  # never reached (see _to_plain)
         if value is None:
             kwargs[f.name] = None
         elif inner is not None and isinstance(value, list):

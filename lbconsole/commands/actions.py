@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from lbconsole import inventory as inventory_mod
+from lbconsole import safetext
 from lbconsole.actions import registry
 from lbconsole.actions.registry import ActionSpec
 from lbconsole.actions.result import FAILED, USAGE, ActionResult, refused
@@ -85,7 +86,8 @@ async def _run(spec: ActionSpec, args: argparse.Namespace, inv) -> int:
 
     name = "release" if getattr(args, "release", False) else spec.name
     ctx = ActionContext(inventory=inv, cluster=_cluster_of(spec, args, inv), read_only=args.read_only,
-                        progress=lambda text: print(f"  {text}", file=sys.stderr, flush=True), origin="cli")
+                        progress=lambda text: print(f"  {safetext.line(text)}", file=sys.stderr, flush=True),
+                        origin="cli")
     params = {}
     if name == "drain":
         params = {"reason": args.reason, "force": args.force, "wait": args.wait}
@@ -103,9 +105,9 @@ async def _run(spec: ActionSpec, args: argparse.Namespace, inv) -> int:
     finally:
         await ctx.close()
     out = sys.stdout if res.ok else sys.stderr
-    print(res.message if res.ok else f"lbconsole {name}: {res.message}", file=out)
+    print(safetext.line(res.message if res.ok else f"lbconsole {name}: {res.message}"), file=out)
     for line in res.details:
-        print(f"  {line}", file=out)
+        print(f"  {safetext.line(line)}", file=out)
     return res.exit_code
 
 
@@ -146,7 +148,7 @@ async def _confirm(ctx, name: str, target: dict, params: dict) -> str | None:
     if not sys.stdin.isatty():
         return "not confirmed: stdin is not a terminal; pass --yes to confirm"
     text = await describe(ctx, name, target, params)
-    print(text, file=sys.stderr)
+    print(safetext.clean(text), file=sys.stderr)
     try:
         answer = input(f"{registry.get(name).title}? [y/N] ")
     except EOFError:

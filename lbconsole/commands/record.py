@@ -12,6 +12,7 @@ import sys
 import time
 
 from lbconsole import inventory as inventory_mod
+from lbconsole import safetext
 from lbconsole.errors import UsageError
 
 
@@ -54,14 +55,14 @@ async def record(source, path: str, count: int | None = None, duration: float | 
 def run(args: argparse.Namespace) -> int:
     if args.count is not None and args.count < 1:
         raise UsageError("--count must be at least 1")
-    if args.duration is not None and args.duration <= 0:
-        raise UsageError("--duration must be above 0")
+    if args.duration is not None and not 0 < args.duration < float("inf"):  # nan fails both
+        raise UsageError("--duration must be a number of seconds above 0")
     inv = inventory_mod.load(args.inventory)
     from lbconsole.source.poller import LivePoller  # asyncssh is slow to import: only when recording
 
     def progress(n, snapshot):
         down = [n.name for c in snapshot.clusters for n in c.nodes if not n.reachable]
-        note = f", unreachable: {' '.join(down)}" if down else ""
+        note = safetext.line(f", unreachable: {' '.join(down)}") if down else ""
         print(f"\rrecorded {n} snapshot{'s' if n != 1 else ''}{note}   ", end="", file=sys.stderr, flush=True)
 
     try:

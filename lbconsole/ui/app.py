@@ -20,6 +20,7 @@ from textual.screen import Screen
 
 from lbconsole.actions.registry import BY_NAME, ActionSpec
 from lbconsole.analyzers.transitions import Event
+from lbconsole import safetext
 from lbconsole.errors import UsageError
 from lbconsole.inventory import Inventory
 from lbconsole.snapshot import Snapshot
@@ -165,8 +166,8 @@ class LbConsole(App):
             timeout = TOAST_KINDS.get(event.kind)
             if timeout:
                 severity = "error" if event.severity == "critical" else "warning"
-                self.notify(event.message, title=event.kind.replace("_", " "), severity=severity, timeout=timeout,
-                            markup=False)
+                self.notify(safetext.clean(event.message), title=event.kind.replace("_", " "), severity=severity,
+                            timeout=timeout, markup=False)
         self.redraw()
         return events
 
@@ -310,7 +311,7 @@ class LbConsole(App):
         self.run_worker(operate.confirm_and_run(self, spec, target), group="action", exclusive=True)
 
     def refuse(self, spec: ActionSpec, why: str) -> None:
-        self.notify(f"{spec.title} refused: {why}", title="Refused", severity="error")
+        self.notify(safetext.clean(f"{spec.title} refused: {why}"), title="Refused", severity="error", markup=False)
         cluster = self.state.cluster
         self.state.events.append(Event(self.state.snapshot.taken_at if self.state.snapshot else time.time(),
                                        "action_refused", f"{spec.title} refused: {why}",
