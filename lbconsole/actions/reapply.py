@@ -89,12 +89,23 @@ async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node) -> Ac
         replies = await nodescript.run_all(ctx, [(node, drain_script.apply_drain(target.service, items,
                                                                                  reapply=True))])
         after, problems = drain._read_back(replies, keys)
-        skipped = [p for p in problems if "skipped" in p]  # undrained since the snapshot: fine
-        problems = [p for p in problems if p not in skipped]
-        bad = [k for k, w in after.get(node.name, {}).items() if w not in (0, None) and not skipped]
-        verb = done if not bad and not problems else failed
-        res = verb(f"re-applied the drain of {', '.join(k for k in keys)} of {target.service.key} on {node.name} "
-                   "(keepalived had put the weight back)", before=before, after=after, details=problems)
+        # Undrained since the snapshot (its record is gone): fine, for that server only.
+        skipped = {label.split(":", 1)[1] for reply in replies.values() for label, sec in reply.sections.items()
+                   if label.startswith("rec:") and "skipped" in sec.text}
+        problems = [p for p in problems if "skipped" not in p]
+        done_keys = [k for k in keys if k not in skipped]
+        if not done_keys and not problems:
+            return None
+        bad = [f"{k} has weight {w} on {node.name}" for k, w in after.get(node.name, {}).items()
+               if w not in (0, None) and k not in skipped]
+        if not bad and not problems:
+            res = done(f"re-applied the drain of {', '.join(done_keys)} of {target.service.key} on {node.name} "
+                       "(keepalived had put the weight back)", before=before, after=after)
+        else:
+            res = failed(f"re-apply of the drain of {', '.join(done_keys)} of {target.service.key} on {node.name} "
+                         f"FAILED: {'; '.join(bad + problems)}", before=before, after=after, details=bad + problems)
+        if skipped:
+            res.details.append(f"{', '.join(sorted(skipped))}: undrained since, left alone")
     record.update(before=res.before, after=res.after, result=res.word, exit_code=res.exit_code, message=res.message)
     ctx.audit.append(record)
     res.details += await audit.to_syslog(ctx, [node], record)
