@@ -62,6 +62,8 @@ class LbConsole(App):
         self.noc_cycle_s = noc_cycle_s
         self._step = False
         self._resume = asyncio.Event()
+        self.runner = operate.ActionRunner(self)
+        self.reapply_job = operate.ReapplyJob(self)
         own = themes.load_all()
         for t in own.values():
             self.register_theme(t)
@@ -94,6 +96,8 @@ class LbConsole(App):
 
     def on_mount(self) -> None:
         self.pump()
+        if not self.forced_read_only:
+            self.run_worker(self.reapply_job.run(), group="reapply", exit_on_error=False)
         self.set_interval(1.0, self._tick)
         if self.noc:
             self.set_interval(self.noc_cycle_s, self._cycle)
@@ -110,6 +114,7 @@ class LbConsole(App):
                 pass
 
     def _hangup(self, sig: int) -> None:
+        self.runner.interrupt_all(signal.Signals(sig).name)  # the terminal is gone: nobody can wait
         self.exit(return_code=128 + sig)
         # The terminal may be gone: if restoring it hangs, leave anyway.
         timer = threading.Timer(5.0, os._exit, args=(128 + sig,))
@@ -117,6 +122,7 @@ class LbConsole(App):
         timer.start()
 
     async def on_unmount(self) -> None:
+        self.runner.interrupt_all("the console closing (terminal lost)")
         try:
             await asyncio.wait_for(self.source.close(), 5)
         except Exception:  # leaving anyway; a close that fails must not turn q into a traceback
@@ -161,7 +167,7 @@ class LbConsole(App):
         self.feed_error = None
         self._update_accent()
         if not self.forced_read_only and operate.has_reverted_drains(snapshot):
-            self.run_worker(operate.reapply(self, snapshot), group="reapply", exclusive=True)
+            self.reapply_job.offer(snapshot)  # serial: a new snapshot never cancels a re-apply
         for event in events:
             timeout = TOAST_KINDS.get(event.kind)
             if timeout:
@@ -308,7 +314,12 @@ class LbConsole(App):
         if target is None:
             self.notify(f"{spec.title}: select a {spec.target.replace('_', ' ')} first", severity="warning")
             return
-        self.run_worker(operate.confirm_and_run(self, spec, target), group="action", exclusive=True)
+        self.runner.start(spec, target)  # one per cluster; runs to its end, never cancelled from here
+
+    async def action_quit(self) -> None:
+        """Leave, but never in the middle of an action: wait for it (q again: leave, recorded as interrupted)."""
+        if self.runner.before_quit():
+            self.exit()
 
     def refuse(self, spec: ActionSpec, why: str) -> None:
         self.notify(safetext.clean(f"{spec.title} refused: {why}"), title="Refused", severity="error", markup=False)
