@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from lbconsole import __version__, paths, safetext
 from lbconsole.errors import LbconsoleError
@@ -26,7 +27,7 @@ SUBCOMMANDS = (
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # usage errors exit 2 with one line
+    def error(self, message: str) -> NoReturn:  # usage errors exit 2 with one line
         self.print_usage(sys.stderr)
         print(f"lbconsole: error: {message}", file=sys.stderr)
         raise SystemExit(2)
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             from lbconsole.ui.run import run_console  # the only path that imports Textual
 
             return run_console(args)
-        return args.func(args)
+        return int(args.func(args))
     except LbconsoleError as exc:
         print(safetext.line(f"lbconsole: {exc}"), file=sys.stderr)
         return exc.exit_code

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-
 from typing import Any
 
 from lbconsole import inventory as inventory_mod
@@ -22,7 +21,7 @@ from lbconsole.actions.registry import ActionSpec
 from lbconsole.actions.result import FAILED, USAGE, ActionResult, refused
 
 DEFAULT_WAIT_S = 30.0
-_TARGET_ARGS = {
+_TARGET_ARGS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "real_server": [("service", {"metavar": "SERVICE", "help": "VIP:PORT, udp:VIP:PORT, sctp:VIP:PORT or fwm:MARK"}),
                     ("real_server", {"metavar": "REALSERVER", "nargs": "+",
                                      "help": "IP:PORT (several: each is done once, on every director)"})],
@@ -31,7 +30,7 @@ _TARGET_ARGS = {
 }
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from lbconsole.cli import add_common
 
     for spec in registry.ACTIONS:
@@ -60,18 +59,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=lambda args, spec=spec: run(spec, args))
 
 
-def _target(spec: ActionSpec, args: argparse.Namespace, cluster: str | None) -> dict:
-    out = {"kind": spec.target, "cluster": cluster}
+def _target(spec: ActionSpec, args: argparse.Namespace, cluster: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": spec.target, "cluster": cluster}
     for dest, _ in _TARGET_ARGS[spec.target]:
         out[dest] = getattr(args, dest)
     return out
 
 
-def _cluster_of(spec: ActionSpec, args, inv) -> str | None:
+def _cluster_of(spec: ActionSpec, args: argparse.Namespace, inv: inventory_mod.Inventory) -> str | None:
     if args.cluster:
-        return args.cluster
-    if spec.target == "nginx_node" and inv.find_node(args.node):
-        return inv.find_node(args.node).cluster
+        return str(args.cluster)
+    node = inv.find_node(args.node) if spec.target == "nginx_node" else None
+    if node is not None:
+        return node.cluster
     return inv.clusters[0].name if len(inv.clusters) == 1 else None
 
 
@@ -80,7 +80,7 @@ def run(spec: ActionSpec, args: argparse.Namespace) -> int:
     return asyncio.run(_run(spec, args, inv))
 
 
-async def _run(spec: ActionSpec, args: argparse.Namespace, inv) -> int:
+async def _run(spec: ActionSpec, args: argparse.Namespace, inv: inventory_mod.Inventory) -> int:
     from lbconsole.actions.context import ActionContext
     from lbconsole.actions.execute import execute
 
@@ -88,7 +88,7 @@ async def _run(spec: ActionSpec, args: argparse.Namespace, inv) -> int:
     ctx = ActionContext(inventory=inv, cluster=_cluster_of(spec, args, inv), read_only=args.read_only,
                         progress=lambda text: print(f"  {safetext.line(text)}", file=sys.stderr, flush=True),
                         origin="cli")
-    params = {}
+    params: dict[str, Any] = {}
     if name == "drain":
         params = {"reason": args.reason, "force": args.force, "wait": args.wait}
     elif name == "undrain":
@@ -143,7 +143,7 @@ async def preflight(ctx: Any, name: str, target: dict[str, Any], params: dict[st
     return None
 
 
-async def _confirm(ctx, name: str, target: dict, params: dict) -> str | None:
+async def _confirm(ctx: Any, name: str, target: dict[str, Any], params: dict[str, Any]) -> str | None:
     """None to go ahead, else why not (the attempt is then audited as refused)."""
     if not sys.stdin.isatty():
         return "not confirmed: stdin is not a terminal; pass --yes to confirm"
@@ -156,7 +156,7 @@ async def _confirm(ctx, name: str, target: dict, params: dict) -> str | None:
     return None if answer.strip().lower() in ("y", "yes") else "not confirmed by the operator"
 
 
-async def describe(ctx, name: str, target: dict, params: dict) -> str:
+async def describe(ctx: Any, name: str, target: dict[str, Any], params: dict[str, Any]) -> str:
     """What will change and where, for the prompt."""
     cluster = ctx.cluster or "?"
     if name in ("drain", "undrain"):
@@ -170,8 +170,10 @@ async def describe(ctx, name: str, target: dict, params: dict) -> str:
     if name == "failover":
         from lbconsole.actions import failover, targets
 
-        plan = await failover.plan(ctx, targets.from_dict("vrrp_instance", target, ctx.cluster))
-        if plan.refusal:
+        parsed = targets.from_dict("vrrp_instance", target, ctx.cluster)
+        assert isinstance(parsed, targets.InstanceTarget)
+        plan = await failover.plan(ctx, parsed)
+        if plan.refusal or plan.master is None:
             return f"Failover of {target['instance']}: preflight says: {plan.refusal}"
         warn = "WARNING: " if plan.mode == "stop" else ""
         return (f"Failover of {target['instance']} in cluster {cluster}: {plan.master.node.name} (MASTER) steps down.\n"

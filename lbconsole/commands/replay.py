@@ -10,7 +10,7 @@ import argparse
 from lbconsole import paths
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from lbconsole.cli import add_common
 
     parser = sub.add_parser("replay", help="open the console on a recording (read-only)")

@@ -16,7 +16,7 @@ from lbconsole import safetext
 from lbconsole.snapshot import Snapshot
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from lbconsole.cli import add_common
 
     parser = sub.add_parser("status", help="poll every node once and print the snapshot")

@@ -82,7 +82,7 @@ class ReplaySource(SnapshotSource):
             started = loop.time()
             try:
                 await asyncio.wait_for(self._wake.wait(), None if self.paused else remaining / self.speed)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             if not self.paused:
                 remaining -= (loop.time() - started) * self.speed

@@ -18,9 +18,9 @@ from textual import work
 from textual.app import App
 from textual.screen import Screen
 
+from lbconsole import safetext
 from lbconsole.actions.registry import BY_NAME, ActionSpec
 from lbconsole.analyzers.transitions import Event
-from lbconsole import safetext
 from lbconsole.errors import UsageError
 from lbconsole.inventory import Inventory
 from lbconsole.snapshot import Snapshot

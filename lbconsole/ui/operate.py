@@ -25,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from lbconsole import safetext
 from lbconsole.actions import audit as audit_mod
@@ -48,19 +49,18 @@ class ActionContext:
     read_only: bool
     origin: str = "tui"
     progress: Callable[[str], None] = field(default=lambda text: None)
-    transports: dict | None = None  # the live poller's open connections, reused by the action
+    transports: dict[str, Any] | None = None  # the live poller's open connections, reused by the action
     extra: dict[str, Any] = field(default_factory=dict)
     audit: Any = None  # an AuditLog; None: the default one
 
 
-def load_executor():
+def load_executor() -> Callable[..., Any] | None:
     """`lbconsole.actions.execute`, whether a function or a module holding one; None if absent."""
     try:
-        from lbconsole.actions import execute
+        from lbconsole.actions import execute as found
     except ImportError:
         return None
-    if inspect.ismodule(execute):
-        execute = getattr(execute, "execute", None)
+    execute: Any = getattr(found, "execute", None) if inspect.ismodule(found) else found
     return execute if callable(execute) else None
 
 
@@ -69,7 +69,7 @@ def has_reverted_drains(snapshot: Snapshot) -> bool:
     return any(a.kind == "drain_reverted" for a in snapshot.alerts)
 
 
-async def reapply_drains(ctx: ActionContext, snapshot: Snapshot) -> list:
+async def reapply_drains(ctx: ActionContext, snapshot: Snapshot) -> list[Any]:
     """Re-apply reverted drains through the actions layer; [] when it is not there."""
     try:
         from lbconsole.actions.reapply import reapply_reverted
@@ -78,7 +78,7 @@ async def reapply_drains(ctx: ActionContext, snapshot: Snapshot) -> list:
     return await reapply_reverted(ctx, snapshot)
 
 
-def describe(spec: ActionSpec, target: dict, view: ClusterView | None, params: dict) -> str:
+def describe(spec: ActionSpec, target: dict[str, Any], view: ClusterView | None, params: dict[str, Any]) -> str:
     """Exactly what will change and where, for the confirmation."""
     cluster = target.get("cluster", "?")
     if spec.target == "real_server":
@@ -120,15 +120,15 @@ def describe(spec: ActionSpec, target: dict, view: ClusterView | None, params: d
     return f"{spec.title} in cluster {cluster}."
 
 
-def _rs_slots(merged, rs: str):
+def _rs_slots(merged: Any, rs: str) -> Any:
     for key, slots in merged.rs.items():
         if rs_label(key) == rs:
             return slots
     return [None] * len(merged.per_director)
 
 
-def what(target: dict) -> str:
-    return target.get("real_server") or target.get("instance") or target.get("node") or "?"
+def what(target: dict[str, Any]) -> str:
+    return str(target.get("real_server") or target.get("instance") or target.get("node") or "?")
 
 
 def summarise(result: Any) -> tuple[bool, str]:
@@ -147,11 +147,11 @@ def summarise(result: Any) -> tuple[bool, str]:
     return bool(ok) if ok is not None else True, str(message)
 
 
-def _transports(app) -> dict | None:
+def _transports(app: Any) -> dict[str, Any] | None:
     return getattr(getattr(app.source, "poller", None), "transports", None)
 
 
-def _log(app, at: float | None, kind: str, message: str, cluster: str, node: str | None, severity: str) -> None:
+def _log(app: Any, at: float | None, kind: str, message: str, cluster: str, node: str | None, severity: str) -> None:
     when = at if at is not None else (app.state.snapshot.taken_at if app.state.snapshot else time.time())
     app.state.events.append(Event(when, kind, safetext.clean(message), cluster, node, severity))
 
@@ -161,10 +161,10 @@ class Running:
     """One action of a cluster, from its key press (dialogs included) to its audit record."""
 
     spec: ActionSpec
-    target: dict
+    target: dict[str, Any]
     started: float = field(default_factory=time.monotonic)
-    params: dict = field(default_factory=dict)
-    task: asyncio.Task | None = None  # set once confirmed: the run itself
+    params: dict[str, Any] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None  # set once confirmed: the run itself
     progress: list[str] = field(default_factory=list)
     interrupted: bool = False
 
@@ -176,7 +176,7 @@ class Running:
 class ActionRunner:
     """At most one action per cluster, never cancelled by the UI, every outcome audited."""
 
-    def __init__(self, app, audit_log: audit_mod.AuditLog | None = None):
+    def __init__(self, app: Any, audit_log: audit_mod.AuditLog | None = None):
         self.app = app
         self.audit = audit_log or audit_mod.AuditLog()
         self.running: dict[str, Running] = {}
@@ -185,7 +185,7 @@ class ActionRunner:
     def executing(self) -> list[Running]:
         return [r for r in self.running.values() if r.task is not None and not r.task.done()]
 
-    def start(self, spec: ActionSpec, target: dict) -> None:
+    def start(self, spec: ActionSpec, target: dict[str, Any]) -> None:
         cluster = target["cluster"]
         busy = self.running.get(cluster)
         if busy is not None:
@@ -206,7 +206,7 @@ class ActionRunner:
         if self.running.get(slot.target["cluster"]) is slot:
             del self.running[slot.target["cluster"]]
 
-    def refuse_busy(self, spec: ActionSpec, target: dict, busy: Running) -> None:
+    def refuse_busy(self, spec: ActionSpec, target: dict[str, Any], busy: Running) -> None:
         took = time.monotonic() - busy.started
         state = "running" if busy.task is not None else "being confirmed"
         why = (f"{busy.label} is {state} in cluster {target['cluster']} (since {took:.0f} s); "
@@ -219,7 +219,7 @@ class ActionRunner:
         _log(self.app, None, "action_refused", f"{spec.title} {what(target)} refused: {why}", target["cluster"],
              target.get("node"), "warning")
 
-    def _record(self, spec: ActionSpec, target: dict, params: dict) -> dict:
+    def _record(self, spec: ActionSpec, target: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         from lbconsole.actions.context import operator
 
         return audit_mod.new_record(who=operator(), what=spec.name, target=dict(target), cluster=target["cluster"],
@@ -262,13 +262,13 @@ class ActionRunner:
             self.app.exit()
 
 
-async def confirm_and_run(app, slot: Running, runner: ActionRunner) -> None:
+async def confirm_and_run(app: Any, slot: Running, runner: ActionRunner) -> None:
     """Reason (drain), confirmation, then the executor as a task the UI cannot cancel."""
     from lbconsole.ui.screens.confirm import ConfirmScreen
     from lbconsole.ui.screens.reason import ReasonScreen
 
     spec, target = slot.spec, slot.target
-    params: dict = slot.params
+    params: dict[str, Any] = slot.params
     if spec.name == "drain":
         reason = await app.push_screen_wait(ReasonScreen(what(target)))
         if reason is None:
@@ -301,7 +301,8 @@ async def confirm_and_run(app, slot: Running, runner: ActionRunner) -> None:
     await asyncio.shield(slot.task)  # a cancelled worker leaves the task running
 
 
-async def _run_to_the_end(app, slot: Running, runner: ActionRunner, execute, ctx: ActionContext) -> None:
+async def _run_to_the_end(app: Any, slot: Running, runner: ActionRunner, execute: Callable[..., Any],
+                          ctx: ActionContext) -> None:
     spec, target = slot.spec, slot.target
     try:
         try:
@@ -326,7 +327,7 @@ async def _run_to_the_end(app, slot: Running, runner: ActionRunner, execute, ctx
 class ReapplyJob:
     """Re-apply of reverted drains: one serial job; a new snapshot waits its turn, it never cancels a run."""
 
-    def __init__(self, app):
+    def __init__(self, app: Any) -> None:
         self.app = app
         self.latest: Snapshot | None = None
         self._wake = asyncio.Event()
@@ -349,7 +350,7 @@ class ReapplyJob:
             self.runs += 1
 
 
-async def reapply(app, snapshot: Snapshot) -> None:
+async def reapply(app: Any, snapshot: Snapshot) -> None:
     """keepalived put a drained server's weight back: drain it again (unprepared clusters)."""
     ctx = ActionContext(inventory=app.inventory, snapshot=snapshot, cluster=None, read_only=app.forced_read_only,
                         origin="reapply", transports=_transports(app))

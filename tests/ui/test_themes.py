@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from lbconsole import paths
+from lbconsole.source.replay import ReplaySource
 from lbconsole.ui import themes
 from lbconsole.ui.themes import ThemeError
-from lbconsole.source.replay import ReplaySource
 from ui import synth
 from ui.helpers import lines_of, make_app, started
 

@@ -4,8 +4,9 @@ syslog line; other refusals and usage errors are audited too; and re-applying re
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

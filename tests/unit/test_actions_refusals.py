@@ -12,7 +12,7 @@ from unit.test_actions_drain import SVC, cluster, drain, edits  # noqa: F401  (c
 TARGET = {"cluster": "c", "service": "10.0.0.100:80", "real_server": "10.0.0.21:80"}
 
 
-async def test_undrain_with_a_director_down_names_undrain_force_and_it_works(cluster):
+async def test_undrain_with_a_director_down_names_undrain_force_and_it_works(cluster):  # noqa: F811
     ctx, ds = cluster
     assert (await drain(ctx, "10.0.0.21:80")).exit_code == 0
     (ds["lb2"].root / "ipvs.json").write_text("not json")  # lb2's ipvsadm now fails
@@ -30,7 +30,7 @@ async def test_undrain_with_a_director_down_names_undrain_force_and_it_works(clu
     assert [r["params"].get("force") for r in AuditLog(ctx.audit.path).read()][-1] is True
 
 
-async def test_drain_on_a_host_without_ip_vs_says_so(cluster):
+async def test_drain_on_a_host_without_ip_vs_says_so(cluster):  # noqa: F811
     ctx, ds = cluster
     for d in ds.values():  # ipvsadm as it answers on a kernel without ip_vs
         tool = d.root / "bin" / "ipvsadm"

@@ -85,7 +85,8 @@ NODE = "[[cluster]]\nname = 'a'\n[[cluster.node]]\nname = 'x'\nhost = 'h'\nroles
 @pytest.mark.parametrize("text, line, words", [
     ("[[cluster]]\nname = 'a'\n[[cluster.node]]\nname = 'x'\nhost = 'h'\nroles = ['director'\n", 6, "invalid TOML"),
     ("[defaults]\nport = 'x'\n[[cluster]]\nname='a'\n", 2, "'port' must be an integer, not a string"),
-    ("[[cluster]]\nname = 'a'\n[[cluster.node]]\nname = 'x'\nhost = 'h'\nroles = ['dircetor']\n", 6, "unknown role 'dircetor' (roles: director, nginx, backend)"),
+    ("[[cluster]]\nname = 'a'\n[[cluster.node]]\nname = 'x'\nhost = 'h'\nroles = ['dircetor']\n", 6,
+     "unknown role 'dircetor' (roles: director, nginx, backend)"),
     ("[[cluster]]\nname = 'a'\n[[cluster.node]]\nname = 'x'\nroles = ['nginx']\n", 3, "has no 'host'"),
     (NODE + "sudo = 'yes'\n", 7, "'sudo' must be true or false, not a string"),
     (NODE + "hostname = 'q'\n", 7, "unknown key 'hostname'"),

@@ -6,8 +6,7 @@ import json
 
 from lbconsole import cli
 from lbconsole.commands import status
-from lbconsole.snapshot import (ClusterSnapshot, Counters, Drain, NodeSnapshot, Rates, RealServer, Service,
-                                Snapshot)
+from lbconsole.snapshot import ClusterSnapshot, Counters, Drain, NodeSnapshot, Rates, RealServer, Service, Snapshot
 
 INVENTORY = """[[cluster]]
 name = "c"
@@ -33,7 +32,8 @@ def test_a_node_never_reached_has_age_null_in_json(tmp_path, capsys):
 def test_drain_reasons_and_errors_are_printed_as_text():
     evil = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2Jdisk swap\r\nfake line"
     rs = RealServer(address="10.0.0.21", port=80, forward="route", weight=0, active_conns=0, inactive_conns=0,
-                    stats=Counters(), rates=Rates(), drain=Drain(reason=evil, by="ann\x1b[31m@ops", since=1.0, weight=1))
+                    stats=Counters(), rates=Rates(),
+                    drain=Drain(reason=evil, by="ann\x1b[31m@ops", since=1.0, weight=1))
     svc = Service(protocol="TCP", address="10.0.0.100", port=80, fwmark=None, scheduler="wlc", real_servers=(rs,))
     node = NodeSnapshot("lb1", "h", ("director",), reachable=True, error="boom\x1b[5m", updated_at=1.0, ipvs=(svc,))
     text = status.render_text(Snapshot(1.0, (ClusterSnapshot("c", (node,)),)))
