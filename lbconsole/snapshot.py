@@ -198,11 +198,13 @@ class Snapshot:
         return next((c for c in self.clusters if c.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_plain(self)
+        out: dict[str, Any] = _to_plain(self)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
-        return _from_plain(cls, data)
+        out: Snapshot = _from_plain(cls, data)
+        return out
 
     def with_alerts(self, alerts: tuple[Alert, ...]) -> Snapshot:
         return replace(self, alerts=alerts)
@@ -242,7 +244,7 @@ def _to_plain(obj: Any) -> Any:
 
 
 def _from_plain(cls: type, data: dict[str, Any]) -> Any:
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for f in fields(cls):
         if f.name not in data:
             continue

@@ -13,6 +13,7 @@ from lbconsole.actions import audit, registry, targets
 from lbconsole.actions.context import ActionContext
 from lbconsole.actions.result import USAGE, ActionResult, failed, refused
 from lbconsole.errors import LbconsoleError, RefusedError, UsageError
+from lbconsole.inventory import NodeConfig
 
 
 async def execute(ctx: Any, name: str, target: Any, params: dict[str, Any] | None = None,
@@ -74,7 +75,7 @@ def _audited(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in ("reason", "force", "wait")}
 
 
-def _involved(ctx: ActionContext, name: str, target) -> list:
+def _involved(ctx: ActionContext, name: str, target: targets.Target) -> list[NodeConfig]:
     """The nodes whose syslog gets the record: the directors, or the nginx node reloaded."""
     cluster = ctx.cluster_config()
     if isinstance(target, targets.NodeTarget):
@@ -86,7 +87,7 @@ def _involved(ctx: ActionContext, name: str, target) -> list:
     return list({n.name: n for n in cluster.directors}.values())
 
 
-async def _run(ctx: ActionContext, name: str, target, params: dict[str, Any]) -> ActionResult:
+async def _run(ctx: ActionContext, name: str, target: Any, params: dict[str, Any]) -> ActionResult:
     if name in ("drain", "undrain"):
         from lbconsole.actions import drain
 

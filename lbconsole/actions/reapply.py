@@ -10,18 +10,21 @@ undrain may have removed it since the snapshot), and audits it.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from lbconsole.actions import audit, director_view, drain, drain_script, nodescript
 from lbconsole.actions.context import ActionContext
 from lbconsole.actions.result import ActionResult, done, failed
 from lbconsole.actions.targets import RealServerTarget, parse_real_server, parse_service
 from lbconsole.analyzers.drain import reverted as reverted_in
+from lbconsole.inventory import NodeConfig
+from lbconsole.snapshot import Snapshot
 
 MIN_INTERVAL_S = 5.0  # per (director, service, real server): never fight keepalived in a tight loop
 _last: dict[tuple[str, str, str, str], float] = {}
 
 
-def reverted(snapshot) -> dict[tuple[str, str, str], list[str]]:
+def reverted(snapshot: Snapshot) -> dict[tuple[str, str, str], list[str]]:
     """(cluster, director, service key) -> drained real servers whose weight is not 0 there."""
     out: dict[tuple[str, str, str], list[str]] = {}
     for cluster in snapshot.clusters:
@@ -32,7 +35,7 @@ def reverted(snapshot) -> dict[tuple[str, str, str], list[str]]:
     return out
 
 
-async def reapply_reverted(ctx, snapshot, now: float | None = None) -> list[ActionResult]:
+async def reapply_reverted(ctx: Any, snapshot: Snapshot | None, now: float | None = None) -> list[ActionResult]:
     """Re-drain every reverted real server once; returns what was done (empty when nothing was due)."""
     base = ActionContext.from_any(ctx)
     if base.read_only or base.inventory is None or snapshot is None:
@@ -44,8 +47,10 @@ async def reapply_reverted(ctx, snapshot, now: float | None = None) -> list[Acti
             await base.close()
 
 
-async def _reapply_due(base: ActionContext, snapshot, now: float) -> list[ActionResult]:
-    results = []
+async def _reapply_due(base: ActionContext, snapshot: Snapshot, now: float) -> list[ActionResult]:
+    results: list[ActionResult] = []
+    if base.inventory is None:
+        return results
     for (cluster_name, node_name, svc_key), keys in sorted(reverted(snapshot).items()):
         cluster = base.inventory.cluster(cluster_name)
         node = cluster.node(node_name) if cluster else None
@@ -64,7 +69,7 @@ async def _reapply_due(base: ActionContext, snapshot, now: float) -> list[Action
     return results
 
 
-async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node) -> ActionResult | None:
+async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node: NodeConfig) -> ActionResult | None:
     """None when, read afresh, there is nothing to do (undrained since the snapshot, or already 0)."""
     keys = [rs.key for rs in target.real_servers]
     record = audit.new_record(who=ctx.operator, what="drain_reapply", target={**target.to_dict(), "node": node.name},

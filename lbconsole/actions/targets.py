@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,7 +165,7 @@ def master_of(snapshot: Any, cluster: str, instance: str) -> str | None:
     return masters[0] if len(masters) == 1 else None
 
 
-def unique_real_servers(specs) -> tuple[RealServerSpec, ...]:
+def unique_real_servers(specs: Iterable[RealServerSpec]) -> tuple[RealServerSpec, ...]:
     """Each real server once, whatever the input repeats (hatop's "drain all" bug was a repeat)."""
     seen: dict[str, RealServerSpec] = {}
     for spec in specs:

@@ -57,7 +57,7 @@ class LivePoller(SnapshotSource):
         self.interval = interval or inventory.poll_interval
         self._fresh = asyncio.Event()
         self._wake = {n.name: asyncio.Event() for n in inventory.nodes}
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def inventory(self) -> Inventory:
