@@ -74,6 +74,9 @@ class ActionContext:
             raise UsageError(f"no cluster {self.cluster!r} in the inventory (have: {names})")
         return found
 
+    def inventory_path(self) -> str:
+        return (self.inventory.path if self.inventory is not None else None) or "the inventory"
+
     @property
     def cluster_read_only(self) -> bool:
         """Read-only from the flag or from the inventory's cluster."""

@@ -42,8 +42,10 @@ async def execute(ctx: Any, name: str, target: Any, params: dict[str, Any] | Non
         nodes = _involved(ctx, name, parsed)
         if ctx.cluster_read_only:
             why = "--read-only" if ctx.read_only else f"cluster {parsed.cluster} is read-only in the inventory"
+            way = ("to act, run it without --read-only" if ctx.read_only else
+                   f"to act, set read_only = false for cluster {parsed.cluster} in {ctx.inventory_path()}")
             res = refused(f"{spec.title} refused: read-only ({why}); nothing was changed",
-                          details=[f"audited locally in {ctx.audit.path}; no node was contacted"])
+                          details=[way, f"audited locally in {ctx.audit.path}; no node was contacted"])
             nodes = []  # read-only: not even a syslog line goes to a node
         elif outcome is not None:
             res = outcome

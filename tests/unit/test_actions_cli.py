@@ -143,4 +143,5 @@ def test_a_read_only_refusal_reaches_no_node(inv, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert code == 3 and tried == []
     assert "audited locally" in err and "syslog" not in err and "Connect" not in err
+    assert "to act, run it without --read-only" in err
     assert AuditLog().read()[-1]["result"] == "refused"
