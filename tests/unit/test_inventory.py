@@ -105,6 +105,10 @@ NODE = "[[cluster]]\nname = 'a'\n[[cluster.node]]\nname = 'x'\nhost = 'h'\nroles
     (NODE + "port = 70000\n", 7, "'port' must be at most 65535"),
     (NODE + "[[cluster.node]]\nname = 'y'\nhost = 'h'\nroles = []\n", 10, "'roles' must not be empty"),
     (NODE + "identity = '/nonexistent/id'\n", 7, "identity file /nonexistent/id does not exist"),
+    ("[[cluster]]\nname = 'a' # the # is a comment\n[[cluster.node]]\nname = 'x'\nhost = 'h'\nroles = [\n  'nginx',\n"
+     "  'dircetor',\n]\nport = 'p'\n", 6, "unknown role 'dircetor'"),
+    ("[[cluster]]\nname = 'a'\n[[cluster.node]]\nname = 'x'\nhost = 'h'\nroles = [\n  'nginx',\n]\nport = 'p'\n", 9,
+     "'port' must be an integer"),
     ("[defaults]\nknown_hosts = '/nonexistent/kh'\n" + NODE, 2, "known_hosts file /nonexistent/kh does not exist"),
     ("[[cluster]]\nname = 'a'\n[[cluster.node]]\nname = 'x'\nhost = 'h'\nroles = ['nginx']\n"
      "[[cluster]]\nname = 'b'\n[[cluster.node]]\nname = 'y'\nhost = 'h'\nroles = ['nginx']\nport = true\n", 13,
