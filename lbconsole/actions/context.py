@@ -11,8 +11,9 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from lbconsole.actions.audit import AuditLog
 from lbconsole.errors import RefusedError, UsageError
