@@ -306,11 +306,11 @@ class LbConsole(App):
         spec = BY_NAME.get(name)
         if spec is None or not spec.mutating:
             return
-        if self.is_read_only():
-            self.refuse(spec, "read-only")
-            return
         screen = self.screen
         target = screen.target(spec.target) if isinstance(screen, ConsoleScreen) else None
+        if self.is_read_only():
+            self.refuse(spec, "read-only", target)
+            return
         if target is None:
             self.notify(f"{spec.title}: select a {spec.target.replace('_', ' ')} first", severity="warning")
             return
@@ -321,9 +321,11 @@ class LbConsole(App):
         if self.runner.before_quit():
             self.exit()
 
-    def refuse(self, spec: ActionSpec, why: str) -> None:
+    def refuse(self, spec: ActionSpec, why: str, target: dict[str, object] | None = None) -> None:
         self.notify(safetext.clean(f"{spec.title} refused: {why}"), title="Refused", severity="error", markup=False)
         cluster = self.state.cluster
+        self.runner.audit_refusal(spec, target or {"kind": spec.target, "cluster": cluster.name if cluster else None},
+                                  why)  # locally only: a read-only console contacts no node to act
         self.state.events.append(Event(self.state.snapshot.taken_at if self.state.snapshot else time.time(),
                                        "action_refused", f"{spec.title} refused: {why}",
                                        cluster.name if cluster else "", severity="warning"))

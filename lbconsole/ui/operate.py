@@ -213,16 +213,19 @@ class ActionRunner:
                "one action at a time per cluster: wait for it to finish")
         self.app.notify(safetext.clean(f"{spec.title} {what(target)} refused: {why}"), title="Refused",
                         severity="warning", markup=False)
+        self.audit_refusal(spec, target, why)
+        _log(self.app, None, "action_refused", f"{spec.title} {what(target)} refused: {why}", target["cluster"],
+             target.get("node"), "warning")
+
+    def audit_refusal(self, spec: ActionSpec, target: dict[str, Any], why: str) -> None:
         record = self._record(spec, target, {})
         record.update(result="refused", exit_code=3, message=f"{spec.title} refused: {why}; nothing was changed")
         self.audit.append(record)
-        _log(self.app, None, "action_refused", f"{spec.title} {what(target)} refused: {why}", target["cluster"],
-             target.get("node"), "warning")
 
     def _record(self, spec: ActionSpec, target: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         from lbconsole.actions.context import operator
 
-        return audit_mod.new_record(who=operator(), what=spec.name, target=dict(target), cluster=target["cluster"],
+        return audit_mod.new_record(who=operator(), what=spec.name, target=dict(target), cluster=target.get("cluster"),
                                     origin="tui", params={k: v for k, v in params.items() if k == "reason"})
 
     def interrupt_all(self, why: str) -> None:
@@ -282,7 +285,7 @@ async def confirm_and_run(app: Any, slot: Running, runner: ActionRunner) -> None
         app.notify(f"{spec.title} cancelled")
         return
     if app.is_read_only(target["cluster"]):  # it may have changed while the dialog was open
-        app.refuse(spec, "read-only")
+        app.refuse(spec, "read-only", target)
         return
     execute = load_executor()
     if execute is None:

@@ -165,3 +165,14 @@ async def test_snapshots_never_cancel_a_re_apply(monkeypatch):
             await pilot.pause(0.05)
         await wait_for(pilot, lambda: len(ended) >= 2 and len(ended) == len(started_) and not app.reapply_job.latest)
     assert len(ended) == len(started_)  # none cancelled
+
+
+async def test_a_read_only_refusal_from_the_console_is_audited(lab_recording, slow, audit):
+    app = make_app(WritableReplay(lab_recording), read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        app.action_act("drain")  # what a palette entry would call
+        await wait_for(pilot, lambda: any("refused" in str(n.message) for n in app._notifications))
+    [rec] = audit.read()
+    assert rec["what"] == "drain" and rec["result"] == "refused" and "read-only" in rec["message"]
+    assert slow.calls == []
