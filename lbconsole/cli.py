@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
+from lbconsole import __version__, paths, safetext
 from lbconsole.errors import LbconsoleError
 
 # Subcommand modules, each with register(subparsers).
@@ -26,7 +28,7 @@ SUBCOMMANDS = (
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # usage errors exit 2 with one line
+    def error(self, message: str) -> NoReturn:  # usage errors exit 2 with one line
         self.print_usage(sys.stderr)
         print(f"lbconsole: error: {message}", file=sys.stderr)
         raise SystemExit(2)
@@ -43,9 +45,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lbconsole", description="Operations console for LVS/IPVS + keepalived + nginx.")
+    parser.add_argument("--version", action="version", version=f"lbconsole {__version__}")
     add_common(parser)
     parser.add_argument("--noc", action="store_true", help="read-only wall display that cycles clusters")
-    parser.add_argument("--theme", metavar="NAME", help="colour theme (see themes/)")
+    parser.add_argument("--theme", metavar="NAME", choices=paths.theme_names(),
+                        help="colour theme: " + ", ".join(paths.theme_names())
+                             + " (default lbconsole-dark; noc with --noc)")
     parser.add_argument("--demo", action="store_true", help="replay the bundled lab recording; needs no cluster")
     from lbconsole.source.remote import add_viewer_options
 
@@ -70,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             from lbconsole.ui.run import run_console  # the only path that imports Textual
 
             return run_console(args)
-        return args.func(args)
+        return int(args.func(args))
     except LbconsoleError as exc:
-        print(f"lbconsole: {exc}", file=sys.stderr)
+        print(safetext.line(f"lbconsole: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("lbconsole: interrupted", file=sys.stderr)

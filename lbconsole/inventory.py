@@ -9,26 +9,63 @@ the line.
 from __future__ import annotations
 
 import os
-import re
 import socket
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from lbconsole import paths
 from lbconsole.errors import InventoryError
+from lbconsole.tomlcheck import Path_, TomlError, decode, line_of
 
 ROLES = ("director", "nginx", "backend")
 DEFAULT_STATUS_URL = "http://127.0.0.1/nginx_status"
 DEFAULT_POLL_INTERVAL = 2.0
+DEFAULT_CONNECT_TIMEOUT = 15.0  # seconds; slow nodes (PAM, a busy VM) take several to log in
+DEFAULT_COMMAND_TIMEOUT = 30.0
+DEFAULT_PORT = 22
 LOCAL_HOST = "local"  # a node with this host is read in-process, not over SSH
+SSH_CONFIG = "~/.ssh/config"
 
-_DEFAULT_KEYS = {"user": str, "port": int, "identity": str, "known_hosts": str, "sudo": bool,
-                 "poll_interval": (int, float)}
-_CLUSTER_KEYS = {"name": str, "read_only": bool, "color": str, "node": list}
-_NODE_KEYS = {"name": str, "host": str, "roles": list, "user": str, "port": int, "identity": str,
-              "known_hosts": str, "sudo": bool, "nginx_status_url": str}
+# The schema: the contract of the inventory file. Seconds are finite (checked in tomlcheck) and above 0.
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=86400)]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Name = Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class _Access(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    user: Name | None = None
+    port: Port | None = None
+    identity: Name | None = None
+    known_hosts: Name | None = None
+    sudo: bool | None = None
+    connect_timeout: Seconds | None = None
+    command_timeout: Seconds | None = None
+
+
+class _Defaults(_Access, forbid_unknown_fields=True):
+    poll_interval: Seconds = DEFAULT_POLL_INTERVAL
+
+
+class _Node(_Access, forbid_unknown_fields=True):
+    name: Name = ""
+    host: Name = ""
+    roles: Annotated[list[Literal["director", "nginx", "backend"]], msgspec.Meta(min_length=1)] = []
+    nginx_status_url: Name = DEFAULT_STATUS_URL
+
+
+class _Cluster(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name = ""
+    read_only: bool = False
+    color: Name | None = None
+    node: list[_Node] = []
+
+
+class _File(msgspec.Struct, forbid_unknown_fields=True):
+    defaults: _Defaults = msgspec.field(default_factory=_Defaults)
+    cluster: list[_Cluster] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +75,13 @@ class NodeConfig:
     roles: tuple[str, ...]
     cluster: str
     user: str | None = None
-    port: int = 22
+    port: int = DEFAULT_PORT
     identity: str | None = None
     known_hosts: str | None = None
     sudo: bool = False
     nginx_status_url: str = DEFAULT_STATUS_URL
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    command_timeout: float = DEFAULT_COMMAND_TIMEOUT
 
     @property
     def is_local(self) -> bool:
@@ -115,121 +154,134 @@ def load(explicit: str | None = None) -> Inventory:
     return parse(text, str(path))
 
 
+def _describe(path: Path_) -> str:
+    """How a message names the key at path: "node #2 of cluster #1: 'port'"."""
+    if path in (("cluster",), ("cluster", 0)) or (len(path) == 2 and path[0] == "cluster"):
+        return "each [[cluster]]" if len(path) == 2 else "'cluster'"
+    if len(path) in (3, 4) and path[2] == "node":
+        return "each [[cluster.node]]" if len(path) == 4 else "'node'"
+    where = ""
+    if path[:1] == ("defaults",):
+        where = "[defaults] "
+    elif len(path) >= 4 and path[2] == "node" and isinstance(path[3], int):
+        where = f"node #{path[3] + 1} of cluster #{int(path[1]) + 1}: "
+    elif len(path) >= 2 and path[0] == "cluster" and isinstance(path[1], int):
+        where = f"cluster #{path[1] + 1}: "
+    if path[-1:] and isinstance(path[-1], int) and "roles" in path:
+        return f"{where}role"
+    names = [p for p in path if isinstance(p, str)]
+    return f"{where}{names[-1]!r}" if names else where.rstrip(": ")
+
+
+_HINT = " (write a [[cluster]] table per cluster and a [[cluster.node]] table per node)"
+
+
 def parse(text: str, path: str = "<inventory>") -> Inventory:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        m = re.search(r"\(at line (\d+), column \d+\)", msg)
-        line = int(m.group(1)) if m else None
-        if line is None and "end of document" in msg:
-            line = max(1, len(text.rstrip("\n").splitlines()))
-        msg = re.sub(r"\s*\(at (line|end of document).*\)", "", msg)
-        raise InventoryError(path, "invalid TOML: " + msg, line) from None
-    return _Validator(text, path).inventory(data)
+        raw, lines = decode(text, _File, _describe)
+    except TomlError as exc:
+        msg = exc.message
+        if msg.startswith(("each [[", "'cluster' must", "'node' must")):
+            msg += _HINT
+        if "role: unknown value" in msg:
+            msg = msg.replace("role: unknown value", "unknown role") + f" (roles: {', '.join(ROLES)})"
+        raise InventoryError(path, msg, exc.line) from None
+    return _Build(raw, lines, path).inventory()
 
 
-class _Validator:
-    """Checks parsed TOML; finds line numbers by locating table headers in the text."""
+class _Build:
+    """The typed file made into an Inventory: names unique, colours and files real, ssh config applied."""
 
-    def __init__(self, text: str, path: str):
-        self.path = path
-        self.lines = text.splitlines()
-        self.headers = [(i + 1, m.group(1).strip()) for i, line in enumerate(self.lines)
-                        if (m := re.match(r"\s*\[+\s*([^\]]+?)\s*\]+", line))]
+    def __init__(self, raw: _File, lines: dict[Path_, int], path: str):
+        self.raw, self.lines, self.path = raw, lines, path
 
-    def _header_line(self, table: str, index: int = 0) -> int | None:
-        hits = [ln for ln, name in self.headers if name == table]
-        return hits[index] if index < len(hits) else None
+    def fail(self, msg: str, *at: str | int) -> InventoryError:
+        return InventoryError(self.path, msg, line_of(self.lines, at) if at else None)
 
-    def _key_line(self, key: str, table: str, index: int = 0) -> int | None:
-        start = self._header_line(table, index) if table else 0
-        if start is None:
-            return None
-        end = next((ln for ln, _ in self.headers if ln > start), len(self.lines) + 1)
-        for ln in range(start + 1 if table else 1, end):
-            if re.match(rf"\s*{re.escape(key)}\s*=", self.lines[ln - 1]):
-                return ln
-        return start or None
-
-    def fail(self, msg: str, key: str | None = None, table: str = "", index: int = 0):
-        line = self._key_line(key, table, index) if key else self._header_line(table, index)
-        raise InventoryError(self.path, msg, line)
-
-    def check_keys(self, obj: dict, allowed: dict, where: str, table: str, index: int = 0) -> None:
-        for key, value in obj.items():
-            if key not in allowed:
-                self.fail(f"unknown key {key!r} in {where} (known: {', '.join(sorted(allowed))})",
-                          key, table, index)
-            want = allowed[key]
-            ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
-            if not ok:
-                kind = want.__name__ if isinstance(want, type) else "number"
-                self.fail(f"{where}: {key!r} must be a {kind}, not {type(value).__name__}", key, table, index)
-
-    def inventory(self, data: dict[str, Any]) -> Inventory:
-        unknown = set(data) - {"defaults", "cluster"}
-        if unknown:
-            key = sorted(unknown)[0]
-            self.fail(f"unknown top-level key {key!r} (expected [defaults] and [[cluster]])", key)
-        defaults = data.get("defaults", {})
-        if not isinstance(defaults, dict):
-            self.fail("'defaults' must be a table", "defaults")
-        self.check_keys(defaults, _DEFAULT_KEYS, "[defaults]", "defaults")
-        poll = float(defaults.get("poll_interval", DEFAULT_POLL_INTERVAL))
-        if poll <= 0:
-            self.fail("[defaults]: 'poll_interval' must be above 0", "poll_interval", "defaults")
-        clusters_raw = data.get("cluster")
-        if not clusters_raw:
-            self.fail("no [[cluster]] defined")
-        if not isinstance(clusters_raw, list):
-            self.fail("'cluster' must be an array of tables: write [[cluster]]", "cluster")
+    def inventory(self) -> Inventory:
+        if not self.raw.cluster:
+            raise self.fail("no [[cluster]] defined")
         clusters = []
-        node_index = 0
         seen_clusters: set[str] = set()
         seen_nodes: set[str] = set()
-        for ci, raw in enumerate(clusters_raw):
-            self.check_keys(raw, _CLUSTER_KEYS, f"cluster #{ci + 1}", "cluster", ci)
-            name = raw.get("name")
-            if not name:
-                self.fail(f"cluster #{ci + 1} has no 'name'", None, "cluster", ci)
-            if name in seen_clusters:
-                self.fail(f"cluster {name!r} is defined twice", "name", "cluster", ci)
-            seen_clusters.add(name)
-            nodes = []
-            for raw_node in raw.get("node", []):
-                nodes.append(self.node(raw_node, defaults, name, node_index, seen_nodes))
-                node_index += 1
-            if not nodes:
-                self.fail(f"cluster {name!r} has no [[cluster.node]]", None, "cluster", ci)
-            clusters.append(ClusterConfig(name=name, nodes=tuple(nodes), read_only=raw.get("read_only", False),
-                                          color=raw.get("color")))
-        return Inventory(path=self.path, clusters=tuple(clusters), poll_interval=poll)
+        for ci, c in enumerate(self.raw.cluster):
+            if not c.name:
+                raise self.fail(f"cluster #{ci + 1} has no 'name'", "cluster", ci)
+            if c.name in seen_clusters:
+                raise self.fail(f"cluster {c.name!r} is defined twice", "cluster", ci, "name")
+            seen_clusters.add(c.name)
+            if c.color is not None and not valid_colour(c.color):
+                raise self.fail(f"cluster {c.name!r}: color {c.color!r} is not a colour "
+                                "(e.g. \"#bf616a\", \"red\" or \"rgb(191,97,106)\")", "cluster", ci, "color")
+            if not c.node:
+                raise self.fail(f"cluster {c.name!r} has no [[cluster.node]]", "cluster", ci)
+            nodes = tuple(self.node(c.name, ci, ni, n, seen_nodes) for ni, n in enumerate(c.node))
+            clusters.append(ClusterConfig(name=c.name, nodes=nodes, read_only=c.read_only, color=c.color))
+        return Inventory(path=self.path, clusters=tuple(clusters), poll_interval=self.raw.defaults.poll_interval)
 
-    def node(self, raw: dict, defaults: dict, cluster: str, index: int, seen: set[str]) -> NodeConfig:
-        table = "cluster.node"
-        if not isinstance(raw, dict):
-            self.fail(f"cluster {cluster!r}: each node must be a table", None, table, index)
-        self.check_keys(raw, _NODE_KEYS, f"node #{index + 1}", table, index)
-        for key in ("name", "host", "roles"):
-            if key not in raw:
-                self.fail(f"node #{index + 1} in cluster {cluster!r} has no {key!r}", None, table, index)
-        name = raw["name"]
-        if name in seen:
-            self.fail(f"node {name!r} is defined twice (node names are unique across clusters)", "name",
-                      table, index)
-        seen.add(name)
-        roles = raw["roles"]
-        bad = [r for r in roles if r not in ROLES]
-        if not roles or bad:
-            self.fail(f"node {name!r}: roles must be a non-empty list of {', '.join(ROLES)}"
-                      + (f"; unknown {bad[0]!r}" if bad else ""), "roles", table, index)
-        merged = {k: defaults[k] for k in ("user", "port", "identity", "known_hosts", "sudo") if k in defaults}
-        merged.update({k: v for k, v in raw.items() if k not in ("name", "host", "roles")})
-        port = merged.get("port", 22)
-        if not 0 < port < 65536:
-            self.fail(f"node {name!r}: port {port} is out of range", "port", table, index)
-        for key in ("identity", "known_hosts"):
-            if merged.get(key):
-                merged[key] = os.path.expanduser(merged[key])
-        return NodeConfig(name=name, host=raw["host"], roles=tuple(roles), cluster=cluster, **merged)
+    def node(self, cluster: str, ci: int, ni: int, n: _Node, seen: set[str]) -> NodeConfig:
+        at = ("cluster", ci, "node", ni)
+        for key in ("name", "host"):
+            if not getattr(n, key):
+                raise self.fail(f"node #{ni + 1} in cluster {cluster!r} has no {key!r}", *at)
+        if not n.roles:
+            raise self.fail(f"node {n.name!r} has no 'roles' (any of {', '.join(ROLES)})", *at)
+        if n.name in seen:
+            raise self.fail(f"node {n.name!r} is defined twice (node names are unique across clusters)",
+                            *at, "name")
+        seen.add(n.name)
+        d = self.raw.defaults
+        merged: dict[str, Any] = {}
+        for key in ("user", "port", "identity", "known_hosts", "sudo", "connect_timeout", "command_timeout"):
+            value = getattr(n, key)
+            where: tuple[str | int, ...] = (*at, key)
+            if value is None:
+                value, where = getattr(d, key), ("defaults", key)
+            if value is not None:
+                merged[key] = value
+            if key in ("identity", "known_hosts") and value is not None and n.host != LOCAL_HOST:
+                merged[key] = self.file(str(value), key, n.name, where)
+        if n.host != LOCAL_HOST:
+            _from_ssh_config(n.host, merged)
+        return NodeConfig(name=n.name, host=n.host, roles=tuple(n.roles), cluster=cluster,
+                          nginx_status_url=n.nginx_status_url, **merged)
+
+    def file(self, value: str, key: str, node: str, where: tuple[str | int, ...]) -> str:
+        """An identity or known_hosts path, made absolute; it must be a readable file now, not at connect."""
+        full = Path(os.path.expanduser(value)).absolute()  # relative: to where lbconsole runs, as before
+        if not full.is_file():
+            why = "is not a file" if full.exists() else "does not exist"
+            raise self.fail(f"node {node!r}: {key} file {str(full)} {why}", *where)
+        if not os.access(full, os.R_OK):
+            raise self.fail(f"node {node!r}: {key} file {str(full)} is not readable", *where)
+        return str(full)
+
+
+def valid_colour(value: str) -> bool:
+    """A colour the console can draw (rich's parser: names, #rgb, rgb(), color(N))."""
+    from rich.color import Color, ColorParseError
+
+    try:
+        Color.parse(value)
+    except ColorParseError:
+        return False
+    return True
+
+
+def _from_ssh_config(host: str, merged: dict[str, Any]) -> None:
+    """User and port from ~/.ssh/config when the inventory does not set them (identity: asyncssh reads it)."""
+    if "user" in merged and "port" in merged:
+        return
+    config = Path(os.path.expanduser(SSH_CONFIG))
+    if not config.is_file():
+        return
+    from asyncssh.config import SSHClientConfig
+
+    try:
+        cfg = SSHClientConfig.load(None, str(config), False, False, False, os.environ.get("USER", ""), (), host, ())
+    except Exception as exc:  # asyncssh's ConfigParseError and friends: name the file
+        raise InventoryError(str(config), f"cannot read the ssh config: {exc}") from None
+    if "user" not in merged and cfg.get("User"):
+        merged["user"] = str(cfg.get("User"))
+    if "port" not in merged and cfg.get("Port"):
+        merged["port"] = int(str(cfg.get("Port")))

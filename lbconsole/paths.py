@@ -32,3 +32,8 @@ def package_themes() -> Path:
     here = Path(__file__).resolve().parent
     inside = here / "themes"
     return inside if inside.is_dir() else here.parent / "themes"
+
+
+def theme_names() -> list[str]:
+    """lbconsole's own themes (each file is named as the theme inside it), without importing Textual."""
+    return sorted(p.stem for p in package_themes().glob("*.toml"))

@@ -13,6 +13,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +91,12 @@ def _flat(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-async def to_syslog(ctx, nodes, record: dict[str, Any]) -> list[str]:
+async def to_syslog(ctx: Any, nodes: Iterable[Any], record: dict[str, Any]) -> list[str]:
     """`logger -t lbconsole` on each node (each once, concurrently); returns problems, not raises."""
     line = syslog_line(record)
     unique = list({n.name: n for n in nodes}.values())
 
-    async def one(node) -> str | None:
+    async def one(node: Any) -> str | None:
         # The node's name in the line: a shared syslog (or one without hostnames) still says where.
         text = f"{line} node={node.name}\n"
         try:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from lbconsole.actions.audit import AuditLog
 from lbconsole.errors import RefusedError, UsageError
@@ -73,6 +74,9 @@ class ActionContext:
             names = ", ".join(c.name for c in self.inventory.clusters)
             raise UsageError(f"no cluster {self.cluster!r} in the inventory (have: {names})")
         return found
+
+    def inventory_path(self) -> str:
+        return (self.inventory.path if self.inventory is not None else None) or "the inventory"
 
     @property
     def cluster_read_only(self) -> bool:

@@ -50,7 +50,8 @@ def check(target: RealServerTarget, views: dict[str, DirectorView], force: bool,
                 problems.append(f"{', '.join(keys)} would leave {svc} with no real server in service on "
                                 f"{v.node.name}")
     if problems and not force:
-        return result.refused("; ".join(problems) + " (--force to go ahead)"), []
+        cmd = f"lbconsole {'drain' if drain else 'undrain'} {svc} {' '.join(keys)} --force"
+        return result.refused("; ".join(problems) + f" (to go ahead anyway: {cmd})"), []
     return None, [f"forced: {p}" for p in problems]
 
 
@@ -163,12 +164,15 @@ async def wait_for_zero(ctx, target: RealServerTarget, nodes, res: ActionResult)
         await asyncio.sleep(min(1.0, max(0.0, bound - took)))
 
 
-async def undrain(ctx, target: RealServerTarget) -> ActionResult:
+async def undrain(ctx, target: RealServerTarget, force: bool = False) -> ActionResult:
     keys = [rs.key for rs in target.real_servers]
     nodes = director_view.directors(ctx.cluster_config())
     views = await director_view.inspect(ctx, nodes, target.service, keys)
     before = _weights(views, keys)
-    refusal, _ = check(target, views, force=False, drain=False)
+    refusal, forced = check(target, views, force=force, drain=False)
+    if forced:  # a director that did not answer keeps its drain: say how to finish
+        forced.append(f"undrain again once {', '.join(v.node.name for v in views.values() if not v.usable)} "
+                      "answers: it keeps its drain record and weight 0")
     if refusal:
         refusal.before = before
         return refusal
@@ -206,6 +210,6 @@ async def undrain(ctx, target: RealServerTarget) -> ActionResult:
     restored = ", ".join(f"{n} {w}" for n, ws in after.items() for w in ws.values())
     if problems:
         return result.failed(f"undrain of {', '.join(keys)} NOT verified: weights {restored}",
-                             before=before, after=after, details=problems)
+                             before=before, after=after, details=forced + problems)
     return result.done(f"undrained {', '.join(keys)} of {target.service.key}: weight back on {restored}",
-                       before=before, after=after)
+                       before=before, after=after, details=forced)

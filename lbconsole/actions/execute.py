@@ -13,13 +13,16 @@ from lbconsole.actions import audit, registry, targets
 from lbconsole.actions.context import ActionContext
 from lbconsole.actions.result import USAGE, ActionResult, failed, refused
 from lbconsole.errors import LbconsoleError, RefusedError, UsageError
+from lbconsole.inventory import NodeConfig
 
 
 async def execute(ctx: Any, name: str, target: Any, params: dict[str, Any] | None = None,
-                  refusal: str | None = None) -> ActionResult:
+                  refusal: str | None = None, outcome: ActionResult | None = None) -> ActionResult:
     """Run action `name` on `target` (a targets.* object or the TUI/CLI dict); never raises for node trouble.
 
     `refusal`: the caller refuses (e.g. no confirmation possible); the attempt is audited all the same.
+    `outcome`: the caller's preflight already ended it (a refusal or usage error): audited as it is.
+    A read-only refusal reaches no node: it is audited locally only.
     """
     own_ctx = not isinstance(ctx, ActionContext)
     ctx = ActionContext.from_any(ctx)
@@ -39,7 +42,13 @@ async def execute(ctx: Any, name: str, target: Any, params: dict[str, Any] | Non
         nodes = _involved(ctx, name, parsed)
         if ctx.cluster_read_only:
             why = "--read-only" if ctx.read_only else f"cluster {parsed.cluster} is read-only in the inventory"
-            res = refused(f"{spec.title} refused: read-only ({why}); nothing was changed")
+            way = ("to act, run it without --read-only" if ctx.read_only else
+                   f"to act, set read_only = false for cluster {parsed.cluster} in {ctx.inventory_path()}")
+            res = refused(f"{spec.title} refused: read-only ({why}); nothing was changed",
+                          details=[way, f"audited locally in {ctx.audit.path}; no node was contacted"])
+            nodes = []  # read-only: not even a syslog line goes to a node
+        elif outcome is not None:
+            res = outcome
         elif refusal:
             res = refused(f"{spec.title} refused: {refusal}; nothing was changed")
         else:
@@ -68,7 +77,7 @@ def _audited(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in ("reason", "force", "wait")}
 
 
-def _involved(ctx: ActionContext, name: str, target) -> list:
+def _involved(ctx: ActionContext, name: str, target: targets.Target) -> list[NodeConfig]:
     """The nodes whose syslog gets the record: the directors, or the nginx node reloaded."""
     cluster = ctx.cluster_config()
     if isinstance(target, targets.NodeTarget):
@@ -80,12 +89,12 @@ def _involved(ctx: ActionContext, name: str, target) -> list:
     return list({n.name: n for n in cluster.directors}.values())
 
 
-async def _run(ctx: ActionContext, name: str, target, params: dict[str, Any]) -> ActionResult:
+async def _run(ctx: ActionContext, name: str, target: Any, params: dict[str, Any]) -> ActionResult:
     if name in ("drain", "undrain"):
         from lbconsole.actions import drain
 
         if name == "undrain":
-            return await drain.undrain(ctx, target)
+            return await drain.undrain(ctx, target, bool(params.get("force")))
         if params.get("wait") is not None:
             ctx.wait_s = float(params["wait"])
         return await drain.drain(ctx, target, str(params.get("reason") or ""), bool(params.get("force")))

@@ -14,7 +14,13 @@ from lbconsole.errors import UsageError
 ROWS_SH = r"""
 svc_rows() {
   command -v ipvsadm >/dev/null 2>&1 || { echo 'ipvsadm is not installed'; return 3; }
-  ipvsadm -Ln --exact "$1" "$2" || return 4
+  _o=$(ipvsadm -Ln --exact "$1" "$2" 2>&1) || {
+    case $_o in *"initialize ipvs"*)
+      echo "ip_vs is not loaded (ipvsadm: $(echo "$_o" | grep -m1 'initialize ipvs')): not an LVS director"
+      return 5 ;;
+    esac
+    printf '%s\n' "$_o"; return 4; }
+  printf '%s\n' "$_o"
   echo '@@T'
   ipvsadm -Ln --exact --thresholds "$1" "$2" || return 4
 }

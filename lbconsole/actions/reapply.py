@@ -10,18 +10,21 @@ undrain may have removed it since the snapshot), and audits it.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from lbconsole.actions import audit, director_view, drain, drain_script, nodescript
 from lbconsole.actions.context import ActionContext
 from lbconsole.actions.result import ActionResult, done, failed
 from lbconsole.actions.targets import RealServerTarget, parse_real_server, parse_service
 from lbconsole.analyzers.drain import reverted as reverted_in
+from lbconsole.inventory import NodeConfig
+from lbconsole.snapshot import Snapshot
 
 MIN_INTERVAL_S = 5.0  # per (director, service, real server): never fight keepalived in a tight loop
 _last: dict[tuple[str, str, str, str], float] = {}
 
 
-def reverted(snapshot) -> dict[tuple[str, str, str], list[str]]:
+def reverted(snapshot: Snapshot) -> dict[tuple[str, str, str], list[str]]:
     """(cluster, director, service key) -> drained real servers whose weight is not 0 there."""
     out: dict[tuple[str, str, str], list[str]] = {}
     for cluster in snapshot.clusters:
@@ -32,7 +35,7 @@ def reverted(snapshot) -> dict[tuple[str, str, str], list[str]]:
     return out
 
 
-async def reapply_reverted(ctx, snapshot, now: float | None = None) -> list[ActionResult]:
+async def reapply_reverted(ctx: Any, snapshot: Snapshot | None, now: float | None = None) -> list[ActionResult]:
     """Re-drain every reverted real server once; returns what was done (empty when nothing was due)."""
     base = ActionContext.from_any(ctx)
     if base.read_only or base.inventory is None or snapshot is None:
@@ -44,8 +47,10 @@ async def reapply_reverted(ctx, snapshot, now: float | None = None) -> list[Acti
             await base.close()
 
 
-async def _reapply_due(base: ActionContext, snapshot, now: float) -> list[ActionResult]:
-    results = []
+async def _reapply_due(base: ActionContext, snapshot: Snapshot, now: float) -> list[ActionResult]:
+    results: list[ActionResult] = []
+    if base.inventory is None:
+        return results
     for (cluster_name, node_name, svc_key), keys in sorted(reverted(snapshot).items()):
         cluster = base.inventory.cluster(cluster_name)
         node = cluster.node(node_name) if cluster else None
@@ -64,7 +69,7 @@ async def _reapply_due(base: ActionContext, snapshot, now: float) -> list[Action
     return results
 
 
-async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node) -> ActionResult | None:
+async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node: NodeConfig) -> ActionResult | None:
     """None when, read afresh, there is nothing to do (undrained since the snapshot, or already 0)."""
     keys = [rs.key for rs in target.real_servers]
     record = audit.new_record(who=ctx.operator, what="drain_reapply", target={**target.to_dict(), "node": node.name},
@@ -89,12 +94,23 @@ async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node) -> Ac
         replies = await nodescript.run_all(ctx, [(node, drain_script.apply_drain(target.service, items,
                                                                                  reapply=True))])
         after, problems = drain._read_back(replies, keys)
-        skipped = [p for p in problems if "skipped" in p]  # undrained since the snapshot: fine
-        problems = [p for p in problems if p not in skipped]
-        bad = [k for k, w in after.get(node.name, {}).items() if w not in (0, None) and not skipped]
-        verb = done if not bad and not problems else failed
-        res = verb(f"re-applied the drain of {', '.join(k for k in keys)} of {target.service.key} on {node.name} "
-                   "(keepalived had put the weight back)", before=before, after=after, details=problems)
+        # Undrained since the snapshot (its record is gone): fine, for that server only.
+        skipped = {label.split(":", 1)[1] for reply in replies.values() for label, sec in reply.sections.items()
+                   if label.startswith("rec:") and "skipped" in sec.text}
+        problems = [p for p in problems if "skipped" not in p]
+        done_keys = [k for k in keys if k not in skipped]
+        if not done_keys and not problems:
+            return None
+        bad = [f"{k} has weight {w} on {node.name}" for k, w in after.get(node.name, {}).items()
+               if w not in (0, None) and k not in skipped]
+        if not bad and not problems:
+            res = done(f"re-applied the drain of {', '.join(done_keys)} of {target.service.key} on {node.name} "
+                       "(keepalived had put the weight back)", before=before, after=after)
+        else:
+            res = failed(f"re-apply of the drain of {', '.join(done_keys)} of {target.service.key} on {node.name} "
+                         f"FAILED: {'; '.join(bad + problems)}", before=before, after=after, details=bad + problems)
+        if skipped:
+            res.details.append(f"{', '.join(sorted(skipped))}: undrained since, left alone")
     record.update(before=res.before, after=res.after, result=res.word, exit_code=res.exit_code, message=res.message)
     ctx.audit.append(record)
     res.details += await audit.to_syslog(ctx, [node], record)

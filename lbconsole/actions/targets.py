@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,7 +154,18 @@ class NodeTarget:
 Target = RealServerTarget | InstanceTarget | NodeTarget
 
 
-def unique_real_servers(specs) -> tuple[RealServerSpec, ...]:
+def master_of(snapshot: Any, cluster: str, instance: str) -> str | None:
+    """The node that is MASTER of the instance in the snapshot: who steps down on a failover from any of its rows.
+
+    None when no node, or more than one (split brain), is MASTER: the failover's preflight then refuses.
+    """
+    found = snapshot.cluster(cluster) if snapshot is not None else None
+    masters = [n.name for n in (found.nodes if found else ()) if n.reachable
+               for i in n.vrrp if i.instance == instance and i.state == "MASTER"]
+    return masters[0] if len(masters) == 1 else None
+
+
+def unique_real_servers(specs: Iterable[RealServerSpec]) -> tuple[RealServerSpec, ...]:
     """Each real server once, whatever the input repeats (hatop's "drain all" bug was a repeat)."""
     seen: dict[str, RealServerSpec] = {}
     for spec in specs:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any
 
 from lbconsole import inventory as inventory_mod
+from lbconsole import safetext
 from lbconsole.actions import registry
 from lbconsole.actions.registry import ActionSpec
+from lbconsole.actions.result import FAILED, USAGE, ActionResult, refused
 
 DEFAULT_WAIT_S = 30.0
-_TARGET_ARGS = {
+_TARGET_ARGS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "real_server": [("service", {"metavar": "SERVICE", "help": "VIP:PORT, udp:VIP:PORT, sctp:VIP:PORT or fwm:MARK"}),
                     ("real_server", {"metavar": "REALSERVER", "nargs": "+",
                                      "help": "IP:PORT (several: each is done once, on every director)"})],
@@ -27,7 +30,7 @@ _TARGET_ARGS = {
 }
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from lbconsole.cli import add_common
 
     for spec in registry.ACTIONS:
@@ -39,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             parser.add_argument(dest, **kw)
         parser.add_argument("--cluster", metavar="NAME", help="the cluster (needed when the inventory has several)")
         parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+        if spec.name == "undrain":
+            parser.add_argument("--force", action="store_true",
+                                help="go ahead with a director unreachable or without the service (it keeps "
+                                     "its drain: undrain again once it answers)")
         if spec.name == "drain":
             parser.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded on the directors)")
             parser.add_argument("--force", action="store_true",
@@ -52,18 +59,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=lambda args, spec=spec: run(spec, args))
 
 
-def _target(spec: ActionSpec, args: argparse.Namespace, cluster: str | None) -> dict:
-    out = {"kind": spec.target, "cluster": cluster}
+def _target(spec: ActionSpec, args: argparse.Namespace, cluster: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": spec.target, "cluster": cluster}
     for dest, _ in _TARGET_ARGS[spec.target]:
         out[dest] = getattr(args, dest)
     return out
 
 
-def _cluster_of(spec: ActionSpec, args, inv) -> str | None:
+def _cluster_of(spec: ActionSpec, args: argparse.Namespace, inv: inventory_mod.Inventory) -> str | None:
     if args.cluster:
-        return args.cluster
-    if spec.target == "nginx_node" and inv.find_node(args.node):
-        return inv.find_node(args.node).cluster
+        return str(args.cluster)
+    node = inv.find_node(args.node) if spec.target == "nginx_node" else None
+    if node is not None:
+        return node.cluster
     return inv.clusters[0].name if len(inv.clusters) == 1 else None
 
 
@@ -72,37 +80,75 @@ def run(spec: ActionSpec, args: argparse.Namespace) -> int:
     return asyncio.run(_run(spec, args, inv))
 
 
-async def _run(spec: ActionSpec, args: argparse.Namespace, inv) -> int:
+async def _run(spec: ActionSpec, args: argparse.Namespace, inv: inventory_mod.Inventory) -> int:
     from lbconsole.actions.context import ActionContext
     from lbconsole.actions.execute import execute
 
     name = "release" if getattr(args, "release", False) else spec.name
     ctx = ActionContext(inventory=inv, cluster=_cluster_of(spec, args, inv), read_only=args.read_only,
-                        progress=lambda text: print(f"  {text}", file=sys.stderr, flush=True), origin="cli")
-    params = {}
+                        progress=lambda text: print(f"  {safetext.line(text)}", file=sys.stderr, flush=True),
+                        origin="cli")
+    params: dict[str, Any] = {}
     if name == "drain":
         params = {"reason": args.reason, "force": args.force, "wait": args.wait}
+    elif name == "undrain":
+        params = {"force": args.force}
     target = _target(spec, args, ctx.cluster)
     try:
-        refusal = None
+        refusal, outcome = None, None
         if not args.yes and not ctx.cluster_read_only:
-            refusal = await _confirm(ctx, name, target, params)
-        res = await execute(ctx, name, target, params, refusal=refusal)
+            if sys.stdin.isatty():  # the checks first: never ask in vain
+                outcome = await preflight(ctx, name, target, params)
+            if outcome is None:
+                refusal = await _confirm(ctx, name, target, params)
+        res = await execute(ctx, name, target, params, refusal=refusal, outcome=outcome)
     finally:
         await ctx.close()
     out = sys.stdout if res.ok else sys.stderr
-    print(res.message if res.ok else f"lbconsole {name}: {res.message}", file=out)
+    print(safetext.line(res.message if res.ok else f"lbconsole {name}: {res.message}"), file=out)
     for line in res.details:
-        print(f"  {line}", file=out)
+        print(f"  {safetext.line(line)}", file=out)
     return res.exit_code
 
 
-async def _confirm(ctx, name: str, target: dict, params: dict) -> str | None:
+async def preflight(ctx: Any, name: str, target: dict[str, Any], params: dict[str, Any]) -> ActionResult | None:
+    """The action's own checks, reading only, before the prompt: their refusal is the answer (None: ask).
+
+    The action runs them again after the yes, so nothing the operator did not confirm can slip through.
+    """
+    from lbconsole.actions import director_view, drain, failover, targets
+    from lbconsole.errors import LbconsoleError, RefusedError, UsageError
+
+    try:
+        parsed = targets.from_dict(registry.get(name).target, target, ctx.cluster)
+        ctx.cluster = parsed.cluster
+        if isinstance(parsed, targets.RealServerTarget):
+            keys = [rs.key for rs in parsed.real_servers]
+            nodes = director_view.directors(ctx.cluster_config())
+            views = await director_view.inspect(ctx, nodes, parsed.service, keys)
+            refusal, _ = drain.check(parsed, views, bool(params.get("force")), drain=name == "drain")
+            return refusal
+        if name == "failover" and isinstance(parsed, targets.InstanceTarget):
+            plan = await failover.plan(ctx, parsed)
+            if plan.refusal:
+                return refused(f"failover of {parsed.instance} refused: {plan.refusal}")
+        if isinstance(parsed, targets.NodeTarget) and ctx.cluster_config().node(parsed.node) is None:
+            return None  # execute says which nodes there are
+    except UsageError as exc:
+        return ActionResult(USAGE, str(exc))
+    except RefusedError as exc:
+        return refused(str(exc))
+    except LbconsoleError as exc:
+        return ActionResult(FAILED, str(exc))
+    return None
+
+
+async def _confirm(ctx: Any, name: str, target: dict[str, Any], params: dict[str, Any]) -> str | None:
     """None to go ahead, else why not (the attempt is then audited as refused)."""
     if not sys.stdin.isatty():
         return "not confirmed: stdin is not a terminal; pass --yes to confirm"
     text = await describe(ctx, name, target, params)
-    print(text, file=sys.stderr)
+    print(safetext.clean(text), file=sys.stderr)
     try:
         answer = input(f"{registry.get(name).title}? [y/N] ")
     except EOFError:
@@ -110,7 +156,7 @@ async def _confirm(ctx, name: str, target: dict, params: dict) -> str | None:
     return None if answer.strip().lower() in ("y", "yes") else "not confirmed by the operator"
 
 
-async def describe(ctx, name: str, target: dict, params: dict) -> str:
+async def describe(ctx: Any, name: str, target: dict[str, Any], params: dict[str, Any]) -> str:
     """What will change and where, for the prompt."""
     cluster = ctx.cluster or "?"
     if name in ("drain", "undrain"):
@@ -124,8 +170,10 @@ async def describe(ctx, name: str, target: dict, params: dict) -> str:
     if name == "failover":
         from lbconsole.actions import failover, targets
 
-        plan = await failover.plan(ctx, targets.from_dict("vrrp_instance", target, ctx.cluster))
-        if plan.refusal:
+        parsed = targets.from_dict("vrrp_instance", target, ctx.cluster)
+        assert isinstance(parsed, targets.InstanceTarget)
+        plan = await failover.plan(ctx, parsed)
+        if plan.refusal or plan.master is None:
             return f"Failover of {target['instance']}: preflight says: {plan.refusal}"
         warn = "WARNING: " if plan.mode == "stop" else ""
         return (f"Failover of {target['instance']} in cluster {cluster}: {plan.master.node.name} (MASTER) steps down.\n"

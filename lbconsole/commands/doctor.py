@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import Any, TextIO
 
 from lbconsole import inventory as inventory_mod
+from lbconsole import safetext
 from lbconsole.inventory import ClusterConfig, Inventory, NodeConfig
 
 SUDOERS_FILE = "/etc/sudoers.d/lbconsole"
@@ -23,7 +25,8 @@ _PROBE = r"""
 echo "uid=$(id -u)"
 for t in ipvsadm keepalived nginx logger curl wget; do command -v "$t" >/dev/null 2>&1 && echo "have=$t"; done
 if [ "$ROLE_DIRECTOR" = 1 ]; then
-  _o=$(ipvsadm -Ln 2>&1) && echo ipvs=ok || echo "ipvs=$(printf '%s' "$_o" | head -n 1)"
+  _o=$(ipvsadm -Ln 2>&1) && echo ipvs=ok ||
+    echo "ipvs=$(printf '%s' "$_o" | grep -m1 'initialize ipvs' || printf '%s' "$_o" | head -n 1)"
   echo "kaver=$(keepalived --version 2>&1 | head -n 1)"
   _p=$(cat /run/keepalived.pid 2>/dev/null) && kill -0 "$_p" 2>/dev/null && echo "ka=running $_p" || echo ka=stopped
   echo '@@CONF'; kconf_cat 2>&1; echo '@@END'
@@ -34,7 +37,7 @@ fi
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from lbconsole.cli import add_common
 
     parser = sub.add_parser("doctor", help="check that lbconsole can do what it needs on every node")
@@ -55,19 +58,19 @@ def sudoers_lines(user: str) -> list[str]:
 
 
 class Report:
-    def __init__(self, out):
+    def __init__(self, out: TextIO) -> None:
         self.out, self.failed = out, False
 
     def line(self, status: str, text: str) -> None:
         self.failed |= status == "FAIL"
-        self.out.write(f"  {status:<5} {text}\n")
+        self.out.write(f"  {status:<5} {safetext.line(text)}\n")
 
     def block(self, lines: list[str], indent: str = "        ") -> None:
         for ln in lines:
-            self.out.write(f"{indent}{ln}\n")
+            self.out.write(f"{indent}{safetext.line(ln)}\n")
 
 
-async def doctor(inv: Inventory, out) -> int:
+async def doctor(inv: Inventory, out: TextIO) -> int:
     from lbconsole.actions.context import ActionContext
 
     ctx = ActionContext(inventory=inv)
@@ -76,7 +79,7 @@ async def doctor(inv: Inventory, out) -> int:
         for cluster in inv.clusters:
             results = await asyncio.gather(*(_probe(ctx, n) for n in cluster.nodes))
             for node, (probe, snap, error) in zip(cluster.nodes, results):
-                out.write(f"{node.name} ({node.host}, {', '.join(node.roles)})\n")
+                out.write(safetext.line(f"{node.name} ({node.host}, {', '.join(node.roles)})") + "\n")
                 _report_node(rep, node, probe, snap, error)
             probes = {n.name: r[0] for n, r in zip(cluster.nodes, results)}
             _report_cluster(rep, cluster, probes)
@@ -87,7 +90,7 @@ async def doctor(inv: Inventory, out) -> int:
     return 1 if rep.failed else 0
 
 
-async def _probe(ctx, node: NodeConfig):
+async def _probe(ctx: Any, node: NodeConfig) -> tuple[dict[str, Any] | None, Any, str | None]:
     from lbconsole.actions.prepared import CONF_SH
     from lbconsole.collectors import node as collector
     from lbconsole.transport import HostKeyError, TransportError
@@ -105,8 +108,8 @@ async def _probe(ctx, node: NodeConfig):
     return _parse(res.stdout), snap, None
 
 
-def _parse(text: str) -> dict:
-    probe: dict = {"have": set(), "conf": ""}
+def _parse(text: str) -> dict[str, Any]:
+    probe: dict[str, Any] = {"have": set(), "conf": ""}
     lines = iter(text.splitlines())
     for line in lines:
         if line == "@@CONF":
@@ -125,7 +128,7 @@ def _parse(text: str) -> dict:
     return probe
 
 
-def _report_node(rep: Report, node: NodeConfig, probe, snap, error) -> None:
+def _report_node(rep: Report, node: NodeConfig, probe: Any, snap: Any, error: str | None) -> None:
     user = node.user or "the SSH user"
     if error:
         rep.line("FAIL", error)
@@ -135,7 +138,10 @@ def _report_node(rep: Report, node: NodeConfig, probe, snap, error) -> None:
         if error.startswith("sudo"):
             rep.block(sudoers_lines(node.user or "lbconsole"))
         return
-    rep.line("ok", f"ssh to {node.host}:{node.port}, host key trusted")
+    if node.is_local:
+        rep.line("ok", "this host, read in-process (no SSH)")
+    else:
+        rep.line("ok", f"ssh to {node.host}:{node.port}, host key trusted")
     if probe.get("uid") == "0":
         rep.line("ok", "commands run as root" + (" (sudo -n)" if node.sudo else ""))
     else:
@@ -150,7 +156,11 @@ def _report_node(rep: Report, node: NodeConfig, probe, snap, error) -> None:
                  f"{tool} {'present' if tool in have else 'missing'}")
     if node.has_role("director"):
         ipvs = probe.get("ipvs", "")
-        rep.line("ok" if ipvs == "ok" else "FAIL", "IPVS table readable" if ipvs == "ok" else f"ipvsadm -Ln: {ipvs}")
+        if "initialize ipvs" in ipvs:
+            rep.line("FAIL", f"ip_vs is not loaded on {node.name}: it is not an LVS director (ipvsadm -Ln: {ipvs})")
+        else:
+            rep.line("ok" if ipvs == "ok" else "FAIL",
+                     "IPVS table readable" if ipvs == "ok" else f"ipvsadm -Ln: {ipvs}")
         running = probe.get("ka", "").startswith("running")
         rep.line("ok" if running else "FAIL", f"keepalived {probe.get('ka', '?')} ({probe.get('kaver', '')})")
         sources = {i.source for i in snap.vrrp} if snap else set()
@@ -175,14 +185,14 @@ def track_dirs(conf_text: str) -> set[str]:
     from lbconsole.actions import kconf, prepared
 
     conf = kconf.parse(conf_text)
-    preps = [prepared.drain_prep(conf, kconf.service_key(vs), kconf.real_server_key(vs, rs))
-             for vs in conf.top("virtual_server") for rs in vs.children("real_server")
-             if kconf.service_key(vs) and kconf.real_server_key(vs, rs)]
+    preps = [prepared.drain_prep(conf, svc, key) for vs in conf.top("virtual_server")
+             for rs in vs.children("real_server")
+             if (svc := kconf.service_key(vs)) and (key := kconf.real_server_key(vs, rs))]
     preps += [prepared.failover_prep(conf, i.args[0]) for i in conf.top("vrrp_instance") if i.args]
     return {p.path.rsplit("/", 1)[0] or "/" for p in preps if p.prepared and p.path}
 
 
-async def _check_track_dirs(ctx, rep: Report, cluster: ClusterConfig, probes: dict) -> None:
+async def _check_track_dirs(ctx: Any, rep: Report, cluster: ClusterConfig, probes: dict[str, Any]) -> None:
     """keepalived watches a track file's directory: a missing one means the file is silently not watched."""
     from lbconsole.actions.nodescript import q
 
@@ -202,12 +212,13 @@ async def _check_track_dirs(ctx, rep: Report, cluster: ClusterConfig, probes: di
                              "keepalived")
 
 
-def _report_cluster(rep: Report, cluster: ClusterConfig, probes: dict) -> None:
+def _report_cluster(rep: Report, cluster: ClusterConfig, probes: dict[str, Any]) -> None:
     from lbconsole.actions import kconf, prepared
 
     rep.out.write(f"cluster {cluster.name}: prepared for keepalived-safe drain and graceful failover?\n")
-    drains: dict[tuple, list[str]] = {}  # the same advice once for every director that needs it
-    failovers: dict[tuple, list[str]] = {}
+    # The same advice once for every director that needs it; None: no real server at all.
+    drains: dict[tuple[tuple[str, str], ...] | None, list[str]] = {}
+    failovers: dict[tuple[Any, ...], list[str]] = {}
     for node in cluster.directors:
         probe = probes.get(node.name)
         if not probe or not probe.get("conf") or probe["conf"].startswith("cannot read"):
@@ -217,18 +228,21 @@ def _report_cluster(rep: Report, cluster: ClusterConfig, probes: dict) -> None:
         pairs = [(kconf.service_key(vs), kconf.real_server_key(vs, rs)) for vs in conf.top("virtual_server")
                  for rs in vs.children("real_server")]
         missing = tuple((s, r) for s, r in pairs if s and r and not prepared.drain_prep(conf, s, r).prepared)
-        drains.setdefault(missing, []).append(node.name)
+        drains.setdefault(missing if pairs else None, []).append(node.name)
         names = [i.args[0] for i in conf.top("vrrp_instance") if i.args]
         preps = tuple((n, prepared.failover_prep(conf, n)) for n in names)
         failovers.setdefault(tuple((n, p.prepared, p.name, p.weight) for n, p in preps), []).append(node.name)
     _advise(rep, drains, failovers)
 
 
-def _advise(rep: Report, drains: dict, failovers: dict) -> None:
+def _advise(rep: Report, drains: dict[Any, list[str]], failovers: dict[Any, list[str]]) -> None:
     from lbconsole.actions import prepare_conf
 
     for missing, nodes in drains.items():
         where = ", ".join(nodes)
+        if missing is None:
+            rep.line("warn", f"{where}: keepalived.conf has no virtual_server with a real_server: nothing to drain")
+            continue
         if not missing:
             rep.line("ok", f"{where}: every real server is prepared for keepalived-safe drain")
             continue

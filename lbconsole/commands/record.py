@@ -10,12 +10,19 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lbconsole import inventory as inventory_mod
+from lbconsole import safetext
 from lbconsole.errors import UsageError
 
+if TYPE_CHECKING:
+    from lbconsole.snapshot import Snapshot
+    from lbconsole.source.base import SnapshotSource
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from lbconsole.cli import add_common
 
     parser = sub.add_parser("record", help="write live snapshots to a JSON-lines file (for replay and --demo)")
@@ -27,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-async def record(source, path: str, count: int | None = None, duration: float | None = None,
-                 append: bool = False, progress=None) -> int:
+async def record(source: SnapshotSource, path: str, count: int | None = None, duration: float | None = None,
+                 append: bool = False, progress: Callable[[int, Snapshot], None] | None = None) -> int:
     """Write snapshots from `source` until count or duration; returns how many were written."""
     from lbconsole.source.recording import Writer
 
@@ -41,7 +48,7 @@ async def record(source, path: str, count: int | None = None, duration: float | 
                     break
                 try:
                     snapshot = await asyncio.wait_for(source.next(), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 writer.write(snapshot)
                 if progress:
@@ -54,14 +61,14 @@ async def record(source, path: str, count: int | None = None, duration: float | 
 def run(args: argparse.Namespace) -> int:
     if args.count is not None and args.count < 1:
         raise UsageError("--count must be at least 1")
-    if args.duration is not None and args.duration <= 0:
-        raise UsageError("--duration must be above 0")
+    if args.duration is not None and not 0 < args.duration < float("inf"):  # nan fails both
+        raise UsageError("--duration must be a number of seconds above 0")
     inv = inventory_mod.load(args.inventory)
     from lbconsole.source.poller import LivePoller  # asyncssh is slow to import: only when recording
 
-    def progress(n, snapshot):
+    def progress(n: int, snapshot: Snapshot) -> None:
         down = [n.name for c in snapshot.clusters for n in c.nodes if not n.reachable]
-        note = f", unreachable: {' '.join(down)}" if down else ""
+        note = safetext.line(f", unreachable: {' '.join(down)}") if down else ""
         print(f"\rrecorded {n} snapshot{'s' if n != 1 else ''}{note}   ", end="", file=sys.stderr, flush=True)
 
     try:

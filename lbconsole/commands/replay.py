@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 
+from lbconsole import paths
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from lbconsole.cli import add_common
 
     parser = sub.add_parser("replay", help="open the console on a recording (read-only)")
@@ -17,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--speed", type=float, default=1.0, metavar="X", help="replay speed (default 1)")
     parser.add_argument("--loop", action="store_true", help="start again at the end")
     parser.add_argument("--noc", action="store_true", default=argparse.SUPPRESS, help="wall-display layout")
-    parser.add_argument("--theme", metavar="NAME", default=argparse.SUPPRESS, help="colour theme")
+    parser.add_argument("--theme", metavar="NAME", default=argparse.SUPPRESS, choices=paths.theme_names(),
+                        help="colour theme: " + ", ".join(paths.theme_names()))
     parser.set_defaults(func=run)
 
 

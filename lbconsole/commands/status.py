@@ -12,10 +12,11 @@ import json
 import sys
 
 from lbconsole import inventory as inventory_mod
+from lbconsole import safetext
 from lbconsole.snapshot import Snapshot
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from lbconsole.cli import add_common
 
     parser = sub.add_parser("status", help="poll every node once and print the snapshot")
@@ -70,4 +71,5 @@ def render_text(snapshot: Snapshot) -> str:
                 ng = node.nginx
                 lines.append(f"    nginx active {ng.active} requests {ng.requests} reading {ng.reading} "
                              f"writing {ng.writing} waiting {ng.waiting}")
-    return "\n".join(lines) + "\n"
+    # Node and user text (reasons, errors, names) may hold escape sequences: each line is made safe here.
+    return "\n".join(safetext.line(line) for line in lines) + "\n"

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-from lbconsole.lab import access, configs, netns, nodes, scripts, vm
+from lbconsole.lab import access, configs, netns, nodes, prereqs, scripts, vm
 from lbconsole.lab import topology as t
 from lbconsole.lab.errors import LabError, LabNeedsRoot
 from lbconsole.lab.proc import alive, kill_pids, netns_pids, recorded_pids, sh
@@ -122,6 +122,7 @@ def up(say: Say = _quiet) -> tuple[bool, float]:
     with locked():
         if is_up():
             return True, 0.0
+        prereqs.ensure(say)  # before anything is made: a missing package is named, not a traceback
         if leftovers():
             say("cleaning up what a previous lab left")
             _down(say)

@@ -34,7 +34,7 @@ class Poller:
         try:
             snap = await asyncio.wait_for(
                 node_collector.collect(node, self.transports[node.name], previous), NODE_DEADLINE_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             snap = node_collector.unreachable(node, previous, f"no answer within {NODE_DEADLINE_S:g} s",
                                               time.time())
         self.latest[node.name] = snap
@@ -57,7 +57,7 @@ class LivePoller(SnapshotSource):
         self.interval = interval or inventory.poll_interval
         self._fresh = asyncio.Event()
         self._wake = {n.name: asyncio.Event() for n in inventory.nodes}
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def inventory(self) -> Inventory:
@@ -77,7 +77,7 @@ class LivePoller(SnapshotSource):
             wake = self._wake[node.name]
             try:
                 await asyncio.wait_for(wake.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             wake.clear()
 

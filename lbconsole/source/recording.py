@@ -33,7 +33,7 @@ def dumps(snapshot: Snapshot) -> str:
 class Writer:
     """Appends snapshots to a file, flushing each line so a killed recorder loses at most one."""
 
-    def __init__(self, path: str | os.PathLike, append: bool = False):
+    def __init__(self, path: str | os.PathLike[str], append: bool = False):
         self.path = Path(path)
         self._file: IO[str] = open(self.path, "a" if append else "w", encoding="utf-8")
         self.count = 0
@@ -49,7 +49,7 @@ class Writer:
     def __enter__(self) -> Writer:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -84,7 +84,7 @@ def _parse(text: str) -> Snapshot:
         raise ValueError(f"not a snapshot: {exc}") from None
 
 
-def read(path: str | os.PathLike) -> Iterator[Snapshot]:
+def read(path: str | os.PathLike[str]) -> Iterator[Snapshot]:
     """Yield the snapshots of a recording file, lazily."""
     p = Path(path)
     try:
@@ -98,11 +98,11 @@ def read(path: str | os.PathLike) -> Iterator[Snapshot]:
             raise RecordingError(str(p), None, "not a text file") from None
 
 
-def read_all(path: str | os.PathLike) -> list[Snapshot]:
+def read_all(path: str | os.PathLike[str]) -> list[Snapshot]:
     return list(read(path))
 
 
-def check(path: str | os.PathLike) -> Snapshot:
+def check(path: str | os.PathLike[str]) -> Snapshot:
     """The first snapshot, so a command can fail fast with a clear message."""
     for snapshot in read(path):
         return snapshot

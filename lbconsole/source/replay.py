@@ -27,7 +27,7 @@ class EndOfRecording(Exception):
 class ReplaySource(SnapshotSource):
     replay = True
 
-    def __init__(self, recording_: str | os.PathLike | Iterable[str], speed: float = 1.0, loop: bool = False):
+    def __init__(self, recording_: str | os.PathLike[str] | Iterable[str], speed: float = 1.0, loop: bool = False):
         if isinstance(recording_, (str, os.PathLike)):
             self.path: Path | None = Path(recording_)
             self._lines: list[str] | None = None
@@ -82,7 +82,7 @@ class ReplaySource(SnapshotSource):
             started = loop.time()
             try:
                 await asyncio.wait_for(self._wake.wait(), None if self.paused else remaining / self.speed)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             if not self.paused:
                 remaining -= (loop.time() - started) * self.speed

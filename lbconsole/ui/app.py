@@ -18,6 +18,7 @@ from textual import work
 from textual.app import App
 from textual.screen import Screen
 
+from lbconsole import safetext
 from lbconsole.actions.registry import BY_NAME, ActionSpec
 from lbconsole.analyzers.transitions import Event
 from lbconsole.errors import UsageError
@@ -61,11 +62,14 @@ class LbConsole(App):
         self.noc_cycle_s = noc_cycle_s
         self._step = False
         self._resume = asyncio.Event()
-        for t in themes.load_all().values():
+        self.runner = operate.ActionRunner(self)
+        self.reapply_job = operate.ReapplyJob(self)
+        own = themes.load_all()
+        for t in own.values():
             self.register_theme(t)
         name = theme or (themes.NOC_DEFAULT if noc else themes.DEFAULT)
-        if name not in self.available_themes:
-            raise UsageError(f"unknown theme {name!r}; available: {', '.join(sorted(self.available_themes))}")
+        if name not in own:  # lbconsole's themes only: Textual's others do not style alerts and badges
+            raise UsageError(f"unknown theme {name!r}; lbconsole's themes: {', '.join(sorted(own))}")
         self.theme = name
 
     # -- screens and theme ---------------------------------------------------------------
@@ -92,6 +96,8 @@ class LbConsole(App):
 
     def on_mount(self) -> None:
         self.pump()
+        if not self.forced_read_only:
+            self.run_worker(self.reapply_job.run(), group="reapply", exit_on_error=False)
         self.set_interval(1.0, self._tick)
         if self.noc:
             self.set_interval(self.noc_cycle_s, self._cycle)
@@ -108,6 +114,7 @@ class LbConsole(App):
                 pass
 
     def _hangup(self, sig: int) -> None:
+        self.runner.interrupt_all(signal.Signals(sig).name)  # the terminal is gone: nobody can wait
         self.exit(return_code=128 + sig)
         # The terminal may be gone: if restoring it hangs, leave anyway.
         timer = threading.Timer(5.0, os._exit, args=(128 + sig,))
@@ -115,6 +122,7 @@ class LbConsole(App):
         timer.start()
 
     async def on_unmount(self) -> None:
+        self.runner.interrupt_all("the console closing (terminal lost)")
         try:
             await asyncio.wait_for(self.source.close(), 5)
         except Exception:  # leaving anyway; a close that fails must not turn q into a traceback
@@ -159,13 +167,13 @@ class LbConsole(App):
         self.feed_error = None
         self._update_accent()
         if not self.forced_read_only and operate.has_reverted_drains(snapshot):
-            self.run_worker(operate.reapply(self, snapshot), group="reapply", exclusive=True)
+            self.reapply_job.offer(snapshot)  # serial: a new snapshot never cancels a re-apply
         for event in events:
             timeout = TOAST_KINDS.get(event.kind)
             if timeout:
                 severity = "error" if event.severity == "critical" else "warning"
-                self.notify(event.message, title=event.kind.replace("_", " "), severity=severity, timeout=timeout,
-                            markup=False)
+                self.notify(safetext.clean(event.message), title=event.kind.replace("_", " "), severity=severity,
+                            timeout=timeout, markup=False)
         self.redraw()
         return events
 
@@ -298,19 +306,26 @@ class LbConsole(App):
         spec = BY_NAME.get(name)
         if spec is None or not spec.mutating:
             return
-        if self.is_read_only():
-            self.refuse(spec, "read-only")
-            return
         screen = self.screen
         target = screen.target(spec.target) if isinstance(screen, ConsoleScreen) else None
+        if self.is_read_only():
+            self.refuse(spec, "read-only", target)
+            return
         if target is None:
             self.notify(f"{spec.title}: select a {spec.target.replace('_', ' ')} first", severity="warning")
             return
-        self.run_worker(operate.confirm_and_run(self, spec, target), group="action", exclusive=True)
+        self.runner.start(spec, target)  # one per cluster; runs to its end, never cancelled from here
 
-    def refuse(self, spec: ActionSpec, why: str) -> None:
-        self.notify(f"{spec.title} refused: {why}", title="Refused", severity="error")
+    async def action_quit(self) -> None:
+        """Leave, but never in the middle of an action: wait for it (q again: leave, recorded as interrupted)."""
+        if self.runner.before_quit():
+            self.exit()
+
+    def refuse(self, spec: ActionSpec, why: str, target: dict[str, object] | None = None) -> None:
+        self.notify(safetext.clean(f"{spec.title} refused: {why}"), title="Refused", severity="error", markup=False)
         cluster = self.state.cluster
+        self.runner.audit_refusal(spec, target or {"kind": spec.target, "cluster": cluster.name if cluster else None},
+                                  why)  # locally only: a read-only console contacts no node to act
         self.state.events.append(Event(self.state.snapshot.taken_at if self.state.snapshot else time.time(),
                                        "action_refused", f"{spec.title} refused: {why}",
                                        cluster.name if cluster else "", severity="warning"))

@@ -8,21 +8,44 @@ and a `[variables]` table for any other Textual CSS variable.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+from typing import Annotated
 
+import msgspec
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from lbconsole import paths
 from lbconsole.errors import UsageError
+from lbconsole.tomlcheck import TomlError, decode, line_of
 
 DEFAULT = "lbconsole-dark"
 NOC_DEFAULT = "noc"
 _COLOURS = ("primary", "secondary", "accent", "success", "warning", "error", "foreground", "background",
             "surface", "panel", "boost")
-_OTHER = {"name": str, "dark": bool, "ansi": bool, "luminosity_spread": float, "text_alpha": float,
-          "variables": dict}
+Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class ThemeFile(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The schema of a theme file; colours are checked by Textual's own parser after this."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    primary: str
+    secondary: str | None = None
+    accent: str | None = None
+    success: str | None = None
+    warning: str | None = None
+    error: str | None = None
+    foreground: str | None = None
+    background: str | None = None
+    surface: str | None = None
+    panel: str | None = None
+    boost: str | None = None
+    dark: bool = True
+    ansi: bool = False
+    luminosity_spread: Fraction | None = None
+    text_alpha: Fraction | None = None
+    variables: dict[str, str] = {}
 
 
 class ThemeError(UsageError):
@@ -31,27 +54,23 @@ class ThemeError(UsageError):
 
 def parse(text: str, where: str) -> Theme:
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ThemeError(f"theme {where}: invalid TOML: {exc}") from None
-    for key, value in data.items():
-        if key in _COLOURS:
-            _check_colour(value, f"theme {where}: {key}")
-        elif key in _OTHER:
-            want = _OTHER[key]
-            if not isinstance(value, want) and not (want is float and isinstance(value, int)):
-                raise ThemeError(f"theme {where}: {key} must be a {want.__name__}")
-        else:
-            raise ThemeError(f"theme {where}: unknown key {key!r}")
-    if "name" not in data or "primary" not in data:
-        raise ThemeError(f"theme {where}: needs at least name and primary")
-    variables = {str(k): str(v) for k, v in data.pop("variables", {}).items()}
-    return Theme(variables=variables, **data)
+        data, lines = decode(text, ThemeFile)
+    except TomlError as exc:
+        at = f"{where}:{exc.line}" if exc.line else where
+        msg = exc.message.replace("missing ", "needs at least name and primary; missing ")
+        raise ThemeError(f"theme {at}: {msg}") from None
+    fields = msgspec.structs.asdict(data)
+    variables = fields.pop("variables")
+    for key in _COLOURS:
+        if fields.get(key) is not None:
+            _check_colour(fields[key], f"theme {where}:{line_of(lines, (key,))}: {key}")
+    for key, value in variables.items():
+        if key.endswith(("-background", "-foreground", "-color")) or value.startswith(("#", "ansi_")):
+            _check_colour(value, f"theme {where}:{line_of(lines, ('variables', key))}: {key}")
+    return Theme(variables=variables, **{k: v for k, v in fields.items() if v is not None})
 
 
-def _check_colour(value: object, where: str) -> None:
-    if not isinstance(value, str):
-        raise ThemeError(f"{where} must be a colour string")
+def _check_colour(value: str, where: str) -> None:
     if value.startswith("ansi_"):
         return  # the terminal's own palette, resolved by the terminal
     try:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from lbconsole import paths
+from lbconsole.source.replay import ReplaySource
 from lbconsole.ui import themes
 from lbconsole.ui.themes import ThemeError
-from lbconsole.source.replay import ReplaySource
 from ui import synth
 from ui.helpers import lines_of, make_app, started
 
@@ -43,12 +43,19 @@ def test_no_hex_colours_outside_themes():
     ('name = "x"\nprimary = "not-a-colour"\n', "not a colour"),
     ('name = "x"\n', "needs at least"),
     ('name = "x"\nprimary = "#fff"\nsparkle = true\n', "unknown key"),
-    ('name = "x"\nprimary = "#fff"\ndark = "yes"\n', "must be a bool"),
+    ('name = "x"\nprimary = "#fff"\ndark = "yes"\n', "t.toml:3: 'dark' must be true or false, not a string"),
     ('name = \n', "invalid TOML"),
+    ('name = "x"\nprimary = "#fff"\naccent = "reddish"\n', "t.toml:3: accent: 'reddish' is not a colour"),
+    ('name = "x"\nprimary = "#fff"\ntext_alpha = nan\n', "t.toml:3: 'text_alpha' must be a finite number"),
+    ('name = "x"\nprimary = "#fff"\n[variables]\n"footer-key-foreground" = "blurple"\n', "t.toml:4: footer-key"),
 ])
 def test_bad_theme_files_say_what_is_wrong(text, complaint):
     with pytest.raises(ThemeError, match=complaint):
         themes.parse(text, "t.toml")
+
+
+def test_theme_names_are_lbconsoles_own():
+    assert paths.theme_names() == sorted(themes.load_all()) == ["ansi", "lbconsole-dark", "lbconsole-light", "noc"]
 
 
 def test_themes_dir_is_found_in_a_checkout():
@@ -81,3 +88,10 @@ def test_unknown_theme_is_a_usage_error():
 
     with pytest.raises(UsageError, match="unknown theme"):
         make_app(ReplaySource(lines_of([synth.lab()])), theme="no-such-theme")
+
+
+def test_textuals_own_themes_are_not_offered():
+    from lbconsole.errors import UsageError
+
+    with pytest.raises(UsageError, match="lbconsole's themes: ansi, lbconsole-dark, lbconsole-light, noc$"):
+        make_app(ReplaySource(lines_of([synth.lab()])), theme="textual-dark")

@@ -96,9 +96,13 @@ def _on_a_terminal(argv: list[str], answer: str, env: dict) -> tuple[int, str]:
                             env={**os.environ, **env}, close_fds=True)
     os.close(sub)
     shown, deadline = b"", time.monotonic() + 60
-    while b"[y/N]" not in shown and time.monotonic() < deadline:
-        shown += os.read(main, 4096)
-    os.write(main, answer.encode() + b"\n")
+    while b"[y/N]" not in shown and proc.poll() is None and time.monotonic() < deadline:
+        try:
+            shown += os.read(main, 4096)
+        except OSError:
+            break
+    if proc.poll() is None:
+        os.write(main, answer.encode() + b"\n")
     while proc.poll() is None and time.monotonic() < deadline:
         try:
             shown += os.read(main, 4096)
@@ -111,8 +115,33 @@ def _on_a_terminal(argv: list[str], answer: str, env: dict) -> tuple[int, str]:
 
 def test_on_a_terminal_it_says_what_and_where_and_asks(inv, tmp_path):
     env = {"XDG_STATE_HOME": str(tmp_path / "state")}
-    code, shown = _on_a_terminal(["drain", "10.0.0.100:80", "10.0.0.21:80", "--reason", "disk swap",
-                                  "--inventory", inv()], "n", env)
-    assert "weight 0 on every director (lb1)" in shown and "Reason: disk swap" in shown and "Drain? [y/N]" in shown
+    code, shown = _on_a_terminal(["reload", "web1", "--inventory", inv()], "n", env)
+    assert "Reload nginx on web1" in shown and "nginx -t first" in shown and "Reload nginx? [y/N]" in shown
     assert code == 3 and "not confirmed by the operator" in shown
-    assert AuditLog().read()[-1]["message"].startswith("Drain refused: not confirmed by the operator")
+    assert AuditLog().read()[-1]["message"].startswith("Reload nginx refused: not confirmed by the operator")
+
+
+def test_on_a_terminal_a_drain_checks_before_it_asks(inv, tmp_path):
+    """The directors do not answer: the check refuses, and the operator is never asked."""
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    code, shown = _on_a_terminal(["drain", "10.0.0.100:80", "10.0.0.21:80", "--reason", "disk swap",
+                                  "--inventory", inv()], "y", env)
+    assert "[y/N]" not in shown and code == 3
+    assert "no director usable" in shown and "lb1" in shown
+    [rec] = AuditLog().read()
+    assert rec["result"] == "refused" and "no director usable" in rec["message"]
+
+
+def test_a_read_only_refusal_reaches_no_node(inv, capsys, monkeypatch):
+    """Audited locally, said so; not one connection is tried (no syslog on the nodes)."""
+    from lbconsole.actions import context
+
+    tried = []
+    monkeypatch.setattr(context, "transport_for", lambda node: tried.append(node.name))
+    code = cli.main(["drain", "10.0.0.100:80", "10.0.0.21:80", "--reason", "r", "--yes", "--read-only",
+                     "--inventory", inv()])
+    err = capsys.readouterr().err
+    assert code == 3 and tried == []
+    assert "audited locally" in err and "syslog" not in err and "Connect" not in err
+    assert "to act, run it without --read-only" in err
+    assert AuditLog().read()[-1]["result"] == "refused"

@@ -1,0 +1,43 @@
+"""`lbconsole status`: a node never reached has no age; node text reaches the terminal as text."""
+
+from __future__ import annotations
+
+import json
+
+from lbconsole import cli
+from lbconsole.commands import status
+from lbconsole.snapshot import ClusterSnapshot, Counters, Drain, NodeSnapshot, Rates, RealServer, Service, Snapshot
+
+INVENTORY = """[[cluster]]
+name = "c"
+[[cluster.node]]
+name = "lb1"
+host = "127.0.0.1"
+port = 1
+roles = ["director"]
+"""
+
+
+def test_a_node_never_reached_has_age_null_in_json(tmp_path, capsys):
+    path = tmp_path / "inv.toml"
+    path.write_text(INVENTORY)
+    assert cli.main(["status", "--json", "--inventory", str(path)]) == 1
+    [node] = json.loads(capsys.readouterr().out)["clusters"][0]["nodes"]
+    assert node["reachable"] is False and node["updated_at"] is None and node["age_s"] is None
+    back = Snapshot.from_dict(json.loads(json.dumps(Snapshot(1.0, (ClusterSnapshot("c", (
+        NodeSnapshot("lb1", "h", ("director",)),)),)).to_dict())))
+    assert back.clusters[0].nodes[0].age_s == 0.0  # a recording with null ages replays
+
+
+def test_drain_reasons_and_errors_are_printed_as_text():
+    evil = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2Jdisk swap\r\nfake line"
+    rs = RealServer(address="10.0.0.21", port=80, forward="route", weight=0, active_conns=0, inactive_conns=0,
+                    stats=Counters(), rates=Rates(),
+                    drain=Drain(reason=evil, by="ann\x1b[31m@ops", since=1.0, weight=1))
+    svc = Service(protocol="TCP", address="10.0.0.100", port=80, fwmark=None, scheduler="wlc", real_servers=(rs,))
+    node = NodeSnapshot("lb1", "h", ("director",), reachable=True, error="boom\x1b[5m", updated_at=1.0, ipvs=(svc,))
+    text = status.render_text(Snapshot(1.0, (ClusterSnapshot("c", (node,)),)))
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert "disk swap" in text and "DRAINED" in text
+    assert len([ln for ln in text.splitlines() if "fake line" in ln]) == 1
+    assert all("fake line" not in ln or "DRAINED" in ln for ln in text.splitlines())
