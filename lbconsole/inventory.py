@@ -22,10 +22,11 @@ from lbconsole.errors import InventoryError
 ROLES = ("director", "nginx", "backend")
 DEFAULT_STATUS_URL = "http://127.0.0.1/nginx_status"
 DEFAULT_POLL_INTERVAL = 2.0
+DEFAULT_FORCED_WARN_AFTER = 1800.0  # seconds a forced failover may stay before it is "still forced"
 LOCAL_HOST = "local"  # a node with this host is read in-process, not over SSH
 
 _DEFAULT_KEYS = {"user": str, "port": int, "identity": str, "known_hosts": str, "sudo": bool,
-                 "poll_interval": (int, float)}
+                 "poll_interval": (int, float), "forced_warn_after": (int, float)}
 _CLUSTER_KEYS = {"name": str, "read_only": bool, "color": str, "node": list}
 _NODE_KEYS = {"name": str, "host": str, "roles": list, "user": str, "port": int, "identity": str,
               "known_hosts": str, "sudo": bool, "nginx_status_url": str}
@@ -72,6 +73,7 @@ class Inventory:
     path: str | None
     clusters: tuple[ClusterConfig, ...]
     poll_interval: float = DEFAULT_POLL_INTERVAL
+    forced_warn_after: float = DEFAULT_FORCED_WARN_AFTER
 
     @property
     def nodes(self) -> tuple[NodeConfig, ...]:
@@ -179,6 +181,9 @@ class _Validator:
         poll = float(defaults.get("poll_interval", DEFAULT_POLL_INTERVAL))
         if poll <= 0:
             self.fail("[defaults]: 'poll_interval' must be above 0", "poll_interval", "defaults")
+        forced_warn = float(defaults.get("forced_warn_after", DEFAULT_FORCED_WARN_AFTER))
+        if forced_warn <= 0:
+            self.fail("[defaults]: 'forced_warn_after' must be above 0", "forced_warn_after", "defaults")
         clusters_raw = data.get("cluster")
         if not clusters_raw:
             self.fail("no [[cluster]] defined")
@@ -204,7 +209,8 @@ class _Validator:
                 self.fail(f"cluster {name!r} has no [[cluster.node]]", None, "cluster", ci)
             clusters.append(ClusterConfig(name=name, nodes=tuple(nodes), read_only=raw.get("read_only", False),
                                           color=raw.get("color")))
-        return Inventory(path=self.path, clusters=tuple(clusters), poll_interval=poll)
+        return Inventory(path=self.path, clusters=tuple(clusters), poll_interval=poll,
+                         forced_warn_after=forced_warn)
 
     def node(self, raw: dict, defaults: dict, cluster: str, index: int, seen: set[str]) -> NodeConfig:
         table = "cluster.node"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from lbconsole.snapshot import Alert, ClusterSnapshot
 
 
-def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
+def check(cluster: ClusterSnapshot) -> Iterator[Alert]:
     states: dict[int, list[str]] = defaultdict(list)
     for node in cluster.nodes:
         for inst in node.vrrp:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lbconsole.analyzers import analyze
+from lbconsole.analyzers import Analyzer, Settings
 from lbconsole.inventory import Inventory, NodeConfig
 from lbconsole.snapshot import PENDING, ClusterSnapshot, NodeSnapshot, Snapshot, VrrpInstance
 
@@ -13,7 +13,12 @@ def pending(node: NodeConfig) -> NodeSnapshot:
     return NodeSnapshot(name=node.name, host=node.host, roles=node.roles, error=PENDING)
 
 
-def assemble(inventory: Inventory, latest: dict[str, NodeSnapshot], now: float) -> Snapshot:
+def analyzer_for(inventory: Inventory) -> Analyzer:
+    return Analyzer(Settings(poll_interval=inventory.poll_interval, forced_warn_after=inventory.forced_warn_after))
+
+
+def assemble(inventory: Inventory, latest: dict[str, NodeSnapshot], now: float,
+             analyzer: Analyzer | None = None) -> Snapshot:
     clusters = []
     for cluster in inventory.clusters:
         nodes = []
@@ -26,7 +31,8 @@ def assemble(inventory: Inventory, latest: dict[str, NodeSnapshot], now: float) 
         clusters.append(ClusterSnapshot(name=cluster.name, nodes=tuple(nodes), read_only=cluster.read_only,
                                         color=cluster.color))
     snapshot = Snapshot(taken_at=round(now, 3), clusters=tuple(clusters))
-    return snapshot.with_alerts(analyze(snapshot, inventory.poll_interval))
+    # The poller's analyzer remembers earlier snapshots (split brain "at once", drift that lasts).
+    return snapshot.with_alerts((analyzer or analyzer_for(inventory)).alerts(snapshot))
 
 
 def infer_vrrp(nodes: list[NodeSnapshot]) -> list[NodeSnapshot]:
