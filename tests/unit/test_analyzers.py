@@ -1,11 +1,25 @@
 """Alerts raised from snapshots: unreachable/stale, split brain, drift, FAULT, drain reverted, planned work."""
 
 from dataclasses import replace
+from itertools import pairwise
+from pathlib import Path
 
 from lbconsole.analyzers import Analyzer, RunningAction, Settings, analyze
 from lbconsole.analyzers.summary import banner
-from lbconsole.snapshot import (PENDING, Address, ClusterSnapshot, Drain, Forced, NginxStatus, NodeSnapshot,
-                                RealServer, Service, Snapshot, VrrpInstance)
+from lbconsole.snapshot import (
+    PENDING,
+    Address,
+    ClusterSnapshot,
+    Drain,
+    Forced,
+    NginxStatus,
+    NodeSnapshot,
+    RealServer,
+    Service,
+    Snapshot,
+    VrrpInstance,
+)
+from lbconsole.source import recording
 
 VIP = "10.99.0.100"
 
@@ -217,3 +231,49 @@ def test_nodes_never_reached_are_never_no_alerts():
     aged = a.analyze(at(200.0, director("lb1", "MASTER", True), director("lb2", "BACKUP", False)),
                      extra_age=30).alerts
     assert [x.kind for x in aged] == ["node_stale", "node_stale"]
+
+
+# -- recordings of the real lab (tests/fixtures/recordings/make_lab_recording.py made them) ----------------
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "recordings"
+LAB_POLL_S = 1.0  # the lab inventory's poll_interval
+
+
+def replayed(path):
+    analyzer = Analyzer(Settings(poll_interval=LAB_POLL_S))
+    return [(s, analyzer.alerts(s)) for s in recording.read_all(path)]
+
+
+def longest_poll(snaps, node):
+    times = sorted({n.sampled_at for s in snaps for c in s.clusters for n in c.nodes if n.name == node})
+    return max(b - a for a, b in pairwise(times))
+
+
+def test_real_split_brain_is_critical_within_one_advert_interval_plus_one_poll():
+    # VRRP blocked between lb1 and lb2 in the lab (api.block_vrrp), then restored.
+    seq = replayed(RECORDINGS / "splitbrain.jsonl")
+    snaps = [s for s, _ in seq]
+    became = next(i.last_transition for s in snaps for n in s.clusters[0].nodes if n.name == "lb2"
+                  for i in n.vrrp if i.state == "MASTER")
+    first = next(s.taken_at for s, alerts in seq if any(a.kind == "split_brain" for a in critical(alerts)))
+    assert not any(a.kind == "split_brain" for s, alerts in seq if s.taken_at < became for a in alerts)
+    assert first - became <= Settings().advert_int + longest_poll(snaps, "lb2"), (first - became)
+    # Restored: lb2 back to BACKUP and the VIP gone from it, so the alert clears.
+    assert not critical(seq[-1][1])
+
+
+def test_the_skewed_samples_of_the_recorded_split_brain_are_not_enough_alone():
+    # The same recording read one snapshot at a time, with nothing remembered: the first snapshot
+    # showing both MASTER is only flagged because the exact transition time proves the overlap.
+    seq = replayed(RECORDINGS / "splitbrain.jsonl")
+    for snap, alerts in seq:
+        lb2 = snap.clusters[0].node("lb2")
+        if lb2.vrrp and lb2.vrrp[0].state == "MASTER":
+            stripped = [replace(n, vrrp=tuple(replace(i, last_transition=0) for i in n.vrrp))
+                        for n in snap.clusters[0].nodes]
+            lb1 = snap.clusters[0].node("lb1")
+            gap = abs(lb1.sampled_at - lb2.sampled_at)
+            fresh = Analyzer(Settings(poll_interval=LAB_POLL_S)).alerts(
+                replace(snap, clusters=(replace(snap.clusters[0], nodes=tuple(stripped)),)))
+            assert ("split_brain" in [a.kind for a in fresh]) == (gap <= Settings().advert_int), gap
+            break
