@@ -177,18 +177,26 @@ class LbConsole(App):
 
     def redraw(self) -> None:
         screen = self._console_screen()
-        if screen is not None and screen.is_mounted:
-            screen.show(self.state)
+        if screen is not None:
+            screen.show(self.state)  # draws only if that screen is ready and not closing
         self.refresh_bindings()
 
     def _tick(self) -> None:
+        if self.source.replay or self.paused or self.ended:
+            aged = False  # a replay's or a paused feed's data is not getting older in the world
+        else:
+            aged = self.state.age_alerts()  # no snapshot for a while: blindness must still show
         screen = self._console_screen()
-        if screen is not None and screen.is_mounted:
-            screen.tick(self.state)
+        if screen is not None:
+            if aged:
+                screen.show(self.state)
+            else:
+                screen.tick(self.state)
 
     def _cycle(self) -> None:
-        if len(self.state.clusters) > 1:
-            self.action_next_cluster()
+        if len(self.state.clusters) > 1 and self.state.next_cluster() is not None:
+            self._update_accent()
+            self.redraw()
 
     def feed_label(self) -> str:
         if self.ended:
@@ -204,6 +212,19 @@ class LbConsole(App):
         return label
 
     # -- read-only and which actions apply -------------------------------------------------
+    def read_only_reason(self, cluster: str | None = None) -> str:
+        """Why keys that change nodes cannot act here, in the operator's words."""
+        if self.source.replay:
+            return "this is a replay of a recording; nothing can change"
+        if self.noc:
+            return "the --noc wall display is read-only"
+        if self.forced_read_only:
+            return "started with --read-only"
+        c = self.state.cluster if cluster is None else (self.state.snapshot.cluster(cluster)
+                                                        if self.state.snapshot else None)
+        name = c.name if c else cluster
+        return f"cluster {name} is read_only in the inventory"
+
     def is_read_only(self, cluster: str | None = None) -> bool:
         if self.forced_read_only:
             return True
@@ -227,7 +248,7 @@ class LbConsole(App):
                 return None
             return True
         if spec.name == "back":
-            return len(self.screen_stack) > 1
+            return len(self.screen_stack) > 1 or (isinstance(screen, ConsoleScreen) and screen.has_filter)
         if spec.name == "filter":
             return not self.noc and isinstance(screen, ConsoleScreen) and screen.filterable
         if spec.name == "open":
@@ -264,7 +285,8 @@ class LbConsole(App):
             screen.open_filter()
 
     def action_next_cluster(self) -> None:
-        if self.state.next_cluster() is not None:
+        """`c`: the next cluster that has an alert (warning or worse), else simply the next one."""
+        if self.state.next_cluster_with_alert() is not None or self.state.next_cluster() is not None:
             self._update_accent()
             self.redraw()
 
@@ -279,6 +301,9 @@ class LbConsole(App):
             self.screen.open_selected()
 
     def action_back(self) -> None:
+        screen = self.screen
+        if isinstance(screen, ConsoleScreen) and screen.clear_filter():
+            return  # Escape clears an active filter first
         if len(self.screen_stack) > 1:
             self.pop_screen()
 
@@ -309,7 +334,7 @@ class LbConsole(App):
         self.run_worker(operate.confirm_and_run(self, spec, target), group="action", exclusive=True)
 
     def refuse(self, spec: ActionSpec, why: str) -> None:
-        self.notify(f"{spec.title} refused: {why}", title="Refused", severity="error")
+        self.notify(f"{spec.title} refused: {why}", title="Refused", severity="error", markup=False)
         cluster = self.state.cluster
         self.state.events.append(Event(self.state.snapshot.taken_at if self.state.snapshot else time.time(),
                                        "action_refused", f"{spec.title} refused: {why}",
