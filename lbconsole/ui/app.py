@@ -63,7 +63,7 @@ class LbConsole(App):
         self._resume = asyncio.Event()
         for t in themes.load_all().values():
             self.register_theme(t)
-        name = theme or (themes.NOC_DEFAULT if noc else themes.DEFAULT)
+        name = theme or themes.default_for(os.environ, noc)  # a palette the terminal can show
         if name not in self.available_themes:
             raise UsageError(f"unknown theme {name!r}; available: {', '.join(sorted(self.available_themes))}")
         self.theme = name

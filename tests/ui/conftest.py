@@ -22,6 +22,15 @@ def utc(monkeypatch):
     time.tzset()
 
 
+@pytest.fixture(autouse=True)
+def truecolor_terminal(monkeypatch):
+    """The default theme follows the terminal: tests pin one (a test may set another)."""
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TEXTUAL_COLOR_SYSTEM", raising=False)
+
+
 @pytest.fixture
 def lab_recording() -> Path:
     """A recording of the real lab (tests/fixtures/recordings/make_lab_recording.py made it)."""
