@@ -13,7 +13,7 @@ from lbconsole.ui.model import ClusterView, MergedService, rate_total, rs_label,
 from lbconsole.ui.widgets.grid import Column, Grid, Row
 
 COLUMNS = (
-    Column("Service / real server", 26, grow=True),
+    Column("Service / real server", 28),
     Column("Sch/Fwd", 7, drop=6),
     Column("Weight", 6, align="right"),
     Column("Active", 6, align="right"),
