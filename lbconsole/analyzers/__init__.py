@@ -46,7 +46,7 @@ class Analyzer:
             found: list[Alert] = [*self.staleness.check(cluster, at, s, extra_age),
                                   *self.split_brain.check(cluster, at, s), *vrrp_health.check(cluster),
                                   *self.drift.check(cluster, at, s), *drain.check(cluster), *daemons.check(cluster)]
-            alerts.extend(planned.downgrade(found, cluster, running))
+            alerts.extend(planned.downgrade(found, cluster, running, at, s))
             alerts.extend(planned.forced_alerts(cluster, at, s))
             alerts.extend(planned.drain_alerts(cluster))
         return Analysis(tuple(sorted(alerts, key=rank)), frozenset(self.drift.rows))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
+from lbconsole.analyzers.samples import sample_time
 from lbconsole.analyzers.settings import RunningAction, Settings
 from lbconsole.snapshot import Alert, ClusterSnapshot, Forced, NodeSnapshot
 
@@ -77,9 +78,22 @@ def _touches(alert: Alert, node: NodeSnapshot | None, name: str) -> bool:
     return alert.node == name or (alert.kind == "drift" and name in alert.message.split(":")[0])
 
 
-def downgrade(alerts: list[Alert], cluster: ClusterSnapshot, running: Iterable[RunningAction]) -> list[Alert]:
+def _handover_unseen(cluster: ClusterSnapshot, taken_at: float, settings: Settings) -> Forced | None:
+    """A forced failover whose takeover no poll could have seen yet: a director's latest sample
+    predates the force (plus the few advert intervals a takeover takes)."""
+    records = [r for n in cluster.directors for r in n.forced]
+    if not records:
+        return None
+    oldest = min(sample_time(n, taken_at) for n in cluster.directors)
+    newest = max(records, key=lambda r: r.since)
+    return newest if oldest <= newest.since + 3 * settings.advert_int else None
+
+
+def downgrade(alerts: list[Alert], cluster: ClusterSnapshot, running: Iterable[RunningAction],
+              taken_at: float = 0.0, settings: Settings | None = None) -> list[Alert]:
     """Alerts that planned work explains become INFO, with the reason in front."""
     forced = _forced_nodes(cluster)
+    handover = _handover_unseen(cluster, taken_at, settings or Settings())
     mine = [r for r in running if r.cluster == cluster.name]
     out = []
     for alert in alerts:
@@ -88,6 +102,8 @@ def downgrade(alerts: list[Alert], cluster: ClusterSnapshot, running: Iterable[R
             if alert.kind in _FORCED_CAUSES and _touches(alert, cluster.node(name), name):
                 why = forced_text(record)
                 break
+        if why is None and alert.kind == "no_master" and handover is not None:
+            why = f"{forced_text(handover)}; the takeover is not polled yet"
         if why is None:
             action = next((r for r in mine if alert.kind in _CAUSES.get(r.name, ())), None)
             if action is not None:

@@ -277,3 +277,20 @@ def test_the_skewed_samples_of_the_recorded_split_brain_are_not_enough_alone():
                 replace(snap, clusters=(replace(snap.clusters[0], nodes=tuple(stripped)),)))
             assert ("split_brain" in [a.kind for a in fresh]) == (gap <= Settings().advert_int), gap
             break
+
+
+def test_no_master_is_not_claimed_while_a_peer_cannot_be_seen():
+    lb2 = replace(director("lb2", "MASTER", True), reachable=False, error="connect timed out")
+    alerts = Analyzer().alerts(at(100.0, director("lb1", "BACKUP", False), lb2))
+    assert [x.kind for x in alerts] == ["node_unreachable"]  # lb2 may be the MASTER: blind, not masterless
+
+
+def test_no_master_while_the_forced_takeover_is_not_polled_yet_is_planned():
+    record = Forced("VI_1", "root@ops", 100.0, mode="stop")
+    lb1 = replace(director("lb1", "STOP", False, services=()), forced=(record,), keepalived_running=False)
+    lb2 = director("lb2", "BACKUP", False)
+    a = Analyzer()
+    alerts = a.alerts(at(101.0, lb1, lb2, sampled={"lb2": 99.0}))  # lb2 last polled before the force
+    assert not critical(alerts), alerts
+    later = a.alerts(at(110.0, lb1, lb2))  # polled long after: still no MASTER is an incident
+    assert [x.kind for x in critical(later)] == ["no_master"]
