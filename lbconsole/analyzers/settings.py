@@ -23,7 +23,7 @@ class RunningAction:
 
     name: str  # registry name: drain, undrain, failover, release, reload
     cluster: str
-    target: dict = field(default_factory=dict)  # the executor's target dict
+    target: dict[str, str | None] = field(default_factory=dict)  # the executor's target dict
     started: float = 0.0
 
     def describe(self) -> str:

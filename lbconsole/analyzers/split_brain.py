@@ -53,9 +53,9 @@ class SplitBrain:
                 yield Alert("critical", "split_brain", f"split brain: VRID {vrid} is MASTER on {', '.join(names)}",
                             cluster.name)
         for vip, holders in sorted(holding.items()):
-            pairs = [(a, b) for a, b in combinations(holders, 2) if overlap(a[1], b[1]) >= 0]
-            if pairs:
-                names = sorted({f"{n.name}:{_iface(n, vip)}" for p in pairs for n, _ in p})
+            both = [(a, b) for a, b in combinations(holders, 2) if overlap(a[1], b[1]) >= 0]
+            if both:
+                names = sorted({f"{n.name}:{_iface(n, vip)}" for p in both for n, _ in p})
                 yield Alert("critical", "split_brain", f"split brain: VIP {vip} is up on {', '.join(names)}",
                             cluster.name)
 

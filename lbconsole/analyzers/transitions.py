@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lbconsole.snapshot import ClusterSnapshot, NodeSnapshot, Snapshot
+from lbconsole.snapshot import Alert, ClusterSnapshot, Drain, NodeSnapshot, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +102,8 @@ def _drains(old: ClusterSnapshot, new: ClusterSnapshot, at: float) -> Iterator[E
         yield Event(at, "drain_cleared", f"{rs} in {svc} undrained", new.name)
 
 
-def _drain_marks(cluster: ClusterSnapshot) -> dict:
-    marks = {}
+def _drain_marks(cluster: ClusterSnapshot) -> dict[tuple[str, str], Drain]:
+    marks: dict[tuple[str, str], Drain] = {}
     for node in cluster.directors:
         if not node.reachable:
             continue  # its last data may predate an undrain
@@ -115,7 +115,7 @@ def _drain_marks(cluster: ClusterSnapshot) -> dict:
 
 
 def _alerts(prev: Snapshot, cur: Snapshot) -> Iterator[Event]:
-    def key(a):  # an alert whose message only counts seconds is the same alert
+    def key(a: Alert) -> tuple[str, str | None, str | None, str]:  # only seconds differ: the same alert
         return (a.kind, a.cluster, a.node, _SECONDS.sub("", a.message))
 
     old = {key(a): a for a in prev.alerts}

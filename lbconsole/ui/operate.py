@@ -172,6 +172,7 @@ async def confirm_and_run(app, spec: ActionSpec, target: dict) -> None:
                         read_only=app.is_read_only(target["cluster"]), transports=_transports(app),
                         progress=lambda text: app.notify(text, title=spec.title, timeout=4, markup=False))
     app.notify(f"{spec.title} {what(target)}: running…", title=spec.title, timeout=3)
+    running = app.state.begin_action(spec.name, target)  # what it causes reads as planned meanwhile
     try:
         result = execute(ctx, spec.name, target, params)
         if inspect.isawaitable(result):
@@ -179,6 +180,8 @@ async def confirm_and_run(app, spec: ActionSpec, target: dict) -> None:
         ok, message = summarise(result)
     except Exception as exc:  # shown and logged, never a crash
         ok, message = False, str(exc) or type(exc).__name__
+    finally:
+        app.state.end_action(running)
     app.notify(message, title=f"{spec.title} {what(target)}", severity="information" if ok else "error",
                timeout=10, markup=False)
     _log(app, None, "action", f"{spec.title} {what(target)}: {message}", target["cluster"], target.get("node"),

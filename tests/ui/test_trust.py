@@ -273,3 +273,17 @@ async def test_node_and_user_text_is_never_markup():
         text = screen_text(app)
         assert hostile in text
         assert "x[/]y" in text
+
+
+def test_this_consoles_running_action_makes_its_effects_planned():
+    from lbconsole.ui.state import ConsoleState
+
+    state = ConsoleState(clock=lambda: 0.0)
+    snap = synth.lab(T, lb1="STOP", lb2="BACKUP")  # mid-failover: keepalived stopped, no MASTER yet
+    token = state.begin_action("failover", {"kind": "vrrp_instance", "cluster": "lab", "instance": "VI_1",
+                                            "node": "lb1"})
+    state.apply(snap)
+    assert state.alerts() and all(a.severity == "info" for a in state.alerts()), state.alerts()
+    state.end_action(token)
+    state.apply(replace(snap, taken_at=T + 1))
+    assert any(a.severity == "critical" for a in state.alerts())
