@@ -163,7 +163,7 @@ class LbConsole(App):
         for event in events:
             timeout = TOAST_KINDS.get(event.kind)
             if timeout:
-                severity = "error" if event.severity == "critical" else "warning"
+                severity = {"critical": "error", "warning": "warning"}.get(event.severity, "information")
                 self.notify(event.message, title=event.kind.replace("_", " "), severity=severity, timeout=timeout,
                             markup=False)
         self.redraw()

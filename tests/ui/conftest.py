@@ -40,3 +40,14 @@ def lab_recording() -> Path:
 @pytest.fixture
 def lab_snapshots(lab_recording):
     return recording.read_all(lab_recording)
+
+
+@pytest.fixture
+def splitbrain_recording() -> Path:
+    """A real split brain in the lab: VRRP blocked between lb1 and lb2, then restored."""
+    return RECORDINGS / "splitbrain.jsonl"
+
+
+@pytest.fixture
+def splitbrain_snapshots(splitbrain_recording):
+    return recording.read_all(splitbrain_recording)

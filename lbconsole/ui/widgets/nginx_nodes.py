@@ -51,9 +51,7 @@ class NginxTable(Grid):
         ng = node.nginx
         head = [node_cell(node, state), age_cell(node, state)]
         if not node.has_role("nginx"):
-            name, style = head[0]
-            return [(f"{name} ({', '.join(node.roles)})", style), head[1], *[("", None)] * 6,
-                    *host_cells(node)], row_style
+            return [*head, (", ".join(node.roles), "muted"), *[("", None)] * 5, *host_cells(node)], row_style
         if ng is None:
             if node.error == PENDING:
                 return head + [("…", "muted")], row_style
