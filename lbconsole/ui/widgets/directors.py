@@ -43,7 +43,7 @@ def age_cell(node: NodeSnapshot, state) -> tuple[str, str | None]:
 
 def prio_text(inst: VrrpInstance) -> str:
     if inst.source == "addr":
-        return "?"  # inferred from addresses: keepalived gave no priorities
+        return "–"  # inferred from addresses: keepalived gave no priorities
     if inst.effective_priority and inst.effective_priority != inst.priority:
         return f"{inst.effective_priority}/{inst.priority}"
     return str(inst.priority)
@@ -79,6 +79,11 @@ class DirectorsTable(Grid):
             return [node_cell(node, state), age_cell(node, state), ("", None), ("", None), ("–", style),
                     ("", None), (what, style)], row_style
         held = ClusterView.held_vips(node, inst)
+        forced = next((r for r in node.forced if r.instance == inst.instance), None)
+        if forced is not None and not held:  # why this director is not MASTER: planned, by whom, since when
+            return [node_cell(node, state), age_cell(node, state), (inst.instance, None), (str(inst.vrid), "muted"),
+                    (state_text(inst.state), "info"), (prio_text(inst), None),
+                    (f"forced by {forced.by} since {fmt.clock(forced.since)}", "muted")], row_style
         return [
             node_cell(node, state),
             age_cell(node, state),
