@@ -34,6 +34,7 @@ class Analyzer:
         self.split_brain = SplitBrain()
         self.drift = Drift()
         self.staleness = Staleness()
+        self.releases = planned.Releases()
 
     def analyze(self, snapshot: Snapshot, running: Iterable[RunningAction] = (),
                 extra_age: float = 0.0) -> Analysis:
@@ -46,7 +47,8 @@ class Analyzer:
             found: list[Alert] = [*self.staleness.check(cluster, at, s, extra_age),
                                   *self.split_brain.check(cluster, at, s), *vrrp_health.check(cluster),
                                   *self.drift.check(cluster, at, s), *drain.check(cluster), *daemons.check(cluster)]
-            alerts.extend(planned.downgrade(found, cluster, running, at, s))
+            released = self.releases.recent(cluster, at, s)
+            alerts.extend(planned.downgrade(found, cluster, running, at, s, released))
             alerts.extend(planned.forced_alerts(cluster, at, s))
             alerts.extend(planned.drain_alerts(cluster))
         return Analysis(tuple(sorted(alerts, key=rank)), frozenset(self.drift.rows))

@@ -89,10 +89,35 @@ def _handover_unseen(cluster: ClusterSnapshot, taken_at: float, settings: Settin
     return newest if oldest <= newest.since + 3 * settings.advert_int else None
 
 
+class Releases:
+    """Forced-failover records that just went away: `--release` removes the record, then starts
+    keepalived, so for a poll or two the node is still down with no record left to explain it."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], tuple[Forced, float]] = {}  # (cluster, node) -> record, last seen
+
+    def recent(self, cluster: ClusterSnapshot, taken_at: float, settings: Settings) -> dict[str, Forced]:
+        out: dict[str, Forced] = {}
+        grace = 3 * settings.poll_interval + 3 * settings.advert_int
+        for node in cluster.directors:
+            key = (cluster.name, node.name)
+            if node.forced:
+                self.seen[key] = (node.forced[0], taken_at)
+            elif key in self.seen:
+                record, last = self.seen[key]
+                if taken_at - last <= grace:
+                    out[node.name] = record
+                else:
+                    del self.seen[key]
+        return out
+
+
 def downgrade(alerts: list[Alert], cluster: ClusterSnapshot, running: Iterable[RunningAction],
-              taken_at: float = 0.0, settings: Settings | None = None) -> list[Alert]:
+              taken_at: float = 0.0, settings: Settings | None = None,
+              released: dict[str, Forced] | None = None) -> list[Alert]:
     """Alerts that planned work explains become INFO, with the reason in front."""
     forced = _forced_nodes(cluster)
+    released = released or {}
     handover = _handover_unseen(cluster, taken_at, settings or Settings())
     mine = [r for r in running if r.cluster == cluster.name]
     out = []
@@ -102,6 +127,9 @@ def downgrade(alerts: list[Alert], cluster: ClusterSnapshot, running: Iterable[R
             if alert.kind in _FORCED_CAUSES and _touches(alert, cluster.node(name), name):
                 why = forced_text(record)
                 break
+        for name, record in released.items():
+            if why is None and alert.kind in _FORCED_CAUSES and _touches(alert, cluster.node(name), name):
+                why = f"release of {forced_text(record)}"
         if why is None and alert.kind == "no_master" and handover is not None:
             why = f"{forced_text(handover)}; the takeover is not polled yet"
         if why is None:

@@ -294,3 +294,50 @@ def test_no_master_while_the_forced_takeover_is_not_polled_yet_is_planned():
     assert not critical(alerts), alerts
     later = a.alerts(at(110.0, lb1, lb2))  # polled long after: still no MASTER is an incident
     assert [x.kind for x in critical(later)] == ["no_master"]
+
+
+def test_a_recorded_planned_failover_raises_no_critical():
+    # `lbconsole failover VI_1` in the lab: keepalived stopped on lb1 (its forced-failover record written),
+    # lb2 takes over. Cut from a longer recording to the failover (the release that followed found the
+    # busy machine's TCG VM not answering). Before the failover lb2 missed two polls, which is rightly
+    # CRITICAL; the failover itself raises none, and no warning.
+    seq = replayed(RECORDINGS / "planned.jsonl")
+    snaps = [s for s, _ in seq]
+    assert any(n.forced for s in snaps for n in s.clusters[0].nodes)
+    assert any(i.state == "MASTER" for s in snaps for n in s.clusters[0].nodes if n.name == "lb2" for i in n.vrrp)
+    loud = [(s.taken_at, a.message) for s, alerts in seq for a in critical(alerts)]
+    assert all("unreachable" in m and "timed out" in m for _, m in loud), loud
+    forced_at = min(s.taken_at for s in snaps if any(n.forced for n in s.clusters[0].nodes))
+    assert not [m for t, m in loud if t >= forced_at]  # from the failover on: nothing CRITICAL
+    assert not [a for _, alerts in seq for a in alerts if a.severity == "warning"]
+    planned = {a.message for _, alerts in seq for a in alerts if a.kind == "forced_failover"}
+    assert planned and all(m.startswith("planned: VI_1 failover forced by ") for m in planned)
+
+
+def test_the_demo_drain_failover_and_release_raise_no_critical_but_true_ones():
+    # The demo recording of the lab: drain, undrain, `failover VI_1` and `--release`. Recorded on a busy
+    # machine: the directors in the TCG VM missed polls, which is rightly called unreachable; nothing else
+    # may be CRITICAL (no split brain, no keepalived down, no drift, no missing MASTER).
+    demo = Path(recording.__file__).resolve().parents[1] / "data" / "demo.jsonl"
+    seq = replayed(demo)
+    snaps = [s for s, _ in seq]
+    assert any(n.forced for s in snaps for n in s.clusters[0].nodes)
+    assert any(rs.drain for s in snaps for n in s.clusters[0].nodes for v in n.ipvs for rs in v.real_servers)
+    loud = [(round(s.taken_at - snaps[0].taken_at, 1), a.message) for s, alerts in seq for a in critical(alerts)
+            if a.kind != "node_unreachable"]
+    assert loud == []
+    unreachable = [a for s, alerts in seq for a in critical(alerts) if a.kind == "node_unreachable"]
+    assert all("timed out" in a.message for a in unreachable)
+
+
+def test_a_release_starting_keepalived_again_is_planned_for_a_few_polls():
+    # `--release` removes the record, then starts keepalived: for a poll or two lb1 is down with no record.
+    record = Forced("VI_1", "root@ops", 90.0, mode="stop")
+    stopped = replace(director("lb1", "STOP", False, services=()), keepalived_running=False)
+    a = Analyzer(Settings(poll_interval=1.0))
+    a.alerts(at(100.0, replace(stopped, forced=(record,)), director("lb2", "MASTER", True)))
+    alerts = a.alerts(at(101.0, stopped, director("lb2", "MASTER", True)))
+    assert not critical(alerts), alerts
+    assert any(x.message.startswith("planned (release of VI_1 failover forced by root@ops") for x in alerts)
+    later = a.alerts(at(120.0, stopped, director("lb2", "MASTER", True)))
+    assert "keepalived_down" in [x.kind for x in critical(later)]  # it never came back: an incident
