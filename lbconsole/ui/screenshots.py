@@ -21,7 +21,9 @@ from lbconsole.snapshot import Snapshot
 from lbconsole.source import recording
 from lbconsole.source.replay import ReplaySource
 
-SPLITBRAIN = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "recordings" / "splitbrain.jsonl"
+RECORDINGS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "recordings"
+SPLITBRAIN = RECORDINGS / "splitbrain.jsonl"
+PLANNED = RECORDINGS / "planned.jsonl"
 
 
 def _masters(s: Snapshot) -> set:
@@ -40,9 +42,9 @@ def _both_master(s: Snapshot) -> bool:
     return sum(1 for c in s.clusters for n in c.nodes for i in n.vrrp if i.state == "MASTER") > 1
 
 
-def plan(snaps: list[Snapshot], brain: list[Snapshot] | None = None) -> list[tuple[str, int, tuple[int, int], bool,
-                                                                                  tuple[str, ...], bool]]:
-    """(name, snapshot index, size, noc, keys, from the split-brain recording) for each screenshot."""
+def plan(snaps: list[Snapshot], brain: list[Snapshot] | None = None, planned: list[Snapshot] | None = None,
+         ) -> list[tuple[str, int, tuple[int, int], bool, tuple[str, ...], str]]:
+    """(name, snapshot index, size, noc, keys, which recording: "" the demo, "splitbrain", "planned")."""
     failover = _first(snaps, lambda i, s: i > 0 and _masters(s) != _masters(snaps[i - 1]))
     # A forced failover that has taken over: the old master forced, the peer MASTER.
     forced = _first(snaps, lambda i, s: _forced(s) and _masters(s) != _masters(snaps[0]), failover)
@@ -54,15 +56,20 @@ def plan(snaps: list[Snapshot], brain: list[Snapshot] | None = None) -> list[tup
     drain = _first(snaps, lambda i, s: drained(s) and all(a.severity == "info" for a in s.alerts),
                    _first(snaps, lambda i, s: drained(s)))
     shots = [
-        ("main", drain, (120, 36), False, (), False),
-        ("noc", 0, (240, 67), True, (), False),
-        ("narrow", drain, (80, 24), False, (), False),
-        ("failover", min(len(snaps) - 1, forced + 2), (120, 36), False, (), False),
-        ("service", drain, (110, 32), False, ("down", "enter"), False),
+        ("main", drain, (120, 36), False, (), ""),
+        ("noc", 0, (240, 67), True, (), ""),
+        ("narrow", drain, (80, 24), False, (), ""),
+        ("service", drain, (110, 32), False, ("down", "enter"), ""),
     ]
+    if planned:  # the peer MASTER and the old one forced
+        start = _masters(planned[0])
+        taken = _first(planned, lambda i, s: _forced(s) and bool(_masters(s)) and _masters(s) != start)
+        shots.append(("failover", min(len(planned) - 1, taken + 4), (120, 36), False, (), "planned"))
+    else:
+        shots.append(("failover", min(len(snaps) - 1, forced + 2), (120, 36), False, (), ""))
     if brain:
         both = _first(brain, lambda i, s: _both_master(s))
-        shots.append(("alert", min(len(brain) - 1, both + 3), (120, 36), False, (), True))
+        shots.append(("alert", min(len(brain) - 1, both + 3), (120, 36), False, (), "splitbrain"))
     return shots
 
 
@@ -77,7 +84,7 @@ async def shoot(path: Path, index: int, size: tuple[int, int], noc: bool, keys: 
         for _ in range(index):
             want = app.state.count + 1
             app.action_refresh()
-            await _until(pilot, lambda: app.state.count >= want)
+            await _until(pilot, lambda want=want: app.state.count >= want)
         source.speed = 1.0  # for the status line only: the wait in progress keeps its old timeout
         app.redraw()
         for key in keys:
@@ -101,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--recording", type=Path, default=demo_recording(), help="default: the bundled demo")
     p.add_argument("--splitbrain", type=Path, default=SPLITBRAIN,
                    help="a split-brain recording for alert.svg (default: the lab's, in a checkout)")
+    p.add_argument("--planned", type=Path, default=PLANNED,
+                   help="a planned-failover recording for failover.svg (default: the lab's, in a checkout)")
     p.add_argument("--out", type=Path, default=Path("screenshots"))
     args = p.parse_args(argv)
     snaps = recording.read_all(args.recording)
@@ -108,9 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.recording}: no snapshots", file=sys.stderr)
         return 2
     brain = recording.read_all(args.splitbrain) if args.splitbrain.exists() else None
+    planned = recording.read_all(args.planned) if args.planned.exists() else None
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, index, size, noc, keys, from_brain in plan(snaps, brain):
-        path = args.splitbrain if from_brain else args.recording
+    paths = {"": args.recording, "splitbrain": args.splitbrain, "planned": args.planned}
+    for name, index, size, noc, keys, which in plan(snaps, brain, planned):
+        path = paths[which]
         svg = asyncio.run(shoot(path, index, size, noc, keys))
         target = args.out / f"{name}.svg"
         target.write_text(svg, encoding="utf-8")

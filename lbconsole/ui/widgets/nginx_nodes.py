@@ -16,7 +16,7 @@ from lbconsole.ui.widgets.grid import Column, Grid, Row
 COLUMNS = (
     Column("Node", 8, grow=True),
     Column("Age", 4, align="right"),
-    Column("Active", 6, align="right"),
+    Column("Active", 7, align="right"),
     Column("Req/s", 6, align="right"),
     Column("Conn/s", 6, align="right", drop=4),
     Column("Read", 4, align="right", drop=3),
