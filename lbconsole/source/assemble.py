@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lbconsole.analyzers import Analyzer, Settings
+from lbconsole.analyzers import Analyzer, Settings, vips
 from lbconsole.inventory import Inventory, NodeConfig
-from lbconsole.snapshot import PENDING, ClusterSnapshot, NodeSnapshot, Snapshot, VrrpInstance
+from lbconsole.snapshot import (
+    PENDING,
+    ClusterSnapshot,
+    NodeSnapshot,
+    Snapshot,
+    VrrpInstance,
+)
 
 
 def pending(node: NodeConfig) -> NodeSnapshot:
@@ -48,13 +54,13 @@ def infer_vrrp(nodes: list[NodeSnapshot]) -> list[NodeSnapshot]:
     out = []
     for node in nodes:
         if node.reachable and node.has_role("director") and not node.vrrp and known:
-            up = {a.address for a in node.addresses if a.interface != "lo"}
+            up = vips.bound(node)  # the one rule for who holds a VIP (lo excluded)
             inferred = []
             for inst in known.values():
                 if node.keepalived_running is False:
                     state = "STOP"
                 else:
-                    state = "MASTER" if up & set(inst.vips) else "BACKUP"
+                    state = "MASTER" if up & {vips.vip_address(v) for v in inst.vips} else "BACKUP"
                 inferred.append(VrrpInstance(instance=inst.instance, vrid=inst.vrid, state=state,
                                              interface=inst.interface, vips=inst.vips, source="addr"))
             node = replace(node, vrrp=tuple(inferred))

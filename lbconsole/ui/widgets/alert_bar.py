@@ -9,6 +9,8 @@ has not answered, because that is an alert.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -24,10 +26,10 @@ class AlertBar(Static):
     AlertBar.-waiting { color: $text-muted; }
     """
 
-    def __init__(self, max_lines: int = 3, **kwargs):
+    def __init__(self, max_lines: int = 3, **kwargs: Any) -> None:
         super().__init__("", markup=False, **kwargs)
         self.max_lines = max_lines
-        self._shown: tuple | None = None
+        self._shown: tuple[tuple[Alert, ...], bool] | None = None
 
     def show_alerts(self, alerts: tuple[Alert, ...], waiting: bool = False) -> None:
         if (alerts, waiting) == self._shown:

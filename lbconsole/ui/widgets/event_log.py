@@ -8,11 +8,15 @@ back to the top when one arrives, whatever was scrolled to.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any
 
 from lbconsole.analyzers.summary import GLYPH
 from lbconsole.analyzers.transitions import Event
 from lbconsole.ui import fmt
 from lbconsole.ui.widgets.grid import Column, Grid, Row
+
+if TYPE_CHECKING:
+    from lbconsole.ui.state import ConsoleState
 
 _SEVERITY_STYLE = {"critical": "bad", "warning": "warn", "info": None}
 
@@ -28,13 +32,13 @@ def event_key(e: Event) -> Hashable:
 
 
 class EventLog(Grid):
-    def __init__(self, node: str | None = None, limit: int = 200, **kwargs):
+    def __init__(self, node: str | None = None, limit: int = 200, **kwargs: Any) -> None:
         super().__init__(COLUMNS, self._row, empty="no events yet", **kwargs)
         self.node = node
         self.limit = limit
         self._by_key: dict[Hashable, Event] = {}
 
-    def show(self, state, cluster: str | None = None) -> None:
+    def show(self, state: ConsoleState, cluster: str | None = None) -> None:
         events = list(reversed(state.events_for(self.node, cluster, self.limit)))
         keys = [event_key(e) for e in events]
         newest = keys[0] if keys else None
@@ -45,7 +49,7 @@ class EventLog(Grid):
             self.cursor = 0  # never hide a new event below a scrolled view
             self.scroll_to(y=0, animate=False, immediate=True)
 
-    def _row(self, key) -> Row:
+    def _row(self, key: Hashable) -> Row:
         e = self._by_key[key]
         mark = GLYPH.get(e.severity, "") if e.severity != "info" else ""
         text = f"{mark} {e.message}" if mark else e.message
