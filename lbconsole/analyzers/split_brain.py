@@ -8,7 +8,8 @@ MASTER's first. A pair is split brain when:
 - their samples are within one advert interval, or consecutive samples of
   both overlap (confirmed across polls);
 - a VIP is bound (lo excluded: DR real servers carry it there) on two hosts
-  in runs of samples that overlap.
+  that both say MASTER for it, by the same rule; or, where one does not, in
+  runs of samples that overlap.
 
 VRIDs are keyed by (vrid, address family) within a cluster, which stands for one L2 segment.
 """
@@ -52,8 +53,12 @@ class SplitBrain:
                 names = sorted({f"{n.name}/{i.instance}" for p in pairs for n, i, _ in p})
                 yield Alert("critical", "split_brain", f"split brain: VRID {vrid} is MASTER on {', '.join(names)}",
                             cluster.name)
+        masters_of = {(n.name, v): (n, i, r) for ms in mastering.values() for n, i, r in ms
+                      for v in (vips.vip_address(x) for x in i.vips)}
         for vip, holders in sorted(holding.items()):
-            both = [(a, b) for a, b in combinations(holders, 2) if overlap(a[1], b[1]) >= 0]
+            both = [(a, b) for a, b in combinations(holders, 2)
+                    if _both_bound(a, b, masters_of.get((a[0].name, vip)), masters_of.get((b[0].name, vip)),
+                                   settings)]
             if both:
                 names = sorted({f"{n.name}:{_iface(n, vip)}" for p in both for n, _ in p})
                 yield Alert("critical", "split_brain", f"split brain: VIP {vip} is up on {', '.join(names)}",
@@ -68,6 +73,16 @@ def _both_master(a: tuple[NodeSnapshot, VrrpInstance, Run], b: tuple[NodeSnapsho
         return overlap(exact_a, exact_b) > settings.clock_slack
     # Samples within one advert interval, or a later sample of one inside the other's run.
     return overlap(ra, rb) >= -settings.advert_int
+
+
+def _both_bound(a: tuple[NodeSnapshot, Run], b: tuple[NodeSnapshot, Run],
+                ma: tuple[NodeSnapshot, VrrpInstance, Run] | None, mb: tuple[NodeSnapshot, VrrpInstance, Run] | None,
+                settings: Settings) -> bool:
+    """A VIP bound on both, at once: as for MASTER when both say MASTER for it (exact times decide a
+    handover); with one not MASTER for it (the address on its way in or out), only runs that overlap."""
+    if ma is not None and mb is not None:
+        return _both_master(ma, mb, settings)
+    return overlap(a[1], b[1]) >= 0
 
 
 def _iface(node: NodeSnapshot, vip: str) -> str:

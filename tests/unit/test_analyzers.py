@@ -341,3 +341,14 @@ def test_a_release_starting_keepalived_again_is_planned_for_a_few_polls():
     assert any(x.message.startswith("planned (release of VI_1 failover forced by root@ops") for x in alerts)
     later = a.alerts(at(120.0, stopped, director("lb2", "MASTER", True)))
     assert "keepalived_down" in [x.kind for x in critical(later)]  # it never came back: an incident
+
+
+def test_one_poll_of_a_real_split_brain_names_the_vrid_and_the_vip():
+    # `lbconsole status`: one poll, both directors sampled a moment apart, lb2 MASTER for 20 s already.
+    def lb(name, since):
+        d = director(name, "MASTER", True)
+        return replace(d, vrrp=(replace(d.vrrp[0], last_transition=since),))
+
+    alerts = Analyzer().alerts(at(100.4, lb("lb1", 1.0), lb("lb2", 80.0), sampled={"lb1": 100.1}))
+    messages = " ".join(a.message for a in alerts if a.kind == "split_brain")
+    assert "VRID 51" in messages and "VIP 10.99.0.100 is up on lb1:eth0, lb2:eth0" in messages
