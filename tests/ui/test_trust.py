@@ -288,3 +288,24 @@ def test_this_consoles_running_action_makes_its_effects_planned():
     state.end_action(token)
     state.apply(replace(snap, taken_at=T + 1))
     assert any(a.severity == "critical" for a in state.alerts())
+
+
+async def test_escape_clears_the_filter_on_the_service_screen_too(lab_recording):
+    from lbconsole.ui.screens.service import ServiceScreen
+
+    app = make_app(ReplaySource(lab_recording))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await started(pilot, app)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ServiceScreen)
+        await pilot.press("slash", *"web1", "enter")
+        await settle(pilot)
+        assert screen.filter == "web1" and "Esc clears" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and screen.filter == ""  # cleared, not left
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is not screen  # then back

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Label, Sparkline
@@ -132,7 +133,25 @@ class ServiceScreen(ConsoleScreen):
 
     def apply_filter(self, text: str) -> None:
         self.filter = text.strip().lower()
+        panel = self.widget("#rs-panel", Vertical)
+        if panel is not None:  # the filter is the user's text: a Text, never markup
+            panel.border_title = Text("Real servers on every director"
+                                      + (f" · filter “{self.filter}” (Esc clears)" if self.filter else ""))
         self.show(self.app.state)
+
+    @property
+    def has_filter(self) -> bool:
+        return bool(self.filter)
+
+    def clear_filter(self) -> bool:
+        if not self.filter:
+            return False
+        bar = self.widget(FilterBar)
+        if bar is not None:
+            bar.action_clear()
+        else:
+            self.apply_filter("")
+        return True
 
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
         self.apply_filter(message.text)
