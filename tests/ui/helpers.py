@@ -49,7 +49,7 @@ async def step(pilot, app, n: int = 1) -> None:
     for _ in range(n):
         target = app.state.count + 1
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.state.count >= target)
+        await wait_for(pilot, lambda target=target: app.state.count >= target)
     await pilot.pause()
 
 

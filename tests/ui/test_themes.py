@@ -6,13 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
-
-from lbconsole import paths
-from lbconsole.ui import themes
-from lbconsole.ui.themes import ThemeError
-from lbconsole.source.replay import ReplaySource
 from ui import synth
 from ui.helpers import lines_of, make_app, started
+
+from lbconsole import paths
+from lbconsole.source.replay import ReplaySource
+from lbconsole.ui import themes
+from lbconsole.ui.themes import ThemeError
 
 UI = Path(themes.__file__).resolve().parent
 HEX = re.compile(r"(?<![\w-])#(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})(?![\w-])")  # not #feed, #badge
