@@ -26,6 +26,7 @@ DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_CONNECT_TIMEOUT = 15.0  # seconds; slow nodes (PAM, a busy VM) take several to log in
 DEFAULT_COMMAND_TIMEOUT = 30.0
 DEFAULT_PORT = 22
+DEFAULT_FORCED_WARN_AFTER = 1800.0  # seconds a forced failover may stay before it is "still forced"
 LOCAL_HOST = "local"  # a node with this host is read in-process, not over SSH
 SSH_CONFIG = "~/.ssh/config"
 
@@ -47,6 +48,7 @@ class _Access(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
 
 class _Defaults(_Access, forbid_unknown_fields=True):
     poll_interval: Seconds = DEFAULT_POLL_INTERVAL
+    forced_warn_after: Seconds = DEFAULT_FORCED_WARN_AFTER
 
 
 class _Node(_Access, forbid_unknown_fields=True):
@@ -111,6 +113,7 @@ class Inventory:
     path: str | None
     clusters: tuple[ClusterConfig, ...]
     poll_interval: float = DEFAULT_POLL_INTERVAL
+    forced_warn_after: float = DEFAULT_FORCED_WARN_AFTER
 
     @property
     def nodes(self) -> tuple[NodeConfig, ...]:
@@ -217,7 +220,8 @@ class _Build:
                 raise self.fail(f"cluster {c.name!r} has no [[cluster.node]]", "cluster", ci)
             nodes = tuple(self.node(c.name, ci, ni, n, seen_nodes) for ni, n in enumerate(c.node))
             clusters.append(ClusterConfig(name=c.name, nodes=nodes, read_only=c.read_only, color=c.color))
-        return Inventory(path=self.path, clusters=tuple(clusters), poll_interval=self.raw.defaults.poll_interval)
+        return Inventory(path=self.path, clusters=tuple(clusters), poll_interval=self.raw.defaults.poll_interval,
+                         forced_warn_after=self.raw.defaults.forced_warn_after)
 
     def node(self, cluster: str, ci: int, ni: int, n: _Node, seen: set[str]) -> NodeConfig:
         at = ("cluster", ci, "node", ni)

@@ -43,6 +43,17 @@ class Drain:
 
 
 @dataclass(frozen=True, slots=True)
+class Forced:
+    """A forced failover recorded on the node it was forced on (the old MASTER)."""
+
+    instance: str
+    by: str
+    since: float
+    reason: str | None = None
+    mode: str | None = None  # track_file | stop: how the failover was forced
+
+
+@dataclass(frozen=True, slots=True)
 class RealServer:
     address: str
     port: int
@@ -156,6 +167,7 @@ class NodeSnapshot:
     sampled_at: float | None = None
     warnings: tuple[str, ...] = ()
     keepalived_running: bool | None = None  # None: not known (not polled, or not asked)
+    forced: tuple[Forced, ...] = ()  # forced-failover records on this node (directors)
 
     def service(self, key: str) -> Service | None:
         return next((s for s in self.ipvs if s.key == key), None)
@@ -166,7 +178,7 @@ class NodeSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    severity: str  # critical | warning
+    severity: str  # critical | warning | info (planned work, not an incident)
     kind: str
     message: str
     cluster: str | None = None
@@ -223,6 +235,7 @@ _NESTED: dict[tuple[type, str], type] = {
     (NodeSnapshot, "nginx"): NginxStatus,
     (NodeSnapshot, "host_stats"): HostStats,
     (NodeSnapshot, "addresses"): Address,
+    (NodeSnapshot, "forced"): Forced,
     (Service, "stats"): Counters,
     (Service, "rates"): Rates,
     (Service, "real_servers"): RealServer,
@@ -266,6 +279,6 @@ def _from_plain(cls: type, data: dict[str, Any]) -> Any:
 
 
 __all__ = [
-    "Address", "Alert", "ClusterSnapshot", "Counters", "Drain", "HostStats", "NginxStatus",
+    "Address", "Alert", "ClusterSnapshot", "Counters", "Drain", "Forced", "HostStats", "NginxStatus",
     "NodeSnapshot", "RealServer", "Rates", "Service", "Snapshot", "VrrpInstance", "join_host_port",
 ]

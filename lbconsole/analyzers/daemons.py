@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from lbconsole.snapshot import Alert, ClusterSnapshot
 
 
-def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
+def check(cluster: ClusterSnapshot) -> Iterator[Alert]:
     for node in cluster.nodes:
         if not node.reachable:
             continue

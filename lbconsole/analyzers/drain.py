@@ -18,8 +18,9 @@ def reverted(cluster: ClusterSnapshot) -> Iterator[tuple[NodeSnapshot, Service, 
                     yield node, svc, rs
 
 
-def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
+def check(cluster: ClusterSnapshot) -> Iterator[Alert]:
     for node, svc, rs in reverted(cluster):
+        reason = rs.drain.reason if rs.drain else ""
         yield Alert("warning", "drain_reverted",
-                    f"{svc.key} {rs.key} is drained ({rs.drain.reason!r}) but has weight {rs.weight} "
+                    f"{svc.key} {rs.key} is drained ({reason!r}) but has weight {rs.weight} "
                     f"on {node.name}", cluster.name, node.name)

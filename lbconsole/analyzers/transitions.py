@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lbconsole.snapshot import ClusterSnapshot, NodeSnapshot, Snapshot
+from lbconsole.snapshot import Alert, ClusterSnapshot, Drain, NodeSnapshot, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,7 @@ class Event:
 # Alerts whose news a transition event already told, for the same node.
 _SAME_AS = {"node_unreachable": "node_lost", "nginx_down": "nginx_down", "vrrp_fault": "vrrp_state",
             "keepalived_down": "vrrp_state"}
+_TOLD_BY_DRAIN_EVENTS = {"drained"}  # the planned-drain INFO line: drain_set / drain_cleared say it
 _SECONDS = re.compile(r"\d+(?:\.\d+)?\s*s\b")
 
 # Where a VRRP state change lands decides how loudly it is told.
@@ -45,7 +46,8 @@ def diff(prev: Snapshot | None, cur: Snapshot) -> list[Event]:
         if old is not None:
             events.extend(_cluster(old, cluster, cur.taken_at))
     told = {(e.kind, e.node) for e in events}
-    events.extend(e for e in _alerts(prev, cur) if (_SAME_AS.get(e.after or ""), e.node) not in told)
+    events.extend(e for e in _alerts(prev, cur) if (_SAME_AS.get(e.after or ""), e.node) not in told
+                  and (e.after or e.before) not in _TOLD_BY_DRAIN_EVENTS)
     return events
 
 
@@ -74,8 +76,14 @@ def _vrrp(prev: NodeSnapshot, node: NodeSnapshot, cluster: str, at: float) -> It
     for inst in node.vrrp:
         was = old.get(inst.instance)
         if was is not None and was.state != inst.state:
-            yield Event(at, "vrrp_state", f"{node.name} {inst.instance} (VRID {inst.vrid}): {was.state} → {inst.state}",
-                        cluster, node.name, _VRRP_SEVERITY.get(inst.state, "warning"), was.state, inst.state)
+            forced = next((r for r in node.forced if r.instance == inst.instance), None)
+            text = f"{node.name} {inst.instance} (VRID {inst.vrid}): {was.state} → {inst.state}"
+            if forced is not None:  # the state a forced failover causes is planned, not an incident
+                yield Event(at, "vrrp_state", f"{text} (planned: failover forced by {forced.by})", cluster,
+                            node.name, "info", was.state, inst.state)
+                continue
+            yield Event(at, "vrrp_state", text, cluster, node.name, _VRRP_SEVERITY.get(inst.state, "warning"),
+                        was.state, inst.state)
 
 
 def _nginx(prev: NodeSnapshot, node: NodeSnapshot, cluster: str, at: float) -> Iterator[Event]:
@@ -95,15 +103,14 @@ def _drains(old: ClusterSnapshot, new: ClusterSnapshot, at: float) -> Iterator[E
     for key, drain in now.items():
         if key not in was:
             svc, rs = key
-            yield Event(at, "drain_set", f"{rs} in {svc} drained by {drain.by}: {drain.reason}", new.name,
-                        severity="warning")
+            yield Event(at, "drain_set", f"{rs} in {svc} drained by {drain.by}: {drain.reason}", new.name)
     for key in was.keys() - now.keys():
         svc, rs = key
         yield Event(at, "drain_cleared", f"{rs} in {svc} undrained", new.name)
 
 
-def _drain_marks(cluster: ClusterSnapshot) -> dict:
-    marks = {}
+def _drain_marks(cluster: ClusterSnapshot) -> dict[tuple[str, str], Drain]:
+    marks: dict[tuple[str, str], Drain] = {}
     for node in cluster.directors:
         if not node.reachable:
             continue  # its last data may predate an undrain
@@ -115,7 +122,7 @@ def _drain_marks(cluster: ClusterSnapshot) -> dict:
 
 
 def _alerts(prev: Snapshot, cur: Snapshot) -> Iterator[Event]:
-    def key(a):  # an alert whose message only counts seconds is the same alert
+    def key(a: Alert) -> tuple[str, str | None, str | None, str]:  # only seconds differ: the same alert
         return (a.kind, a.cluster, a.node, _SECONDS.sub("", a.message))
 
     old = {key(a): a for a in prev.alerts}

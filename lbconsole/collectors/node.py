@@ -15,7 +15,7 @@ from dataclasses import replace
 from lbconsole.collectors import host_parse, ipvs_text, nginx_parse, script, vrrp_parse
 from lbconsole.collectors.errors import ParseError
 from lbconsole.inventory import NodeConfig
-from lbconsole.snapshot import Drain, NginxStatus, NodeSnapshot, Service
+from lbconsole.snapshot import Drain, Forced, NginxStatus, NodeSnapshot, Service
 from lbconsole.transport.base import Transport, TransportError
 
 COMMAND_TIMEOUT = 8.0
@@ -55,7 +55,7 @@ async def collect(node: NodeConfig, transport: Transport, previous: NodeSnapshot
         ipvs=_with_drains(parsed.get("ipvs", ()), parsed.get("drains", {})),
         vrrp=parsed.get("vrrp", ()), nginx=parsed.get("nginx"), host_stats=parsed.get("host"),
         addresses=parsed.get("addr", ()), warnings=tuple(parsed.get("warnings", ())),
-        keepalived_running=parsed.get("keepalived_running"))
+        keepalived_running=parsed.get("keepalived_running"), forced=parsed.get("forced", ()))
     return with_rates(snap, previous)
 
 
@@ -145,8 +145,25 @@ def _parse_drains(section: script.Section, warnings: list[str]) -> dict[tuple[st
     return drains
 
 
+def _parse_forced(section: script.Section, warnings: list[str]) -> tuple[Forced, ...]:
+    _require_ok(section)
+    out = []
+    for line in section.text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            reason = rec.get("reason")
+            out.append(Forced(instance=str(rec["instance"]), by=str(rec["by"]), since=float(rec["since"]),
+                              reason=None if reason is None else str(reason),
+                              mode=None if rec.get("mode") is None else str(rec["mode"])))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ParseError(f"forced-failover record is not valid: {line[:60]!r}") from None
+    return tuple(out)
+
+
 _PARSERS = {"host": _parse_host, "addr": _parse_addr, "ipvs": _parse_ipvs, "drains": _parse_drains,
-            "vrrp": _parse_vrrp, "nginx": _parse_nginx}
+            "forced": _parse_forced, "vrrp": _parse_vrrp, "nginx": _parse_nginx}
 
 
 def _with_drains(services: tuple[Service, ...], drains: dict[tuple[str, str], Drain]) -> tuple[Service, ...]:

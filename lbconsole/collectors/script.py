@@ -16,6 +16,7 @@ from lbconsole.transport.base import shell_quote
 HEADER = "@@LBC "
 FOOTER = "@@LBC-RC "
 DRAIN_DIR = "/var/lib/lbconsole/drain"
+FORCED_DIR = "/var/lib/lbconsole/forced"  # lbconsole.actions.failover_script writes these
 
 _PRELUDE = r"""
 export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -43,6 +44,9 @@ p_ipvs() {
 }
 p_drains() {
   for f in "$DRAIN_DIR"/*.json; do [ -f "$f" ] && { cat "$f"; echo; }; done; return 0
+}
+p_forced() {
+  for f in "$FORCED_DIR"/*.json; do [ -f "$f" ] && { cat "$f"; echo; }; done; return 0
 }
 # keepalived writes its dumps asynchronously: remove the old file, signal, then wait until
 # the new one is complete (JSON: its last line closes the document; text: it stops growing).
@@ -86,13 +90,14 @@ p_nginx() {
 def build(node: NodeConfig, with_ipvs: bool = True, ipvsadm: str = "ipvsadm") -> str:
     """The poll script for `node`; `with_ipvs=False` when IPVS is read over netlink instead."""
     lines = [f"REDACT={shell_quote(REDACT_SED)}", f"IPVSADM={shell_quote(ipvsadm)}",
-             f"DRAIN_DIR={shell_quote(DRAIN_DIR)}",
+             f"DRAIN_DIR={shell_quote(DRAIN_DIR)}", f"FORCED_DIR={shell_quote(FORCED_DIR)}",
              f"STATUS_URL={shell_quote(node.nginx_status_url)}", _PRELUDE,
              "sec host p_host", "sec addr p_addr"]
     if node.has_role("director"):
         if with_ipvs:
             lines.append("sec ipvs p_ipvs")
         lines.append("sec drains p_drains")
+        lines.append("sec forced p_forced")
     # keepalived may run on any tier (a floating VIP for nginx too); absent is not an error there.
     lines.append("sec vrrp p_vrrp")
     if node.has_role("nginx"):

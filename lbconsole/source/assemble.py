@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lbconsole.analyzers import analyze
+from lbconsole.analyzers import Analyzer, Settings, vips
 from lbconsole.inventory import Inventory, NodeConfig
-from lbconsole.snapshot import PENDING, ClusterSnapshot, NodeSnapshot, Snapshot, VrrpInstance
+from lbconsole.snapshot import (
+    PENDING,
+    ClusterSnapshot,
+    NodeSnapshot,
+    Snapshot,
+    VrrpInstance,
+)
 
 
 def pending(node: NodeConfig) -> NodeSnapshot:
     return NodeSnapshot(name=node.name, host=node.host, roles=node.roles, error=PENDING)
 
 
-def assemble(inventory: Inventory, latest: dict[str, NodeSnapshot], now: float) -> Snapshot:
+def analyzer_for(inventory: Inventory) -> Analyzer:
+    return Analyzer(Settings(poll_interval=inventory.poll_interval, forced_warn_after=inventory.forced_warn_after))
+
+
+def assemble(inventory: Inventory, latest: dict[str, NodeSnapshot], now: float,
+             analyzer: Analyzer | None = None) -> Snapshot:
     clusters = []
     for cluster in inventory.clusters:
         nodes = []
@@ -26,7 +37,8 @@ def assemble(inventory: Inventory, latest: dict[str, NodeSnapshot], now: float) 
         clusters.append(ClusterSnapshot(name=cluster.name, nodes=tuple(nodes), read_only=cluster.read_only,
                                         color=cluster.color))
     snapshot = Snapshot(taken_at=round(now, 3), clusters=tuple(clusters))
-    return snapshot.with_alerts(analyze(snapshot, inventory.poll_interval))
+    # The poller's analyzer remembers earlier snapshots (split brain "at once", drift that lasts).
+    return snapshot.with_alerts((analyzer or analyzer_for(inventory)).alerts(snapshot))
 
 
 def infer_vrrp(nodes: list[NodeSnapshot]) -> list[NodeSnapshot]:
@@ -42,13 +54,13 @@ def infer_vrrp(nodes: list[NodeSnapshot]) -> list[NodeSnapshot]:
     out = []
     for node in nodes:
         if node.reachable and node.has_role("director") and not node.vrrp and known:
-            up = {a.address for a in node.addresses if a.interface != "lo"}
+            up = vips.bound(node)  # the one rule for who holds a VIP (lo excluded)
             inferred = []
             for inst in known.values():
                 if node.keepalived_running is False:
                     state = "STOP"
                 else:
-                    state = "MASTER" if up & set(inst.vips) else "BACKUP"
+                    state = "MASTER" if up & {vips.vip_address(v) for v in inst.vips} else "BACKUP"
                 inferred.append(VrrpInstance(instance=inst.instance, vrid=inst.vrid, state=state,
                                              interface=inst.interface, vips=inst.vips, source="addr"))
             node = replace(node, vrrp=tuple(inferred))

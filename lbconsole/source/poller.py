@@ -13,7 +13,7 @@ import time
 from lbconsole.collectors import node as node_collector
 from lbconsole.inventory import Inventory, NodeConfig
 from lbconsole.snapshot import NodeSnapshot, Snapshot
-from lbconsole.source.assemble import assemble
+from lbconsole.source.assemble import analyzer_for, assemble
 from lbconsole.source.base import SnapshotSource
 from lbconsole.transport import Transport, transport_for
 
@@ -28,6 +28,7 @@ class Poller:
         self.inventory = inventory
         self.transports: dict[str, Transport] = {n.name: transport_for(n) for n in inventory.nodes}
         self.latest: dict[str, NodeSnapshot] = {}
+        self.analyzer = analyzer_for(inventory)
 
     async def poll_node(self, node: NodeConfig) -> NodeSnapshot:
         previous = self.latest.get(node.name)
@@ -45,7 +46,7 @@ class Poller:
         return self.snapshot()
 
     def snapshot(self) -> Snapshot:
-        return assemble(self.inventory, self.latest, time.time())
+        return assemble(self.inventory, self.latest, time.time(), self.analyzer)
 
     async def close(self) -> None:
         await asyncio.gather(*(t.close() for t in self.transports.values()), return_exceptions=True)

@@ -67,7 +67,7 @@ class LbConsole(App):
         own = themes.load_all()
         for t in own.values():
             self.register_theme(t)
-        name = theme or (themes.NOC_DEFAULT if noc else themes.DEFAULT)
+        name = theme or themes.default_for(os.environ, noc)  # a palette the terminal can show
         if name not in own:  # lbconsole's themes only: Textual's others do not style alerts and badges
             raise UsageError(f"unknown theme {name!r}; lbconsole's themes: {', '.join(sorted(own))}")
         self.theme = name
@@ -171,7 +171,7 @@ class LbConsole(App):
         for event in events:
             timeout = TOAST_KINDS.get(event.kind)
             if timeout:
-                severity = "error" if event.severity == "critical" else "warning"
+                severity = {"critical": "error", "warning": "warning"}.get(event.severity, "information")
                 self.notify(safetext.clean(event.message), title=event.kind.replace("_", " "), severity=severity,
                             timeout=timeout, markup=False)
         self.redraw()
@@ -185,18 +185,26 @@ class LbConsole(App):
 
     def redraw(self) -> None:
         screen = self._console_screen()
-        if screen is not None and screen.is_mounted:
-            screen.show(self.state)
+        if screen is not None:
+            screen.show(self.state)  # draws only if that screen is ready and not closing
         self.refresh_bindings()
 
     def _tick(self) -> None:
+        if self.source.replay or self.paused or self.ended:
+            aged = False  # a replay's or a paused feed's data is not getting older in the world
+        else:
+            aged = self.state.age_alerts()  # no snapshot for a while: blindness must still show
         screen = self._console_screen()
-        if screen is not None and screen.is_mounted:
-            screen.tick(self.state)
+        if screen is not None:
+            if aged:
+                screen.show(self.state)
+            else:
+                screen.tick(self.state)
 
     def _cycle(self) -> None:
-        if len(self.state.clusters) > 1:
-            self.action_next_cluster()
+        if len(self.state.clusters) > 1 and self.state.next_cluster() is not None:
+            self._update_accent()
+            self.redraw()
 
     def feed_label(self) -> str:
         if self.ended:
@@ -212,6 +220,19 @@ class LbConsole(App):
         return label
 
     # -- read-only and which actions apply -------------------------------------------------
+    def read_only_reason(self, cluster: str | None = None) -> str:
+        """Why keys that change nodes cannot act here, in the operator's words."""
+        if self.source.replay:
+            return "this is a replay of a recording; nothing can change"
+        if self.noc:
+            return "the --noc wall display is read-only"
+        if self.forced_read_only:
+            return "started with --read-only"
+        c = self.state.cluster if cluster is None else (self.state.snapshot.cluster(cluster)
+                                                        if self.state.snapshot else None)
+        name = c.name if c else cluster
+        return f"cluster {name} is read_only in the inventory"
+
     def is_read_only(self, cluster: str | None = None) -> bool:
         if self.forced_read_only:
             return True
@@ -235,7 +256,7 @@ class LbConsole(App):
                 return None
             return True
         if spec.name == "back":
-            return len(self.screen_stack) > 1
+            return len(self.screen_stack) > 1 or (isinstance(screen, ConsoleScreen) and screen.has_filter)
         if spec.name == "filter":
             return not self.noc and isinstance(screen, ConsoleScreen) and screen.filterable
         if spec.name == "open":
@@ -272,7 +293,8 @@ class LbConsole(App):
             screen.open_filter()
 
     def action_next_cluster(self) -> None:
-        if self.state.next_cluster() is not None:
+        """`c`: the next cluster that has an alert (warning or worse), else simply the next one."""
+        if self.state.next_cluster_with_alert() is not None or self.state.next_cluster() is not None:
             self._update_accent()
             self.redraw()
 
@@ -287,6 +309,9 @@ class LbConsole(App):
             self.screen.open_selected()
 
     def action_back(self) -> None:
+        screen = self.screen
+        if isinstance(screen, ConsoleScreen) and screen.clear_filter():
+            return  # Escape clears an active filter first
         if len(self.screen_stack) > 1:
             self.pop_screen()
 

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lbconsole.snapshot import ClusterSnapshot, NodeSnapshot, RealServer, Service, VrrpInstance, join_host_port
+from lbconsole.analyzers import vips
+from lbconsole.analyzers.vips import vip_address
+from lbconsole.snapshot import (
+    ClusterSnapshot,
+    NodeSnapshot,
+    RealServer,
+    Service,
+    VrrpInstance,
+    join_host_port,
+)
 
 RsKey = tuple[str, int]
 
-
-def vip_address(vip: str) -> str:
-    """keepalived writes '10.0.0.1/24 dev eth0 scope global'; the address is the first word."""
-    return vip.split()[0].split("/")[0] if vip.strip() else vip
+__all__ = ["ClusterView", "MergedService", "RsKey", "rate_total", "rs_label", "total", "vip_address"]
 
 
 @dataclass(slots=True)
@@ -46,6 +52,7 @@ class ClusterView:
         self.others: tuple[NodeSnapshot, ...] = tuple(n for n in cluster.nodes
                                                       if not n.has_role("nginx") and not n.has_role("director"))
         self._services: dict[str, MergedService] | None = None
+        self._names: dict[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -86,13 +93,25 @@ class ClusterView:
 
     @staticmethod
     def held_vips(node: NodeSnapshot, inst: VrrpInstance | None = None) -> list[str]:
-        """The VIPs `node` holds: from its addresses, else (no address data) from MASTER state."""
-        instances = (inst,) if inst is not None else node.vrrp
-        wanted = [vip_address(v) for i in instances for v in i.vips]
-        if node.addresses:
-            up = {a.address for a in node.addresses if a.interface != "lo"}
-            return [v for v in wanted if v in up]
-        return [vip_address(v) for i in instances if i.state == "MASTER" for v in i.vips]
+        return vips.held_vips(node, inst)
+
+    def name_of(self, address: str) -> str | None:
+        """The inventory name of the node that owns `address` (its host, or an address on it, lo excluded)."""
+        if self._names is None:
+            names: dict[str, str] = {}
+            for node in self.cluster.nodes:
+                for a in node.addresses:
+                    if a.interface != "lo":
+                        names.setdefault(a.address, node.name)
+            for node in self.cluster.nodes:
+                names[node.host] = node.name  # the inventory's own address wins
+            self._names = names
+        return self._names.get(address)
+
+    def rs_title(self, key: RsKey) -> str:
+        """`web1 10.99.0.21:80`: the real server by the inventory name of the node behind it."""
+        name = self.name_of(key[0])
+        return f"{name} {rs_label(key)}" if name else rs_label(key)
 
     def node(self, name: str) -> NodeSnapshot | None:
         return self.cluster.node(name)

@@ -307,6 +307,7 @@ async def confirm_and_run(app: Any, slot: Running, runner: ActionRunner) -> None
 async def _run_to_the_end(app: Any, slot: Running, runner: ActionRunner, execute: Callable[..., Any],
                           ctx: ActionContext) -> None:
     spec, target = slot.spec, slot.target
+    running = app.state.begin_action(spec.name, target)  # what it causes reads as planned meanwhile
     try:
         try:
             result = execute(ctx, spec.name, target, slot.params)
@@ -315,6 +316,8 @@ async def _run_to_the_end(app: Any, slot: Running, runner: ActionRunner, execute
             ok, message = summarise(result)
         except Exception as exc:  # shown and logged, never a crash
             ok, message = False, str(exc) or type(exc).__name__
+        finally:
+            app.state.end_action(running)
         if slot.interrupted:
             return
         app.notify(safetext.clean(message), title=f"{spec.title} {what(target)}",

@@ -11,14 +11,21 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
-from lbconsole.analyzers import transitions
+from lbconsole.analyzers import (
+    Analysis,
+    Analyzer,
+    RunningAction,
+    Settings,
+    staleness,
+    summary,
+    transitions,
+)
 from lbconsole.analyzers.transitions import Event
-from lbconsole.snapshot import ClusterSnapshot, NodeSnapshot, Snapshot
+from lbconsole.snapshot import Alert, ClusterSnapshot, NodeSnapshot, Snapshot
 from lbconsole.ui.model import ClusterView
 
 EVENT_CAP = 500
 HISTORY_LEN = 120  # points per sparkline: two minutes at 1 Hz
-STALE_POLLS = 3
 
 
 class History:
@@ -44,7 +51,7 @@ class History:
 
 class ConsoleState:
     def __init__(self, clock: Callable[[], float] = time.monotonic, poll_interval: float | None = 2.0,
-                 event_cap: int = EVENT_CAP, history_len: int = HISTORY_LEN):
+                 event_cap: int = EVENT_CAP, history_len: int = HISTORY_LEN, settings: Settings | None = None):
         self.clock = clock
         # None: not known (a replay): learnt from the gaps between snapshots.
         self.learn_interval = poll_interval is None
@@ -59,6 +66,12 @@ class ConsoleState:
         self._views: dict[str, ClusterView] = {}
         # (cluster, service, real server) -> taken_at when a drained server's connections reached 0
         self.drained_at: dict[tuple[str, str, str], float] = {}
+        # The console reads every snapshot through its own analyzer: replays get today's rules, and
+        # the actions this console runs make what they cause planned (INFO), not incidents.
+        self.analyzer = Analyzer(settings or Settings(poll_interval=self.poll_interval))
+        self.analysis = Analysis()
+        self.running: dict[int, RunningAction] = {}
+        self._running_ids = 0
 
     # -- intake ---------------------------------------------------------------------------
     def apply(self, snapshot: Snapshot) -> list[Event]:
@@ -66,6 +79,8 @@ class ConsoleState:
         if self.learn_interval and self.snapshot is not None:
             self._learn_interval(snapshot.taken_at - self.snapshot.taken_at)
         snapshot = keep_last_known(self.snapshot, snapshot)
+        self.analysis = self.analyzer.analyze(snapshot, self.running.values())
+        snapshot = snapshot.with_alerts(self.analysis.alerts)
         events = transitions.diff(self.snapshot, snapshot)
         self.snapshot = snapshot
         self.received = self.clock()
@@ -83,6 +98,30 @@ class ConsoleState:
             self._gaps.append(gap)
             # The poller may hand out a snapshot per node report: the longer gaps are the poll interval.
             self.poll_interval = max(0.5, sorted(self._gaps)[(len(self._gaps) * 3) // 4])
+            self.analyzer.settings = replace(self.analyzer.settings, poll_interval=self.poll_interval)
+
+    def age_alerts(self) -> bool:
+        """No snapshot for a while (a live feed stuck): re-read the last one as older. True if changed."""
+        if self.snapshot is None:
+            return False
+        extra = self.since_received()
+        if extra <= self.poll_interval:
+            extra = 0.0
+        analysis = self.analyzer.analyze(self.snapshot, self.running.values(), extra)
+        changed = analysis.alerts != self.analysis.alerts
+        self.analysis = analysis
+        return changed
+
+    # -- this console's running actions ------------------------------------------------
+    def begin_action(self, name: str, target: dict) -> int:
+        """An action starts: what it causes reads as planned until `end_action`."""
+        self._running_ids += 1
+        when = self.snapshot.taken_at if self.snapshot else time.time()
+        self.running[self._running_ids] = RunningAction(name, str(target.get("cluster", "")), dict(target), when)
+        return self._running_ids
+
+    def end_action(self, token: int) -> None:
+        self.running.pop(token, None)
 
     def _record_history(self, snapshot: Snapshot) -> None:
         keys: set[tuple] = set()
@@ -161,16 +200,31 @@ class ConsoleState:
 
     @property
     def stale_after(self) -> float:
-        return STALE_POLLS * self.poll_interval
+        return staleness.budget(self.poll_interval)
 
     def is_stale(self, node: NodeSnapshot) -> bool:
-        age = self.node_age(node)
-        return not node.reachable or age is None or age > self.stale_after
+        return staleness.is_stale(node, self.node_age(node), self.poll_interval)
 
-    def alerts(self, cluster: str | None = None):
-        if not self.snapshot:
-            return ()
-        return tuple(a for a in self.snapshot.alerts if cluster is None or a.cluster in (None, cluster))
+    def alerts(self, cluster: str | None = None) -> tuple[Alert, ...]:
+        return tuple(a for a in self.analysis.alerts if cluster is None or a.cluster in (None, cluster))
+
+    def cluster_alerts(self) -> dict[str, dict[str, int]]:
+        """Per cluster, how many alerts of each severity: the fleet at a glance."""
+        return summary.per_cluster(self.analysis.alerts, (c.name for c in self.clusters))
+
+    def next_cluster_with_alert(self) -> ClusterSnapshot | None:
+        """The next cluster (after the shown one) whose worst alert is a warning or worse."""
+        counts = self.cluster_alerts()
+        n = len(self.clusters)
+        for step in range(1, n + 1):
+            c = self.clusters[(self.cluster_index + step) % n]
+            if counts.get(c.name, {}).get("critical") or counts.get(c.name, {}).get("warning"):
+                self.cluster_index = (self.cluster_index + step) % n
+                return c
+        return None
+
+    def drifts(self, cluster: str, service: str, real_server: str | None) -> bool:
+        return (cluster, service, real_server) in self.analysis.drift_rows
 
     def events_for(self, node: str | None = None, cluster: str | None = None, limit: int = 20) -> list[Event]:
         out = [e for e in self.events if (node is None or e.node == node) and (cluster is None or e.cluster == cluster)]

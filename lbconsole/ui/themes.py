@@ -8,6 +8,7 @@ and a `[variables]` table for any other Textual CSS variable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,8 @@ from lbconsole.tomlcheck import TomlError, decode, line_of
 
 DEFAULT = "lbconsole-dark"
 NOC_DEFAULT = "noc"
+DEFAULT_256 = "lbconsole-256"  # 256 colours, no truecolor: palette colours and pure greys
+DEFAULT_ANSI = "ansi"  # 8 or 16 colours: the terminal's own palette
 _COLOURS = ("primary", "secondary", "accent", "success", "warning", "error", "foreground", "background",
             "surface", "panel", "boost")
 Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -87,6 +90,31 @@ def load_all(directory: Path | None = None) -> dict[str, Theme]:
         theme = parse(path.read_text(encoding="utf-8"), str(path))
         themes[theme.name] = theme
     return themes
+
+
+def colour_depth(environ: Mapping[str, str]) -> str:
+    """truecolor | 256 | 16, from the environment the way terminals announce themselves."""
+    if "NO_COLOR" in environ:
+        return "16"
+    forced = environ.get("TEXTUAL_COLOR_SYSTEM", "").lower()
+    if forced in ("truecolor", "256", "standard", "windows"):
+        return {"standard": "16", "windows": "16"}.get(forced, forced)
+    if environ.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
+        return "truecolor"
+    term = environ.get("TERM", "").lower()
+    if "256" in term or "direct" in term:
+        return "256"
+    return "16"
+
+
+def default_for(environ: Mapping[str, str], noc: bool = False) -> str:
+    """The theme that works in the terminal found: truecolor, 256 colours without COLORTERM, or 8/16."""
+    depth = colour_depth(environ)
+    if depth == "16":
+        return DEFAULT_ANSI
+    if noc:
+        return NOC_DEFAULT  # its colours are all in the 256-colour palette
+    return DEFAULT if depth == "truecolor" else DEFAULT_256
 
 
 def accent_colour(value: str | None) -> str | None:

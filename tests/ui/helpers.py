@@ -39,8 +39,9 @@ async def started(pilot, app) -> None:
     from lbconsole.ui.screens.base import ConsoleScreen
 
     await wait_for(pilot, lambda: app.state.count >= 1 and isinstance(app.screen, ConsoleScreen)
-                   and app.screen.is_mounted and bool(app.screen.children))
+                   and app.screen.is_mounted and bool(app.screen.children) and app.screen.ready)
     await pilot.pause()
+    await pilot.pause()  # the first draw lays labels out on the next refresh
 
 
 async def step(pilot, app, n: int = 1) -> None:
@@ -48,7 +49,7 @@ async def step(pilot, app, n: int = 1) -> None:
     for _ in range(n):
         target = app.state.count + 1
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.state.count >= target)
+        await wait_for(pilot, lambda target=target: app.state.count >= target)
     await pilot.pause()
 
 

@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lbconsole.snapshot import (Address, Alert, ClusterSnapshot, Drain, NginxStatus, NodeSnapshot, Rates,
-                                RealServer, Service, Snapshot, VrrpInstance)
+from lbconsole.snapshot import (
+    Address,
+    Alert,
+    ClusterSnapshot,
+    Drain,
+    NginxStatus,
+    NodeSnapshot,
+    Rates,
+    RealServer,
+    Service,
+    Snapshot,
+    VrrpInstance,
+)
 
 VIP = "10.99.0.100"
 RS = ("10.99.0.21", "10.99.0.22", "10.99.0.23")

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from ui import synth
+from ui.helpers import (
+    WritableReplay,
+    lines_of,
+    make_app,
+    screen_text,
+    started,
+    step,
+    wait_for,
+)
+
 from lbconsole.actions.registry import mutating
 from lbconsole.source.replay import ReplaySource
 from lbconsole.ui.screens.noc import NocScreen
 from lbconsole.ui.widgets.tiles import Tile
-from ui import synth
-from ui.helpers import WritableReplay, lines_of, make_app, screen_text, started, step, wait_for
 
 
 def visible_widgets_fit(app) -> bool:

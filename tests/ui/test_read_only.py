@@ -4,14 +4,14 @@ whoever invokes them (key, palette, or a direct call), without reaching the exec
 from __future__ import annotations
 
 import pytest
+from ui import synth
+from ui.helpers import WritableReplay, lines_of, make_app, screen_text, started
 
 from lbconsole.actions.registry import mutating
 from lbconsole.source.replay import ReplaySource
 from lbconsole.ui import operate
 from lbconsole.ui.screens.base import ConsoleScreen
 from lbconsole.ui.widgets.services import ServicesTable
-from ui import synth
-from ui.helpers import WritableReplay, lines_of, make_app, screen_text, started
 
 MUTATING = [spec.name for spec in mutating()]
 
@@ -71,14 +71,17 @@ async def test_read_only_hides_and_refuses_everything(lab_recording, executor_ca
             assert f"act('{name}')" not in footer_keys(app)
         screens = len(app.screen_stack)
         for spec in mutating():
-            await pilot.press(spec.key)  # the keys do nothing
+            await pilot.press(spec.key)  # the key answers: refused, and why
+            await pilot.pause()
             await app.run_action(f"act('{spec.name}')")  # Textual drops it: check_action is False
             app.action_act(spec.name)  # a direct call reaches the refusal
             await pilot.pause()
         assert len(app.screen_stack) == screens  # no prompt ever opened
         assert executor_calls == []
         refusals = [n for n in app._notifications if n.title == "Refused"]
-        assert len(refusals) == len(MUTATING)
+        assert len(refusals) == 2 * len(MUTATING)  # each key press and each direct call
+        keyed = [n.message for n in refusals if not n.message.endswith("refused: read-only")]
+        assert len(keyed) == len(MUTATING) and all(app.read_only_reason() in m for m in keyed), keyed
         assert {e.kind for e in app.state.events} >= {"action_refused"}
 
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
-
-from lbconsole.source.replay import EndOfRecording, ReplaySource
 from ui import synth
 from ui.helpers import lines_of
 
+from lbconsole.source.replay import EndOfRecording, ReplaySource
+
 
 def gaps(snaps):
-    return [b.taken_at - a.taken_at for a, b in zip(snaps, snaps[1:])]
+    return [b.taken_at - a.taken_at for a, b in itertools.pairwise(snaps)]
 
 
 async def test_honours_recorded_gaps_divided_by_speed():
@@ -25,7 +26,7 @@ async def test_honours_recorded_gaps_divided_by_speed():
         got.append(await src.next())
         stamps.append(time.monotonic())
     assert got == snaps
-    for wanted, (a, b) in zip(gaps(snaps), zip(stamps, stamps[1:])):
+    for wanted, (a, b) in zip(gaps(snaps), itertools.pairwise(stamps)):
         assert b - a == pytest.approx(wanted / speed, abs=0.05)
 
 

@@ -6,8 +6,9 @@ and review the SVGs in the diff.
 
 from __future__ import annotations
 
-from lbconsole.source.replay import ReplaySource
 from ui.helpers import WritableReplay, make_app, started, step
+
+from lbconsole.source.replay import ReplaySource
 
 
 def first_alert(snapshots) -> int:
@@ -86,3 +87,43 @@ def test_light_theme(snap_compare, lab_recording):
 def test_ansi_theme(snap_compare, lab_recording):
     assert snap_compare(make_app(ReplaySource(lab_recording), theme="ansi"), terminal_size=(100, 30),
                         run_before=at(0))
+
+
+# -- every size the console is used at, and the palettes terminals really have -------------------------
+
+def test_main_160x48(snap_compare, lab_recording):
+    assert snap_compare(make_app(ReplaySource(lab_recording)), terminal_size=(160, 48), run_before=at(3))
+
+
+def test_noc_240x67(snap_compare, lab_recording):
+    assert snap_compare(make_app(ReplaySource(lab_recording), noc=True), terminal_size=(240, 67),
+                        run_before=at(0))
+
+
+def test_split_brain_160x48(snap_compare, splitbrain_recording, splitbrain_snapshots):
+    # A real split brain recorded in the lab (VRRP blocked between the directors).
+    assert snap_compare(make_app(ReplaySource(splitbrain_recording)), terminal_size=(160, 48),
+                        run_before=at(both_master(splitbrain_snapshots) + 3))
+
+
+def test_split_brain_noc_240x67(snap_compare, splitbrain_recording, splitbrain_snapshots):
+    assert snap_compare(make_app(ReplaySource(splitbrain_recording), noc=True), terminal_size=(240, 67),
+                        run_before=at(both_master(splitbrain_snapshots) + 3))
+
+
+def test_main_256_colours(snap_compare, lab_recording, monkeypatch):
+    monkeypatch.delenv("COLORTERM")  # TERM=xterm-256color alone, as over SSH and in tmux
+    assert snap_compare(make_app(ReplaySource(lab_recording)), terminal_size=(120, 36), run_before=at(0))
+
+
+def test_main_8_colours(snap_compare, lab_recording, monkeypatch):
+    monkeypatch.delenv("COLORTERM")
+    monkeypatch.setenv("TERM", "xterm")
+    assert snap_compare(make_app(ReplaySource(lab_recording)), terminal_size=(80, 24), run_before=at(0))
+
+
+def both_master(snapshots) -> int:
+    def masters(s):
+        return sum(1 for c in s.clusters for n in c.nodes for i in n.vrrp if i.state == "MASTER")
+
+    return next(i for i, s in enumerate(snapshots) if masters(s) > 1)

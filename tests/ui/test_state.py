@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from lbconsole.ui.state import ConsoleState
+import itertools
+
 from ui import synth
+
+from lbconsole.ui.state import ConsoleState
 
 T = 1_700_000_000.0
 
@@ -75,7 +78,7 @@ def test_a_replay_learns_the_poll_interval_from_the_recording(lab_snapshots):
     state = ConsoleState(clock=Clock(), poll_interval=None)
     for snap in lab_snapshots[:16]:
         state.apply(snap)
-    gaps = sorted(b.taken_at - a.taken_at for a, b in zip(lab_snapshots, lab_snapshots[1:16]))
+    gaps = sorted(b.taken_at - a.taken_at for a, b in itertools.pairwise(lab_snapshots))
     assert gaps[0] <= state.poll_interval <= gaps[-1]
     assert ConsoleState(poll_interval=5.0).poll_interval == 5.0
 

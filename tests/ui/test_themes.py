@@ -14,6 +14,11 @@ from lbconsole.ui.themes import ThemeError
 from ui import synth
 from ui.helpers import lines_of, make_app, started
 
+from lbconsole import paths
+from lbconsole.source.replay import ReplaySource
+from lbconsole.ui import themes
+from lbconsole.ui.themes import ThemeError
+
 UI = Path(themes.__file__).resolve().parent
 HEX = re.compile(r"(?<![\w-])#(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})(?![\w-])")  # not #feed, #badge
 
@@ -55,7 +60,7 @@ def test_bad_theme_files_say_what_is_wrong(text, complaint):
 
 
 def test_theme_names_are_lbconsoles_own():
-    assert paths.theme_names() == sorted(themes.load_all()) == ["ansi", "lbconsole-dark", "lbconsole-light", "noc"]
+    assert paths.theme_names() == sorted(themes.load_all()) == ["ansi", "lbconsole-256", "lbconsole-dark", "lbconsole-light", "noc"]
 
 
 def test_themes_dir_is_found_in_a_checkout():
@@ -93,5 +98,49 @@ def test_unknown_theme_is_a_usage_error():
 def test_textuals_own_themes_are_not_offered():
     from lbconsole.errors import UsageError
 
-    with pytest.raises(UsageError, match="lbconsole's themes: ansi, lbconsole-dark, lbconsole-light, noc$"):
+    with pytest.raises(UsageError, match="lbconsole's themes: ansi, lbconsole-256, lbconsole-dark, lbconsole-light, noc$"):
         make_app(ReplaySource(lines_of([synth.lab()])), theme="textual-dark")
+
+
+def _grey(value: str) -> bool:
+    from rich.color import ColorSystem
+    from textual.color import Color
+
+    rich = Color.parse(value).rich_color.downgrade(ColorSystem.EIGHT_BIT)
+    r, g, b = rich.get_truecolor()
+    return r == g == b
+
+
+@pytest.mark.parametrize("env, noc, expect", [
+    ({"COLORTERM": "truecolor", "TERM": "xterm-256color"}, False, "lbconsole-dark"),
+    ({"TERM": "xterm-256color"}, False, "lbconsole-256"),  # SSH and tmux: no COLORTERM
+    ({"TERM": "tmux-256color"}, True, "noc"),
+    ({"TERM": "xterm"}, False, "ansi"),  # 8 colours
+    ({"TERM": "linux"}, True, "ansi"),
+    ({"COLORTERM": "truecolor", "NO_COLOR": "1"}, False, "ansi"),
+])
+def test_the_default_theme_follows_the_terminal(monkeypatch, env, noc, expect):
+    for var in ("COLORTERM", "TERM", "NO_COLOR", "TEXTUAL_COLOR_SYSTEM"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    app = make_app(ReplaySource(lines_of([synth.lab()])), noc=noc)
+    assert app.theme == expect
+
+
+def test_256_colour_default_never_turns_the_panels_navy(monkeypatch):
+    # Issue 9, item 9: the truecolor theme's dark blue-greys round to navy in the 256-colour palette.
+    monkeypatch.delenv("COLORTERM", raising=False)
+    app = make_app(ReplaySource(lines_of([synth.lab()])))
+    variables = app.get_css_variables()
+    for name in ("background", "surface", "panel", "boost"):
+        assert _grey(variables[name]), (name, variables[name])
+
+
+def test_states_and_severities_differ_by_glyph_and_word():
+    from lbconsole.analyzers.summary import GLYPH, WORD
+    from lbconsole.ui.widgets.directors import state_text
+
+    states = [state_text(s) for s in ("MASTER", "BACKUP", "FAULT", "STOP", "INIT")]
+    assert len({s.split()[0] for s in states}) == len(states)  # glyphs alone tell them apart
+    assert len(set(GLYPH.values())) == len(GLYPH) and len(set(WORD.values())) == len(WORD)

@@ -36,7 +36,7 @@ def test_ages_pending_nodes_and_round_trip():
     assert nodes["lb1"].age_s == 10.0
     assert nodes["web1"].error == "not polled yet" and not nodes["web1"].reachable
     assert Snapshot.from_dict(snap.to_dict()) == snap
-    assert not any(a.node == "web1" for a in snap.alerts)  # pending is not down
+    assert [a.kind for a in snap.alerts if a.node == "web1"] == ["node_waiting"]  # pending: not down, not fine
 
 
 def test_unreachable_node_keeps_last_data():

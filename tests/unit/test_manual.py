@@ -48,10 +48,10 @@ def test_theme_names_lbconsoles_own_themes_only(capsys):
         cli.build_parser().parse_args(["--theme", "textual-dark"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert "'ansi', 'lbconsole-dark', 'lbconsole-light', 'noc'" in err
+    assert "'ansi', 'lbconsole-256', 'lbconsole-dark', 'lbconsole-light', 'noc'" in err
     help_text = cli.build_parser().format_help()
     assert "themes/" not in help_text and "lbconsole-dark" in help_text
-    assert paths.theme_names() == ["ansi", "lbconsole-dark", "lbconsole-light", "noc"]
+    assert paths.theme_names() == ["ansi", "lbconsole-256", "lbconsole-dark", "lbconsole-light", "noc"]
 
 
 def test_tests_that_need_no_lab_run_with_not_lab():

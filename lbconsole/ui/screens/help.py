@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label
+from textual.widgets import Static
 
 from lbconsole.actions.registry import ACTIONS
 from lbconsole.ui.keys import key_display
@@ -26,7 +26,7 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen { align: center middle; }
     HelpScreen > Vertical { width: 90%; max-width: 100; height: 90%; border: round $primary;
                             background: $surface; padding: 0 1; }
-    HelpScreen #help-note { color: $text-muted; height: auto; }
+    HelpScreen #help-note { color: $text-muted; height: auto; width: 100%; }  /* wraps, never cut */
     HelpScreen Grid { height: 1fr; }
     """
 
@@ -48,8 +48,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Keys"
-            yield Label("Mutating actions ask for confirmation (Cancel is focused); a drain asks for a reason. "
-                        "Esc closes.", id="help-note")
+            yield Static("Mutating actions ask for confirmation (Cancel is focused); a drain asks for a reason. "
+                         "Esc closes.", id="help-note", markup=False)
             yield Grid([Column("Key", 10), Column("Action", 16), Column("What it does", 30, grow=True)],
                        self._row, id="help-keys")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
@@ -16,46 +17,56 @@ from lbconsole.ui.widgets.nginx_nodes import NginxTable
 from lbconsole.ui.widgets.services import ServicesTable
 from lbconsole.ui.widgets.status_bar import StatusBar
 
+SERVICES_TITLE = "IPVS services · real servers"
+
 
 class MainScreen(ConsoleScreen):
     filterable = True
     openable = True
     AUTO_FOCUS = "#services"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # This screen's own widgets, made once: drawing never looks them up.
+        self.directors = DirectorsTable(id="directors")
+        self.nginx = NginxTable(id="nginx")
+        self.services = ServicesTable(id="services")
+        self.events = EventLog(id="events")
+        self.filter_bar = FilterBar(id="filter")
+
     def compose(self) -> ComposeResult:
         yield StatusBar()
         yield AlertBar()
         with Horizontal(id="tiers"):
-            with Vertical(id="directors-panel", classes="panel"):
-                yield DirectorsTable(id="directors")
-            with Vertical(id="nginx-panel", classes="panel"):
-                yield NginxTable(id="nginx")
-        with Vertical(id="services-panel", classes="panel"):
-            yield ServicesTable(id="services")
-        with Vertical(id="events-panel", classes="panel"):
-            yield EventLog(id="events")
-        yield FilterBar(id="filter")
+            with Vertical(id="directors-panel", classes="panel") as p:
+                p.border_title = "Directors · VRRP"
+                yield self.directors
+            with Vertical(id="nginx-panel", classes="panel") as p:
+                p.border_title = "nginx · other nodes"
+                yield self.nginx
+        with Vertical(id="services-panel", classes="panel") as p:
+            p.border_title = SERVICES_TITLE
+            yield self.services
+        with Vertical(id="events-panel", classes="panel") as p:
+            p.border_title = "Events (newest first)"
+            yield self.events
+        yield self.filter_bar
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#directors-panel").border_title = "Directors · VRRP"
-        self.query_one("#nginx-panel").border_title = "nginx · other nodes"
-        self.query_one("#services-panel").border_title = "IPVS services · real servers"
-        self.query_one("#events-panel").border_title = "Events"
 
     def show_data(self, state) -> None:
         view = state.view()
         if view is None:
             return
-        self.query_one(DirectorsTable).show(state, view)
-        self.query_one(NginxTable).show(state, view)
-        self.query_one(ServicesTable).show(state, view)
-        self.query_one(EventLog).show(state, view.name)
+        for table in (self.directors, self.nginx, self.services):
+            if table.is_attached:
+                table.show(state, view)
+        if self.events.is_attached:
+            self.events.show(state, view.name)
 
-    def tick(self, state) -> None:
-        super().tick(state)
-        self.query_one(DirectorsTable).refresh()  # ages
-        self.query_one(NginxTable).refresh()
+    def tick_data(self, state) -> None:
+        for table in (self.directors, self.nginx):  # ages
+            if table.is_attached:
+                table.refresh()
 
     def _focused_grid(self) -> Grid | None:
         focused = self.focused
@@ -92,13 +103,28 @@ class MainScreen(ConsoleScreen):
             self.app.push_screen(NodeScreen(view.name, grid.cursor_key))
 
     def open_filter(self) -> None:
-        self.query_one(FilterBar).open()
+        self.filter_bar.open()
 
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
         self.apply_filter(message.text)
 
     def apply_filter(self, text: str) -> None:
-        self.query_one(ServicesTable).set_filter(text)
+        self.services.set_filter(text)
+        panel = self.widget("#services-panel", Vertical)
+        if panel is not None:
+            f = text.strip()
+            # The filter is the user's text: a Text, never markup.
+            panel.border_title = Text(SERVICES_TITLE + (f" · filter “{f}” (Esc clears)" if f else ""))
+
+    @property
+    def has_filter(self) -> bool:
+        return bool(self.services.filter)
+
+    def clear_filter(self) -> bool:
+        if not self.services.filter:
+            return False
+        self.filter_bar.action_clear()
+        return True
 
     def on_grid_highlighted(self, message: Grid.Highlighted) -> None:
         self.app.refresh_bindings()  # which actions apply depends on the selected row

@@ -11,7 +11,7 @@ from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
 from lbconsole.ui.screens.base import ConsoleScreen
 from lbconsole.ui.widgets.alert_bar import AlertBar
-from lbconsole.ui.widgets.directors import STATE_STYLE, prio_text
+from lbconsole.ui.widgets.directors import STATE_STYLE, prio_text, state_text
 from lbconsole.ui.widgets.event_log import EventLog
 from lbconsole.ui.widgets.grid import Column, Grid, Row
 from lbconsole.ui.widgets.status_bar import StatusBar
@@ -21,7 +21,7 @@ EVENTS_SHOWN = 20
 VRRP_COLUMNS = (
     Column("Instance", 10, grow=True),
     Column("VRID", 4, align="right"),
-    Column("State", 6),
+    Column("State", 8),
     Column("Prio", 7, align="right"),
     Column("Iface", 8, drop=4),
     Column("VIPs", 14, grow=True),
@@ -51,27 +51,38 @@ class NodeScreen(ConsoleScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.query_one("#vrrp-panel").border_title = "VRRP instances"
         self.query_one("#node-events-panel").border_title = f"Last {EVENTS_SHOWN} events on {self.node_name}"
 
     def show_data(self, state) -> None:
         view = state.view(self.cluster_name)
         node = view.node(self.node_name) if view else None
-        summary = self.query_one("#node-summary", Static)
-        if node is None:
-            summary.update(f"{self.node_name} is not in cluster {self.cluster_name}")
+        summary = self.widget("#node-summary", Static)
+        if node is None or summary is None:
+            if summary is not None:
+                summary.update(f"{self.node_name} is not in cluster {self.cluster_name}")
             return
         self.node = node
         summary.update(self._summary(state, node))
         summary.set_class(not node.reachable, "-unreachable")
         summary.set_class(node.reachable and state.is_stale(node), "-stale")
-        self.query_one("#vrrp", Grid).set_rows([i.instance for i in node.vrrp])
-        self.query_one(EventLog).show(state, self.cluster_name)
+        # Only what applies to the node's role: no empty VRRP table on an nginx node without keepalived.
+        panel = self.widget("#vrrp-panel", Vertical)
+        if panel is not None:
+            panel.display = bool(node.has_role("director") or node.vrrp)
+        grid = self.widget("#vrrp", Grid)
+        if grid is not None:
+            grid.set_rows([i.instance for i in node.vrrp])
+        log = self.widget("#node-events", EventLog)
+        if log is not None:
+            log.show(state, self.cluster_name)
 
     def tick(self, state) -> None:
         super().tick(state)
-        if self.node is not None:
-            self.query_one("#node-summary", Static).update(self._summary(state, self.node))
+        summary = self.widget("#node-summary", Static)
+        if self.node is not None and summary is not None:
+            summary.update(self._summary(state, self.node))
 
     def _summary(self, state, node: NodeSnapshot) -> str:
         age = state.node_age(node)
@@ -94,10 +105,13 @@ class NodeScreen(ConsoleScreen):
             n = node.nginx
             lines.append(f"nginx: {n.active} active · {fmt.num(n.requests_per_s)} req/s · reading {n.reading} "
                          f"writing {n.writing} waiting {n.waiting} · {n.requests} requests since start")
-        elif node.has_role("nginx"):
+        elif node.has_role("nginx") and node.reachable:
             lines.append("nginx: not answering")
-        if node.keepalived_running is False:
-            lines.append("keepalived: not running")
+        for record in node.forced:
+            lines.append(f"planned: {record.instance} failover forced by {record.by} since "
+                         f"{fmt.clock(record.since)}" + (f" ({record.reason})" if record.reason else ""))
+        if node.keepalived_running is False and node.has_role("director"):
+            lines.append("keepalived: stopped by the forced failover" if node.forced else "keepalived: not running")
         held = ClusterView.held_vips(node)
         if held:
             lines.append(f"holds VIP {' '.join(held)}")
@@ -112,7 +126,8 @@ class NodeScreen(ConsoleScreen):
         now = self.app.state.snapshot.taken_at  # snapshot time, so replays read right
         since = fmt.age(now - inst.last_transition) if inst.last_transition else "–"
         return [
-            (inst.instance, None), (str(inst.vrid), "muted"), (inst.state, STATE_STYLE.get(inst.state, "warn")),
+            (inst.instance, None), (str(inst.vrid), "muted"),
+            (state_text(inst.state), STATE_STYLE.get(inst.state, "warn")),
             (prio_text(inst), None), (inst.interface, "muted"), (" ".join(inst.vips), "accent"),
             (f"{inst.adverts_rcvd}/{inst.adverts_sent}", "muted"),
             (str(inst.auth_failures), "bad" if inst.auth_failures else "muted"), (since, "muted"),
@@ -123,7 +138,8 @@ class NodeScreen(ConsoleScreen):
         if node is None:
             return None
         if kind == "vrrp_instance":
-            name = self.query_one("#vrrp", Grid).cursor_key
+            grid = self.widget("#vrrp", Grid)
+            name = grid.cursor_key if grid is not None else None
             return None if name is None else {"kind": "vrrp_instance", "cluster": self.cluster_name,
                                               "instance": name, "node": node.name}
         if kind == "nginx_node" and node.has_role("nginx"):

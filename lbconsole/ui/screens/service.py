@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Label, Sparkline
@@ -28,11 +29,12 @@ class ServiceScreen(ConsoleScreen):
         self.directors: tuple[str, ...] = ()
         self.merged: MergedService | None = None
         self.filter = ""
+        self.view = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
         yield AlertBar()
-        yield Label("", id="service-title")
+        yield Label("", id="service-title", markup=False)
         yield Horizontal(id="sparks")
         with Vertical(id="rs-panel", classes="panel"):
             yield Grid([Column("Real server", 16, grow=True)], self._row, empty="no real servers",
@@ -64,7 +66,8 @@ class ServiceScreen(ConsoleScreen):
             self._sparks(state, m)
         grid = self.query_one("#real-servers", Grid)
         f = self.filter
-        grid.set_rows([k for k in m.rs_keys if not f or f in rs_label(k)])
+        grid.set_rows([k for k in m.rs_keys if not f or f in view.rs_title(k).lower()])
+        self.view = view
         if self.initial_rs is not None and grid.move_to(self.initial_rs):
             self.initial_rs = None
 
@@ -80,13 +83,15 @@ class ServiceScreen(ConsoleScreen):
         sparks = self.query_one("#sparks", Horizontal)
         sparks.remove_children()
         for name in names:
-            sparks.mount(Vertical(Label("", classes="spark-label", id=f"cps-label-{_id(name)}"),
+            sparks.mount(Vertical(Label("", classes="spark-label", id=f"cps-label-{_id(name)}", markup=False),
                                   Sparkline([], id=f"cps-{_id(name)}"),
-                                  Label("", classes="spark-label", id=f"act-label-{_id(name)}"),
+                                  Label("", classes="spark-label", id=f"act-label-{_id(name)}", markup=False),
                                   Sparkline([], id=f"act-{_id(name)}", classes="active"),
                                   classes="spark-box"))
 
     def _sparks(self, state, m: MergedService) -> None:
+        if not self.directors or not self.query(f"#act-label-{_id(self.directors[-1])}"):
+            return  # not mounted yet: the call after the mount draws them
         for i, name in enumerate(self.directors):
             svc = m.per_director[i] if i < len(m.per_director) else None
             cps = state.history.get((self.cluster_name, name, self.service_key, "cps"))
@@ -100,16 +105,17 @@ class ServiceScreen(ConsoleScreen):
 
     def _row(self, rk: RsKey) -> Row:
         rss = self.merged.rs.get(rk) or []
-        cells = [(rs_label(rk), None)]
+        cells = [(self.view.rs_title(rk) if self.view else rs_label(rk), None)]
         weights = {r.weight for r in rss if r is not None}
+        state = self.app.state
+        drift = state.drifts(self.cluster_name, self.service_key, rs_label(rk))
         for r in rss:
             if r is None:
                 cells += [("absent", "bad"), ("", None), ("", None), ("", None)]
                 continue
-            cells += [(str(r.weight), "bad" if len(weights) > 1 else ("warn" if r.weight == 0 else None)),
+            cells += [(str(r.weight), "bad" if drift else ("warn" if len(weights) > 1 or r.weight == 0 else None)),
                       (fmt.num(r.active_conns), None), (fmt.num(r.inactive_conns), "muted"),
                       (fmt.num(r.rates.cps), None)]
-        state = self.app.state
         now = state.snapshot.taken_at if state.snapshot else 0
         cells.append(drain_cell(rss, now, state.drained_at.get((self.cluster_name, self.service_key, rs_label(rk)))))
         return cells, None
@@ -127,7 +133,25 @@ class ServiceScreen(ConsoleScreen):
 
     def apply_filter(self, text: str) -> None:
         self.filter = text.strip().lower()
+        panel = self.widget("#rs-panel", Vertical)
+        if panel is not None:  # the filter is the user's text: a Text, never markup
+            panel.border_title = Text("Real servers on every director"
+                                      + (f" · filter “{self.filter}” (Esc clears)" if self.filter else ""))
         self.show(self.app.state)
+
+    @property
+    def has_filter(self) -> bool:
+        return bool(self.filter)
+
+    def clear_filter(self) -> bool:
+        if not self.filter:
+            return False
+        bar = self.widget(FilterBar)
+        if bar is not None:
+            bar.action_clear()
+        else:
+            self.apply_filter("")
+        return True
 
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
         self.apply_filter(message.text)

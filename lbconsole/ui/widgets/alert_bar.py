@@ -1,16 +1,21 @@
 """Alerts on a full-width bar that cannot be missed: critical in the error colour, bold.
 
-Shows the worst few; the count of the rest. With no alerts it says so in one
-quiet line, so the layout does not jump when one appears.
+Shows the worst few, grouped (analyzers.summary.banner), with the count of
+the rest. Each line carries a glyph and a word as well as a colour, so 8-colour
+terminals tell them apart. With no incident it says so in one quiet line, and
+planned work (INFO) is listed under it; it never says "no alerts" while a node
+has not answered, because that is an alert.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from rich.text import Text
 from textual.widgets import Static
 
+from lbconsole.analyzers.summary import GLYPH, WORD, banner, worst
 from lbconsole.snapshot import Alert
-
-_ICON = {"critical": "▲ CRITICAL", "warning": "● WARNING"}
 
 
 class AlertBar(Static):
@@ -18,30 +23,37 @@ class AlertBar(Static):
     AlertBar { height: auto; width: 100%; padding: 0 1; color: $text-success; background: $surface; }
     AlertBar.-critical { background: $error; color: auto 95%; text-style: bold; }
     AlertBar.-warning { background: $warning; color: auto 95%; text-style: bold; }
+    AlertBar.-waiting { color: $text-muted; }
     """
 
-    def __init__(self, max_lines: int = 3, **kwargs):
+    def __init__(self, max_lines: int = 3, **kwargs: Any) -> None:
         super().__init__("", markup=False, **kwargs)
         self.max_lines = max_lines
-        self._shown: tuple | None = None
+        self._shown: tuple[tuple[Alert, ...], bool] | None = None
 
     def show_alerts(self, alerts: tuple[Alert, ...], waiting: bool = False) -> None:
         if (alerts, waiting) == self._shown:
             return
         self._shown = (alerts, waiting)
-        worst = "critical" if any(a.severity == "critical" for a in alerts) else ("warning" if alerts else None)
-        self.set_class(worst == "critical", "-critical")
-        self.set_class(worst == "warning", "-warning")
-        self.set_class(worst is None and not waiting, "-ok")
-        if not alerts:
-            self.update("… waiting for the first snapshot" if waiting else "✓ no alerts")
+        level = worst(alerts)
+        self.set_class(level == "critical", "-critical")
+        self.set_class(level == "warning", "-warning")
+        self.set_class(level is None and not waiting, "-ok")
+        self.set_class(waiting, "-waiting")
+        if waiting:
+            self.update(Text("… waiting for the first snapshot"))
             return
-        lines = [f"{_ICON.get(a.severity, a.severity.upper())}  {_text(a)}" for a in alerts[: self.max_lines]]
-        if len(alerts) > self.max_lines:
-            lines[-1] += f"   (+{len(alerts) - self.max_lines} more)"
-        self.update("\n".join(lines))
-
-
-def _text(alert: Alert) -> str:
-    kind = alert.kind.replace("_", " ")
-    return alert.message if alert.message.lower().startswith(kind) else f"{kind}: {alert.message}"
+        lines = banner(alerts)
+        out = Text()
+        if level is None:
+            out.append("✓ no incidents" if lines else "✓ no alerts")
+        shown = lines[: self.max_lines - (1 if level is None else 0)]
+        for i, (severity, line) in enumerate(shown):
+            if out:
+                out.append("\n")
+            out.append(f"{GLYPH.get(severity, '?')} {WORD.get(severity, severity.upper())}  ")
+            out.append(line)  # node and user text: plain text, never markup
+        rest = len(lines) - len(shown)
+        if rest > 0:
+            out.append(f"   (+{rest} more)")
+        self.update(out)

@@ -8,13 +8,19 @@ from lbconsole.ui.model import ClusterView
 from lbconsole.ui.widgets.grid import Column, Grid, Row
 
 STATE_STYLE = {"MASTER": "good", "BACKUP": "info", "FAULT": "bad", "STOP": "bad", "INIT": "warn"}
+# A glyph as well as a word and a colour: 8-colour terminals and colour-blind eyes still tell them apart.
+STATE_GLYPH = {"MASTER": "●", "BACKUP": "○", "FAULT": "✗", "STOP": "■", "INIT": "…"}
+
+
+def state_text(state: str) -> str:
+    return f"{STATE_GLYPH.get(state, '?')} {state}"
 
 COLUMNS = (
     Column("Director", 8, grow=True),
     Column("Age", 4, align="right"),
     Column("Instance", 8, drop=2),
     Column("VRID", 4, align="right", drop=3),
-    Column("State", 6),
+    Column("State", 8),
     Column("Prio", 7, align="right", drop=1),
     Column("Holds VIP", 12, grow=True),
 )
@@ -37,7 +43,7 @@ def age_cell(node: NodeSnapshot, state) -> tuple[str, str | None]:
 
 def prio_text(inst: VrrpInstance) -> str:
     if inst.source == "addr":
-        return "?"  # inferred from addresses: keepalived gave no priorities
+        return "–"  # inferred from addresses: keepalived gave no priorities
     if inst.effective_priority and inst.effective_priority != inst.priority:
         return f"{inst.effective_priority}/{inst.priority}"
     return str(inst.priority)
@@ -67,16 +73,23 @@ class DirectorsTable(Grid):
         inst = next((i for i in node.vrrp if i.instance == instance), None)
         if inst is None:
             what = node.error or ("keepalived not answering" if node.reachable else "unreachable")
+            if node.forced and node.keepalived_running is False:
+                what = f"keepalived stopped: failover forced by {node.forced[0].by}"  # planned, says who
             style = "muted" if node.error == PENDING else "bad"
             return [node_cell(node, state), age_cell(node, state), ("", None), ("", None), ("–", style),
                     ("", None), (what, style)], row_style
         held = ClusterView.held_vips(node, inst)
+        forced = next((r for r in node.forced if r.instance == inst.instance), None)
+        if forced is not None and not held:  # why this director is not MASTER: planned, by whom, since when
+            return [node_cell(node, state), age_cell(node, state), (inst.instance, None), (str(inst.vrid), "muted"),
+                    (state_text(inst.state), "info"), (prio_text(inst), None),
+                    (f"forced by {forced.by} since {fmt.clock(forced.since)}", "muted")], row_style
         return [
             node_cell(node, state),
             age_cell(node, state),
             (inst.instance, None),
             (str(inst.vrid), "muted"),
-            (inst.state, STATE_STYLE.get(inst.state, "warn")),
+            (state_text(inst.state), STATE_STYLE.get(inst.state, "warn")),
             (prio_text(inst), None),
             (" ".join(held) if held else "–", "accent" if held else "muted"),
         ], row_style

@@ -102,7 +102,7 @@ class Grid(ScrollView, can_focus=True):
             return
         current = self.cursor_key
         self.keys = keys
-        self.virtual_size = Size(0, len(keys) + 1)
+        self.virtual_size = Size(0, max(1, len(keys)) + 1)  # an empty table still shows why
         if current is not None and (len(keys) <= self.cursor or keys[self.cursor] != current):
             try:
                 index = keys.index(current)
@@ -155,7 +155,7 @@ class Grid(ScrollView, can_focus=True):
         self.refresh()
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(0, len(self.keys) + 1)
+        self.virtual_size = Size(0, max(1, len(self.keys)) + 1)
         self._layout_width = -1
 
     # -- rendering --------------------------------------------------------------------------

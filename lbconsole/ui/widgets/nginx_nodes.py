@@ -1,6 +1,8 @@
 """The nginx tier: per node active connections, req/s, and reading / writing / waiting.
 
-Backend nodes are listed below it with their age, so every node's freshness is on screen.
+Backend nodes are listed below it with what applies to them (age, load, CPU),
+so every node's freshness and health is on screen; nginx columns stay empty
+for them rather than reading as a fault.
 """
 
 from __future__ import annotations
@@ -14,13 +16,22 @@ from lbconsole.ui.widgets.grid import Column, Grid, Row
 COLUMNS = (
     Column("Node", 8, grow=True),
     Column("Age", 4, align="right"),
-    Column("Active", 6, align="right"),
+    Column("Active", 7, align="right"),
     Column("Req/s", 6, align="right"),
     Column("Conn/s", 6, align="right", drop=4),
     Column("Read", 4, align="right", drop=3),
     Column("Write", 5, align="right", drop=2),
     Column("Wait", 5, align="right", drop=1),
+    Column("Load", 5, align="right", drop=5),
+    Column("CPU", 4, align="right", drop=6),
 )
+
+
+def host_cells(node) -> list:
+    h = node.host_stats
+    if h is None:
+        return [("", None), ("", None)]
+    return [(f"{h.load1:.2f}", "muted"), (f"{h.cpu_percent:.0f}%", "muted")]
 
 
 class NginxTable(Grid):
@@ -40,8 +51,7 @@ class NginxTable(Grid):
         ng = node.nginx
         head = [node_cell(node, state), age_cell(node, state)]
         if not node.has_role("nginx"):
-            name, style = head[0]
-            return [(f"{name} ({', '.join(node.roles)})", style), head[1]], row_style
+            return [*head, (", ".join(node.roles), "muted"), *[("", None)] * 5, *host_cells(node)], row_style
         if ng is None:
             if node.error == PENDING:
                 return head + [("…", "muted")], row_style
@@ -53,6 +63,7 @@ class NginxTable(Grid):
             (fmt.num(ng.reading), "muted"),
             (fmt.num(ng.writing), "muted"),
             (fmt.num(ng.waiting), "muted"),
+            *host_cells(node),
         ], row_style
 
     def target(self) -> dict | None:

@@ -13,7 +13,7 @@ from lbconsole.ui.model import ClusterView, MergedService, rate_total, rs_label,
 from lbconsole.ui.widgets.grid import Column, Grid, Row
 
 COLUMNS = (
-    Column("Service / real server", 22, grow=True),
+    Column("Service / real server", 28),
     Column("Sch/Fwd", 7, drop=6),
     Column("Weight", 6, align="right"),
     Column("Active", 6, align="right"),
@@ -21,7 +21,7 @@ COLUMNS = (
     Column("CPS", 6, align="right"),
     Column("PPS", 6, align="right", drop=3),
     Column("bit/s", 6, align="right", drop=2),
-    Column("Drain", 14, grow=True, drop=5),
+    Column("Drain", 20, grow=True, drop=5),
 )
 
 
@@ -37,7 +37,7 @@ def drain_cell(rss: list[RealServer | None], now_epoch: float, done_at: float | 
     if active:
         return (f"DRAINING {active} active, {fmt.age(now_epoch - drain.since)} · {why}", "drain")
     if done_at is not None and drain.since:
-        return (f"DRAINED in {fmt.age(max(0.0, done_at - drain.since))} · {why}", "drain")
+        return (f"DRAINED, 0 conns after {fmt.age(max(0.0, done_at - drain.since))} · {why}", "drain")
     return (f"DRAINED · {why}", "drain")
 
 
@@ -66,7 +66,8 @@ class ServicesTable(Grid):
                 keys.extend([("r", svc_key, rk) for rk in m.rs_keys])
                 continue
             svc_hit = f in svc_key.lower() or f in m.any.scheduler
-            rs_hits = [rk for rk in m.rs_keys if svc_hit or f in rs_label(rk).lower() or _drain_hit(m, rk, f)]
+            rs_hits = [rk for rk in m.rs_keys
+                       if svc_hit or f in self.view.rs_title(rk).lower() or _drain_hit(m, rk, f)]
             if svc_hit or rs_hits:
                 keys.append(("s", svc_key))
                 keys.extend([("r", svc_key, rk) for rk in rs_hits])
@@ -99,13 +100,14 @@ class ServicesTable(Grid):
     def _rs_row(self, m: MergedService, rss: list[RealServer | None], rk) -> Row:
         # A director with no IPVS data at all (not polled yet) is unknown, not a disagreement.
         weights = [r.weight if r is not None else None for r, d in zip(rss, self.view.directors) if d.ipvs]
-        drift = len(set(weights)) > 1
+        drift = self.state.drifts(self.view.name, m.key, rs_label(rk))  # the analyzers' verdict: it lasted
         now = self.state.snapshot.taken_at if self.state and self.state.snapshot else 0
         present = [r for r in rss if r is not None]
         return [
-            ("  " + rs_label(rk), None),
+            ("  " + self.view.rs_title(rk), None),
             (present[0].forward if present else "", "muted"),
-            (fmt.weights(weights), "bad" if drift else ("warn" if all(w == 0 for w in weights) else None)),
+            (fmt.weights(weights), "bad" if drift else ("warn" if len(set(weights)) > 1 or all(w == 0 for w in weights)
+                                                     else None)),
             (fmt.num(total(rss, "active_conns")), None),
             (fmt.num(total(rss, "inactive_conns")), "muted"),
             (fmt.num(rate_total(rss, "cps")), None),

@@ -1,15 +1,23 @@
-"""The top line: cluster (in its accent colour), feed state, snapshot time, and the [RO]/[RW] badge.
+"""The top line: every cluster with its worst alert, feed state, snapshot time, and the [RO]/[RW] badge.
 
 The badge is always visible: an operator must never wonder whether a key
-will change production.
+will change production. Every cluster is listed with a glyph and a count for
+its worst alert, so a CRITICAL in a cluster not shown is never hidden.
+
+Labels are made in __init__ and updated directly, never looked up: an update
+that lands before they are mounted (or after they are gone) cannot raise.
 """
 
 from __future__ import annotations
 
+from rich.style import Style
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.color import Color, ColorParseError
 from textual.containers import Horizontal
 from textual.widgets import Label
 
+from lbconsole.analyzers.summary import GLYPH
 from lbconsole.ui import fmt
 
 
@@ -19,6 +27,7 @@ class StatusBar(Horizontal):
     StatusBar Label { padding: 0 1; height: 1; }
     StatusBar #app-name { text-style: bold; color: $text-primary; }
     StatusBar #cluster { background: $cluster-accent; color: auto 90%; text-style: bold; }
+    StatusBar #fleet { padding: 0 1 0 0; }
     StatusBar #feed { color: $text-muted; }
     StatusBar #feed.-paused { background: $warning; color: auto 90%; text-style: bold; }
     StatusBar #feed.-ended { background: $secondary; color: auto 90%; }
@@ -29,41 +38,92 @@ class StatusBar(Horizontal):
     StatusBar #badge { text-style: bold; }
     StatusBar #badge.-ro { background: $success; color: auto 90%; }
     StatusBar #badge.-rw { background: $error; color: auto 90%; }
+    StatusBar.-narrow #app-name { display: none; }
     """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.cluster_label = Label("", id="cluster", markup=False)
+        self.fleet_label = Label("", id="fleet", markup=False)
+        self.feed_label = Label("", id="feed", markup=False)
+        self.updated_label = Label("", id="updated", markup=False)
+        self.badge_label = Label("", id="badge", markup=False)
 
     def compose(self) -> ComposeResult:
         yield Label("lbconsole", id="app-name", markup=False)
-        yield Label("", id="cluster", markup=False)
-        yield Label("", id="feed", markup=False)
+        yield self.cluster_label
+        yield self.fleet_label
+        yield self.feed_label
         yield Label("", id="spacer", markup=False)
-        yield Label("", id="updated", markup=False)
-        yield Label("", id="badge", markup=False)
+        yield self.updated_label
+        yield self.badge_label
 
     def update_from(self, app) -> None:
         state = app.state
         cluster = state.cluster
-        clusters = len(state.clusters)
-        name = cluster.name if cluster else "waiting for data"
-        if clusters > 1:
-            name += f" {state.cluster_index % clusters + 1}/{clusters}"
-        self.query_one("#cluster", Label).update(name)
+        counts = state.cluster_alerts()
+        name = Text(cluster.name if cluster else "waiting for data")
+        if cluster is not None:
+            name.append(_badge(counts.get(cluster.name, {}), None))
+        self.cluster_label.update(name)
+        self.fleet_label.update(self._fleet(app, counts, cluster.name if cluster else None))
 
-        feed = self.query_one("#feed", Label)
-        feed.update(app.feed_label())
-        feed.set_class(app.paused, "-paused")
-        feed.set_class(app.ended, "-ended")
-        feed.set_class(app.feed_error is not None and not app.paused, "-error")
+        self.feed_label.update(app.feed_label())
+        self.feed_label.set_class(app.paused, "-paused")
+        self.feed_label.set_class(app.ended, "-ended")
+        self.feed_label.set_class(app.feed_error is not None and not app.paused, "-error")
 
-        updated = self.query_one("#updated", Label)
         if state.snapshot is not None:
             ago = state.since_received()
-            updated.update(f"{fmt.clock(state.snapshot.taken_at)} · {fmt.age(ago)} ago")
-            updated.set_class(ago > state.stale_after and not app.paused and not app.ended, "-stale")
+            self.updated_label.update(f"{fmt.clock(state.snapshot.taken_at)} · {fmt.age(ago)} ago")
+            self.updated_label.set_class(ago > state.stale_after and not app.paused and not app.ended, "-stale")
         else:
-            updated.update("no snapshot yet")
+            self.updated_label.update("no snapshot yet")
 
         ro = app.is_read_only()
-        badge = self.query_one("#badge", Label)
-        badge.update("[RO]" if ro else "[RW]")
-        badge.set_class(ro, "-ro")
-        badge.set_class(not ro, "-rw")
+        self.badge_label.update("[RO]" if ro else "[RW]")
+        self.badge_label.set_class(ro, "-ro")
+        self.badge_label.set_class(not ro, "-rw")
+
+    @staticmethod
+    def _fleet(app, counts: dict[str, dict[str, int]], current: str | None) -> Text:
+        """The other clusters, each with its worst alert: `staging ▲2 · prod ✓`."""
+        colours = _colours(app)
+        out = Text()
+        for name, per in counts.items():
+            if name == current:
+                continue
+            if out:
+                out.append(" · ")
+            out.append(name)
+            out.append(_badge(per, colours))
+        return out
+
+
+def _badge(per: dict[str, int], colours: dict[str, Style] | None) -> Text:
+    for severity in ("critical", "warning"):
+        if per.get(severity):
+            style = colours.get(severity) if colours else None
+            return Text(f" {GLYPH[severity]}{per[severity]}", style=style or Style(bold=True))
+    return Text(" ✓", style=(colours or {}).get("ok") or Style())
+
+
+_COLOUR_CACHE: dict[str, dict[str, Style]] = {}
+
+
+def _style(value: str | None, bold: bool) -> Style:
+    try:
+        return Style(color=Color.parse(value).rich_color if value else None, bold=bold)
+    except ColorParseError:
+        return Style(bold=bold)
+
+
+def _colours(app) -> dict[str, Style]:
+    theme = str(getattr(app, "theme", ""))
+    if theme in _COLOUR_CACHE:
+        return _COLOUR_CACHE[theme]
+    variables = app.get_css_variables()
+    colours = _COLOUR_CACHE[theme] = {"critical": _style(variables.get("text-error"), True),
+                                      "warning": _style(variables.get("text-warning"), True),
+                                      "ok": _style(variables.get("text-success"), False)}
+    return colours

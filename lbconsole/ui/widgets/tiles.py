@@ -10,7 +10,7 @@ _STATE_CLASS = {"good": "-good", "info": "-info", "bad": "-bad", "warn": "-warn"
 
 class Tile(Static):
     DEFAULT_CSS = """
-    Tile { width: 1fr; height: 3; padding: 0 1; margin: 0 1 0 0; content-align: center middle;
+    Tile { width: 1fr; height: 1fr; min-height: 3; padding: 0 1; margin: 0 1 0 0; content-align: center middle;
            text-align: center; text-style: bold; background: $panel; color: $foreground; }
     Tile.-good { background: $success; color: auto 95%; }
     Tile.-info { background: $primary; color: auto 95%; }
@@ -28,7 +28,7 @@ class Tile(Static):
 class TileRow(Horizontal):
     """A row of tiles, re-mounted only when the set of keys changes."""
 
-    DEFAULT_CSS = "TileRow { height: 3; margin-bottom: 1; }"
+    DEFAULT_CSS = "TileRow { height: 3; margin-bottom: 1; }"  # the NOC stylesheet lets it grow
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -37,6 +37,8 @@ class TileRow(Horizontal):
     def set_tiles(self, tiles: list[tuple[str, str, str | None]]) -> None:
         """tiles: (key, text, kind)."""
         keys = tuple(k for k, _, _ in tiles)
+        if not self.is_attached:
+            return
         if keys != self.keys:
             self.keys = keys
             self.remove_children()

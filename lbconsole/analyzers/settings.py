@@ -1,0 +1,31 @@
+"""What the rules need to know besides the snapshot: intervals, limits and the console's own work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FORCED_WARN_AFTER_S = 1800.0  # a forced failover left in place longer is a WARNING, "still forced"
+ADVERT_INT_S = 1.0  # keepalived's default advert_int
+CLOCK_SLACK_S = 0.5  # node clocks (last_transition) against the console's (sampled_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    poll_interval: float = 2.0
+    advert_int: float = ADVERT_INT_S
+    forced_warn_after: float = FORCED_WARN_AFTER_S
+    clock_slack: float = CLOCK_SLACK_S
+
+
+@dataclass(frozen=True, slots=True)
+class RunningAction:
+    """An action this console is running now: the states it causes are planned, not incidents."""
+
+    name: str  # registry name: drain, undrain, failover, release, reload
+    cluster: str
+    target: dict[str, str | None] = field(default_factory=dict)  # the executor's target dict
+    started: float = 0.0
+
+    def describe(self) -> str:
+        what = self.target.get("real_server") or self.target.get("instance") or self.target.get("node") or ""
+        return f"{self.name} {what}".strip()
