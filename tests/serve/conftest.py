@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from integration.conftest import Sshd, sshd  # noqa: F401  (the real sshd fixture)
 from integration.test_local_collector import nginx  # noqa: F401  (the real nginx fixture)
+
 from support import free_port
 
 CHECKOUT = Path(__file__).resolve().parents[2]

@@ -61,7 +61,7 @@ def test_every_real_server_vrrp_instance_and_nginx_node(lab_snapshots: list[Snap
                       and s.labels["node"] == node.name and s.labels["local_port"] == str(svc.port)]
             assert [s.value for s in drains] == ([r.drain.since] if r.drain else [])
         codes = {"MASTER": 2, "BACKUP": 1, "FAULT": 3, "STOP": 98, "INIT": 0}
-        for cluster, node in nodes:
+        for _cluster, node in nodes:
             for inst in node.vrrp:
                 got = [s for s in by_name["keepalived_vrrp_state"]
                        if s.labels["node"] == node.name and s.labels["iname"] == inst.instance]

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from serve.conftest import Serve
+
 from support import free_port
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from serve.conftest import CHECKOUT, TOKEN, Serve
-from support import free_port
 
 from lbconsole.errors import UsageError
 from lbconsole.source.remote import Endpoint, RemoteSource, probe
+from support import free_port
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ import time
 
 import aiohttp
 import pytest
-from support import free_port
 
 from lbconsole.serve.security import Security
 from lbconsole.serve.server import Server
 from lbconsole.source.replay import ReplaySource
 from lbconsole.ui.run import demo_recording
+from support import free_port
 
 
 async def read_ids(url: str, seen: list[tuple[float, int]], stop: asyncio.Event, told: list[dict]) -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from serve.conftest import Serve
-from support import free_port
 
 from lbconsole.actions.registry import mutating
 from lbconsole.source.remote import Endpoint, RemoteSource, ServerLost
 from lbconsole.ui.app import LbConsole
 from lbconsole.ui.screens.base import ConsoleScreen
+from support import free_port
 
 
 async def until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from serve.conftest import TOKEN, Serve
+
 from support import free_port
 
 

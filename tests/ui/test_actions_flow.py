@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Button, Input
-from ui.helpers import WritableReplay, make_app, started, wait_for
 
 from lbconsole.ui import operate
 from lbconsole.ui.screens.confirm import ConfirmScreen
@@ -12,6 +11,7 @@ from lbconsole.ui.screens.main import MainScreen
 from lbconsole.ui.screens.reason import ReasonScreen
 from lbconsole.ui.widgets.directors import DirectorsTable
 from lbconsole.ui.widgets.services import ServicesTable
+from ui.helpers import WritableReplay, make_app, started, wait_for
 
 
 @pytest.fixture
@@ -145,11 +145,10 @@ def test_summarise_understands_the_likely_result_shapes():
 async def test_reverted_drains_are_reapplied_only_when_not_read_only(monkeypatch):
     from dataclasses import replace
 
-    from ui import synth
-    from ui.helpers import lines_of
-
     from lbconsole.snapshot import Alert, Drain
     from lbconsole.source.replay import ReplaySource
+    from ui import synth
+    from ui.helpers import lines_of
 
     drained = synth.lab(drain=Drain("kernel upgrade", "ops@host", 0, 100))  # drained, yet weight 100
     alert = Alert("warning", "drain_reverted", "10.99.0.100:80 10.99.0.21:80 is drained but has weight 100",

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from ui import synth
-from ui.helpers import lines_of
 
 from lbconsole import cli
 from lbconsole.commands import record as record_cmd
 from lbconsole.source import recording
 from lbconsole.source.replay import ReplaySource
+from ui import synth
+from ui.helpers import lines_of
 
 
 async def test_record_writes_count_snapshots_and_closes_the_source(tmp_path):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import time
 
-from ui.helpers import make_app, screen_text, started, step, wait_for
-
 from lbconsole.actions.registry import ACTIONS
 from lbconsole.source.replay import ReplaySource
 from lbconsole.ui.model import ClusterView, vip_address
@@ -15,6 +13,7 @@ from lbconsole.ui.screens.main import MainScreen
 from lbconsole.ui.screens.node import NodeScreen
 from lbconsole.ui.screens.service import ServiceScreen
 from lbconsole.ui.widgets.grid import Grid
+from ui.helpers import make_app, screen_text, started, step, wait_for
 
 
 def on_line(word: str, line: str) -> bool:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from lbconsole.actions.registry import mutating
+from lbconsole.source.replay import ReplaySource
+from lbconsole.ui.screens.noc import NocScreen
+from lbconsole.ui.widgets.tiles import Tile
 from ui import synth
 from ui.helpers import (
     WritableReplay,
@@ -12,11 +16,6 @@ from ui.helpers import (
     step,
     wait_for,
 )
-
-from lbconsole.actions.registry import mutating
-from lbconsole.source.replay import ReplaySource
-from lbconsole.ui.screens.noc import NocScreen
-from lbconsole.ui.widgets.tiles import Tile
 
 
 def visible_widgets_fit(app) -> bool:

@@ -4,14 +4,14 @@ whoever invokes them (key, palette, or a direct call), without reaching the exec
 from __future__ import annotations
 
 import pytest
-from ui import synth
-from ui.helpers import WritableReplay, lines_of, make_app, screen_text, started
 
 from lbconsole.actions.registry import mutating
 from lbconsole.source.replay import ReplaySource
 from lbconsole.ui import operate
 from lbconsole.ui.screens.base import ConsoleScreen
 from lbconsole.ui.widgets.services import ServicesTable
+from ui import synth
+from ui.helpers import WritableReplay, lines_of, make_app, screen_text, started
 
 MUTATING = [spec.name for spec in mutating()]
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from ui import synth
 
 from lbconsole.errors import UsageError
 from lbconsole.source import recording
 from lbconsole.source.recording import RecordingError, Writer
+from ui import synth
 
 
 def test_round_trip_is_exact(tmp_path):

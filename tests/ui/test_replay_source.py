@@ -7,10 +7,10 @@ import itertools
 import time
 
 import pytest
-from ui import synth
-from ui.helpers import lines_of
 
 from lbconsole.source.replay import EndOfRecording, ReplaySource
+from ui import synth
+from ui.helpers import lines_of
 
 
 def gaps(snaps):

@@ -6,9 +6,8 @@ and review the SVGs in the diff.
 
 from __future__ import annotations
 
-from ui.helpers import WritableReplay, make_app, started, step
-
 from lbconsole.source.replay import ReplaySource
+from ui.helpers import WritableReplay, make_app, started, step
 
 
 def first_alert(snapshots) -> int:

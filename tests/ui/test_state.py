@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from ui import synth
-
 from lbconsole.ui.state import ConsoleState
+from ui import synth
 
 T = 1_700_000_000.0
 

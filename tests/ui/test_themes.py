@@ -14,11 +14,6 @@ from lbconsole.ui.themes import ThemeError
 from ui import synth
 from ui.helpers import lines_of, make_app, started
 
-from lbconsole import paths
-from lbconsole.source.replay import ReplaySource
-from lbconsole.ui import themes
-from lbconsole.ui.themes import ThemeError
-
 UI = Path(themes.__file__).resolve().parent
 HEX = re.compile(r"(?<![\w-])#(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})(?![\w-])")  # not #feed, #badge
 
@@ -60,7 +55,9 @@ def test_bad_theme_files_say_what_is_wrong(text, complaint):
 
 
 def test_theme_names_are_lbconsoles_own():
-    assert paths.theme_names() == sorted(themes.load_all()) == ["ansi", "lbconsole-256", "lbconsole-dark", "lbconsole-light", "noc"]
+    assert paths.theme_names() == sorted(themes.load_all()) == [
+        "ansi", "lbconsole-256", "lbconsole-dark", "lbconsole-light", "noc",
+    ]
 
 
 def test_themes_dir_is_found_in_a_checkout():
@@ -98,7 +95,8 @@ def test_unknown_theme_is_a_usage_error():
 def test_textuals_own_themes_are_not_offered():
     from lbconsole.errors import UsageError
 
-    with pytest.raises(UsageError, match="lbconsole's themes: ansi, lbconsole-256, lbconsole-dark, lbconsole-light, noc$"):
+    match = "lbconsole's themes: ansi, lbconsole-256, lbconsole-dark, lbconsole-light, noc$"
+    with pytest.raises(UsageError, match=match):
         make_app(ReplaySource(lines_of([synth.lab()])), theme="textual-dark")
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ui import synth
-
 from lbconsole.analyzers.transitions import diff
 from lbconsole.snapshot import Alert, Drain
+from ui import synth
 
 T = 1_700_000_000.0
 

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ui import synth
-from ui.helpers import WritableReplay, lines_of, make_app, screen_text, started, step
-
 from lbconsole.analyzers.transitions import Event
 from lbconsole.snapshot import Address, Forced, Snapshot
 from lbconsole.source.replay import ReplaySource
@@ -20,6 +17,8 @@ from lbconsole.ui.widgets.event_log import EventLog
 from lbconsole.ui.widgets.services import ServicesTable
 from lbconsole.ui.widgets.status_bar import StatusBar
 from lbconsole.ui.widgets.tiles import Tile
+from ui import synth
+from ui.helpers import WritableReplay, lines_of, make_app, screen_text, started, step
 
 T = synth.T if hasattr(synth, "T") else 1_700_000_000.0
 

@@ -266,7 +266,7 @@ def test_the_skewed_samples_of_the_recorded_split_brain_are_not_enough_alone():
     # The same recording read one snapshot at a time, with nothing remembered: the first snapshot
     # showing both MASTER is only flagged because the exact transition time proves the overlap.
     seq = replayed(RECORDINGS / "splitbrain.jsonl")
-    for snap, alerts in seq:
+    for snap, _alerts in seq:
         lb2 = snap.clusters[0].node("lb2")
         if lb2.vrrp and lb2.vrrp[0].state == "MASTER":
             stripped = [replace(n, vrrp=tuple(replace(i, last_transition=0) for i in n.vrrp))

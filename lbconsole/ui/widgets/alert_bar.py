@@ -48,7 +48,7 @@ class AlertBar(Static):
         if level is None:
             out.append("✓ no incidents" if lines else "✓ no alerts")
         shown = lines[: self.max_lines - (1 if level is None else 0)]
-        for i, (severity, line) in enumerate(shown):
+        for severity, line in shown:
             if out:
                 out.append("\n")
             out.append(f"{GLYPH.get(severity, '?')} {WORD.get(severity, severity.upper())}  ")
