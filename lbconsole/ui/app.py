@@ -13,9 +13,11 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 from textual import work
 from textual.app import App
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from lbconsole import safetext
@@ -35,9 +37,10 @@ from lbconsole.ui.state import ConsoleState
 TOAST_KINDS = {"vrrp_state": 10, "node_lost": 10, "node_back": 6}  # kind -> seconds shown
 NOC_CYCLE_S = 15.0
 ERROR_BACKOFF_S = (1, 2, 5, 10, 30)
+_TOAST_SEVERITY: dict[str, SeverityLevel] = {"critical": "error", "warning": "warning"}
 
 
-class LbConsole(App):
+class LbConsole(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "lbconsole"
     BINDINGS = keys.bindings()
@@ -47,7 +50,8 @@ class LbConsole(App):
 
     def __init__(self, source: SnapshotSource, *, inventory: Inventory | None = None, read_only: bool = False,
                  noc: bool = False, theme: str | None = None, poll_interval: float | None = None,
-                 clock=time.monotonic, start_paused: bool = False, noc_cycle_s: float = NOC_CYCLE_S):
+                 clock: Callable[[], float] = time.monotonic, start_paused: bool = False,
+                 noc_cycle_s: float = NOC_CYCLE_S):
         self._accent: str | None = None  # before super(): get_css_variables may run early
         super().__init__()
         self.source = source
@@ -73,7 +77,7 @@ class LbConsole(App):
         self.theme = name
 
     # -- screens and theme ---------------------------------------------------------------
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[None]:
         from lbconsole.ui.screens.main import MainScreen
         from lbconsole.ui.screens.noc import NocScreen
 
@@ -171,7 +175,7 @@ class LbConsole(App):
         for event in events:
             timeout = TOAST_KINDS.get(event.kind)
             if timeout:
-                severity = {"critical": "error", "warning": "warning"}.get(event.severity, "information")
+                severity = _TOAST_SEVERITY.get(event.severity, "information")
                 self.notify(safetext.clean(event.message), title=event.kind.replace("_", " "), severity=severity,
                             timeout=timeout, markup=False)
         self.redraw()
@@ -308,7 +312,7 @@ class LbConsole(App):
         if isinstance(self.screen, ConsoleScreen):
             self.screen.open_selected()
 
-    def action_back(self) -> None:
+    def action_back(self) -> None:  # type: ignore[override]  # Textual runs sync and async actions alike
         screen = self.screen
         if isinstance(screen, ConsoleScreen) and screen.clear_filter():
             return  # Escape clears an active filter first

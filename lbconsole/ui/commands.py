@@ -6,17 +6,22 @@ in read-only mode), so the palette can never reach what a key cannot.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from lbconsole.actions.registry import ACTIONS
 from lbconsole.ui.keys import action_string, key_display
 
+if TYPE_CHECKING:
+    from lbconsole.ui.app import LbConsole
+
 
 class RegistryCommands(Provider):
-    def _commands(self):
-        app = self.app
+    def _commands(self) -> Iterator[tuple[str, Callable[[], Any], str]]:
+        app = cast("LbConsole", self.app)
         for spec in ACTIONS:
             if spec.name == "command_palette" or not app.action_allowed(spec):
                 continue

@@ -7,7 +7,7 @@ refusal point cover every entry (key, palette, direct call).
 from __future__ import annotations
 
 from textual.actions import parse
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from lbconsole.actions.registry import ACTIONS, ActionSpec
 
@@ -18,7 +18,7 @@ def action_string(spec: ActionSpec) -> str:
     return f"act('{spec.name}')" if spec.mutating else spec.name
 
 
-def spec_for(action: str, parameters: tuple = ()) -> ActionSpec | None:
+def spec_for(action: str, parameters: tuple[object, ...] = ()) -> ActionSpec | None:
     """The registry entry behind a Textual action name (and its parameters)."""
     from lbconsole.actions.registry import BY_NAME
 
@@ -36,8 +36,8 @@ def key_display(key: str | None) -> str:
     return _DISPLAY.get(key or "", key or "")
 
 
-def bindings() -> list[Binding]:
-    out = []
+def bindings() -> list[BindingType]:
+    out: list[BindingType] = []
     for spec in ACTIONS:
         if spec.key:
             out.append(Binding(spec.key, action_string(spec), spec.title, show=spec.footer,

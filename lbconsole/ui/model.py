@@ -129,4 +129,5 @@ def total(rss: list[RealServer | None], attr: str) -> int:
 
 
 def rate_total(rss: list[RealServer | None], attr: str) -> float:
-    return sum(getattr(r.rates, attr) for r in rss if r is not None)
+    out: float = sum(getattr(r.rates, attr) for r in rss if r is not None)
+    return out

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lbconsole.errors import LbconsoleError
 from lbconsole.source.base import SnapshotSource
+
+if TYPE_CHECKING:
+    from lbconsole.inventory import Inventory
 
 
 def demo_recording() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "demo.jsonl"
 
 
-def run_console(args) -> int:
+def run_console(args: argparse.Namespace) -> int:
     noc = bool(getattr(args, "noc", False))
     read_only = bool(getattr(args, "read_only", False)) or noc
     theme = getattr(args, "theme", None)
@@ -32,7 +37,7 @@ def run_console(args) -> int:
     return run_app(LivePoller(inventory), inventory=inventory, read_only=read_only, noc=noc, theme=theme)
 
 
-def run_app(source: SnapshotSource, *, inventory=None, read_only: bool = False, noc: bool = False,
+def run_app(source: SnapshotSource, *, inventory: Inventory | None = None, read_only: bool = False, noc: bool = False,
             theme: str | None = None, poll_interval: float | None = None) -> int:
     from lbconsole.ui.app import LbConsole
 

@@ -15,22 +15,27 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lbconsole.snapshot import Snapshot
 from lbconsole.source import recording
 from lbconsole.source.replay import ReplaySource
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
 
 RECORDINGS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "recordings"
 SPLITBRAIN = RECORDINGS / "splitbrain.jsonl"
 PLANNED = RECORDINGS / "planned.jsonl"
 
 
-def _masters(s: Snapshot) -> set:
+def _masters(s: Snapshot) -> set[tuple[str, str]]:
     return {(n.name, i.instance) for c in s.clusters for n in c.nodes for i in n.vrrp if i.state == "MASTER"}
 
 
-def _first(snaps: list[Snapshot], test, default: int = 0) -> int:
+def _first(snaps: list[Snapshot], test: Callable[[int, Snapshot], bool], default: int = 0) -> int:
     return next((i for i, s in enumerate(snaps) if test(i, s)), default)
 
 
@@ -84,7 +89,11 @@ async def shoot(path: Path, index: int, size: tuple[int, int], noc: bool, keys: 
         for _ in range(index):
             want = app.state.count + 1
             app.action_refresh()
-            await _until(pilot, lambda want=want: app.state.count >= want)
+
+            def reached(want: int = want) -> bool:
+                return app.state.count >= want
+
+            await _until(pilot, reached)
         source.speed = 1.0  # for the status line only: the wait in progress keeps its old timeout
         app.redraw()
         for key in keys:
@@ -93,7 +102,7 @@ async def shoot(path: Path, index: int, size: tuple[int, int], noc: bool, keys: 
         return app.export_screenshot(title=f"lbconsole{' --noc' if noc else ''}")
 
 
-async def _until(pilot, condition, timeout: float = 10.0) -> None:
+async def _until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -10,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from lbconsole.analyzers import (
     Analysis,
@@ -33,18 +34,18 @@ class History:
 
     def __init__(self, length: int = HISTORY_LEN):
         self.length = length
-        self.series: dict[tuple, deque[float]] = {}
+        self.series: dict[tuple[str, ...], deque[float]] = {}
 
-    def add(self, key: tuple, value: float) -> None:
+    def add(self, key: tuple[str, ...], value: float) -> None:
         s = self.series.get(key)
         if s is None:
             s = self.series[key] = deque(maxlen=self.length)
         s.append(value)
 
-    def get(self, key: tuple) -> list[float]:
+    def get(self, key: tuple[str, ...]) -> list[float]:
         return list(self.series.get(key, ()))
 
-    def keep_only(self, keys: set[tuple]) -> None:
+    def keep_only(self, keys: set[tuple[str, ...]]) -> None:
         for key in self.series.keys() - keys:
             del self.series[key]
 
@@ -113,7 +114,7 @@ class ConsoleState:
         return changed
 
     # -- this console's running actions ------------------------------------------------
-    def begin_action(self, name: str, target: dict) -> int:
+    def begin_action(self, name: str, target: dict[str, Any]) -> int:
         """An action starts: what it causes reads as planned until `end_action`."""
         self._running_ids += 1
         when = self.snapshot.taken_at if self.snapshot else time.time()
@@ -124,14 +125,14 @@ class ConsoleState:
         self.running.pop(token, None)
 
     def _record_history(self, snapshot: Snapshot) -> None:
-        keys: set[tuple] = set()
+        keys: set[tuple[str, ...]] = set()
         for cluster in snapshot.clusters:
             c_cps = c_active = 0.0
             for node in cluster.directors:
                 for svc in node.ipvs:
                     active = sum(rs.active_conns for rs in svc.real_servers)
                     for name, value in (("cps", svc.rates.cps), ("active", active)):
-                        key = (cluster.name, node.name, svc.key, name)
+                        key: tuple[str, ...] = (cluster.name, node.name, svc.key, name)
                         self.history.add(key, value)
                         keys.add(key)
                     c_cps += svc.rates.cps

@@ -14,7 +14,7 @@ raises NoMatches).
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import events
 from textual.css.query import NoMatches
@@ -25,19 +25,28 @@ from lbconsole.actions.registry import ACTIONS
 from lbconsole.ui.widgets.alert_bar import AlertBar
 from lbconsole.ui.widgets.status_bar import StatusBar
 
+if TYPE_CHECKING:
+    from textual import getters
+
+    from lbconsole.ui.app import LbConsole
+    from lbconsole.ui.state import ConsoleState
+
 W = TypeVar("W", bound=Widget)
 _MUTATING_KEYS = {spec.key: spec for spec in ACTIONS if spec.mutating and spec.key}
 
 
-class ConsoleScreen(Screen):
+class ConsoleScreen(Screen[None]):
     #: Whether `/` applies here.
     filterable = False
     #: Whether Enter opens something here.
     openable = False
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name, id, classes)
         self.ready = False  # composed and mounted; False again once it is being taken down
+
+    if TYPE_CHECKING:
+        app = getters.app(LbConsole)
 
     @property
     def live(self) -> bool:
@@ -51,7 +60,7 @@ class ConsoleScreen(Screen):
             return None
         return found if found.is_attached else None  # type: ignore[return-value]
 
-    def show(self, state) -> None:
+    def show(self, state: ConsoleState) -> None:
         """A new snapshot (or a new cluster): redraw from `state`."""
         if not self.live:
             return
@@ -59,27 +68,27 @@ class ConsoleScreen(Screen):
         if state.snapshot is not None:
             self.show_data(state)
 
-    def show_chrome(self, state) -> None:
+    def show_chrome(self, state: ConsoleState) -> None:
         for bar in self.query(StatusBar):
             bar.update_from(self.app)
         cluster = state.cluster
         for alerts in self.query(AlertBar):
             alerts.show_alerts(state.alerts(cluster.name if cluster else None), waiting=state.snapshot is None)
 
-    def show_data(self, state) -> None:
+    def show_data(self, state: ConsoleState) -> None:
         """Screen-specific redraw."""
 
-    def tick(self, state) -> None:
+    def tick(self, state: ConsoleState) -> None:
         """Once a second: ages and the status line."""
         if not self.live:
             return
         self.show_chrome(state)
         self.tick_data(state)
 
-    def tick_data(self, state) -> None:
+    def tick_data(self, state: ConsoleState) -> None:
         """Screen-specific: what moves on without new data."""
 
-    def target(self, kind: str) -> dict | None:
+    def target(self, kind: str) -> dict[str, Any] | None:
         """The selected target of `kind` (real_server, vrrp_instance, nginx_node), if any."""
         return None
 
@@ -110,6 +119,9 @@ class ConsoleScreen(Screen):
             event.stop()
             app.notify(f"{spec.title}: select a {spec.target.replace('_', ' ')} first", title=spec.title,
                        severity="warning", markup=False)
+
+    def open_filter(self) -> None:
+        """`/`: open the filter bar (screens that are `filterable`)."""
 
     def open_selected(self) -> None:
         """Enter: drill into what is selected."""

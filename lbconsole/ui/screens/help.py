@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -11,6 +13,9 @@ from textual.widgets import Static
 from lbconsole.actions.registry import ACTIONS
 from lbconsole.ui.keys import key_display
 from lbconsole.ui.widgets.grid import Column, Grid, Row
+
+if TYPE_CHECKING:
+    from lbconsole.ui.app import LbConsole
 
 NAVIGATION = (
     ("↑ ↓ j k", "Move", "Move the selection"),
@@ -30,13 +35,13 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen Grid { height: 1fr; }
     """
 
-    def __init__(self, app):
+    def __init__(self, app: LbConsole) -> None:
         super().__init__()
         self.rows = self._rows(app)  # now, while the app's screen is still the one the keys act on
 
     @staticmethod
-    def _rows(app) -> list:
-        rows = []
+    def _rows(app: LbConsole) -> list[tuple[str, str, str, bool, bool]]:
+        rows: list[tuple[str, str, str, bool, bool]] = []
         for spec in ACTIONS:
             allowed = app.action_allowed(spec)
             what = spec.description

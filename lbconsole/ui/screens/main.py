@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -72,7 +74,7 @@ class MainScreen(ConsoleScreen):
         focused = self.focused
         return focused if isinstance(focused, Grid) else None
 
-    def target(self, kind: str) -> dict | None:
+    def target(self, kind: str) -> dict[str, Any] | None:
         grid = self._focused_grid()
         if kind == "real_server" and isinstance(grid, ServicesTable):
             return grid.target()
@@ -133,7 +135,7 @@ class MainScreen(ConsoleScreen):
         self.app.refresh_bindings()
 
 
-def single_instance(state) -> dict | None:
+def single_instance(state) -> dict[str, Any] | None:
     """With one VRRP instance in the cluster, failover needs no selection."""
     view = state.view()
     if view is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
@@ -133,7 +135,7 @@ class NodeScreen(ConsoleScreen):
             (str(inst.auth_failures), "bad" if inst.auth_failures else "muted"), (since, "muted"),
         ], ("stale" if not node.reachable else None)
 
-    def target(self, kind: str) -> dict | None:
+    def target(self, kind: str) -> dict[str, Any] | None:
         node = self.node
         if node is None:
             return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -120,7 +122,7 @@ class ServiceScreen(ConsoleScreen):
         cells.append(drain_cell(rss, now, state.drained_at.get((self.cluster_name, self.service_key, rs_label(rk)))))
         return cells, None
 
-    def target(self, kind: str) -> dict | None:
+    def target(self, kind: str) -> dict[str, Any] | None:
         key = self.query_one("#real-servers", Grid).cursor_key
         if kind == "real_server" and key is not None:
             return {"kind": "real_server", "cluster": self.cluster_name, "service": self.service_key,

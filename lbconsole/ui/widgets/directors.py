@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from lbconsole.snapshot import PENDING, NodeSnapshot, VrrpInstance
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
@@ -94,7 +96,7 @@ class DirectorsTable(Grid):
             (" ".join(held) if held else "–", "accent" if held else "muted"),
         ], row_style
 
-    def target(self) -> dict | None:
+    def target(self) -> dict[str, Any] | None:
         key = self.cursor_key
         if key is None or key[1] is None:
             return None

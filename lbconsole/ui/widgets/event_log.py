@@ -31,7 +31,7 @@ def event_key(e: Event) -> Hashable:
     return (e.at, e.kind, e.cluster, e.node, e.message)
 
 
-class EventLog(Grid):
+class EventLog(Grid[Hashable]):
     def __init__(self, node: str | None = None, limit: int = 200, **kwargs: Any) -> None:
         super().__init__(COLUMNS, self._row, empty="no events yet", **kwargs)
         self.node = node

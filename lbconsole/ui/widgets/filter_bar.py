@@ -5,6 +5,8 @@ Enter keeps the filter and returns to the table; Escape clears it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input
@@ -23,7 +25,7 @@ class FilterBar(Input):
             super().__init__()
             self.text = text
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(placeholder="filter: address, port, scheduler, drain reason…", **kwargs)
 
     def open(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -24,6 +25,7 @@ from textual.strip import Strip
 
 Cell = tuple[str, str | None]  # text and a style name (good bad warn info muted accent drain)
 Row = tuple[Sequence[Cell], str | None]  # cells and a row style (stale group)
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ class Column:
     drop: int = 0  # when narrow, the highest `drop` goes first; 0 never goes
 
 
-class Grid(ScrollView, can_focus=True):
+class Grid(ScrollView, Generic[K], can_focus=True):
     COMPONENT_CLASSES = {
         "grid--header", "grid--cursor", "grid--cursor-blurred", "grid--good", "grid--bad", "grid--warn",
         "grid--info", "grid--muted", "grid--accent", "grid--drain", "grid--stale", "grid--group", "grid--empty",
@@ -70,22 +72,22 @@ class Grid(ScrollView, can_focus=True):
     cursor = reactive(0, repaint=False, always_update=False)
 
     class Highlighted(Message):
-        def __init__(self, grid: Grid, key: Hashable | None):
+        def __init__(self, grid: Grid[Any], key: Hashable | None):
             super().__init__()
             self.grid = grid
             self.key = key
 
         @property
-        def control(self) -> Grid:
+        def control(self) -> Grid[Any]:
             return self.grid
 
-    def __init__(self, columns: Sequence[Column], render_row: Callable[[Hashable], Row], *,
+    def __init__(self, columns: Sequence[Column], render_row: Callable[[K], Row], *,
                  empty: str = "no data", id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=classes)
         self.columns = list(columns)
         self.render_row = render_row
         self.empty = empty
-        self.keys: Sequence[Hashable] = ()
+        self.keys: Sequence[K] = ()
         self._layout: list[tuple[Column, int, int]] = []  # column, width, index in self.columns
         self._layout_width = -1
 
@@ -95,7 +97,7 @@ class Grid(ScrollView, can_focus=True):
         self._layout_width = -1
         self.refresh()
 
-    def set_rows(self, keys: Sequence[Hashable]) -> None:
+    def set_rows(self, keys: Sequence[K]) -> None:
         """New row keys; the cursor stays on the same key when it is still there."""
         if keys == self.keys:
             self.refresh()  # same rows, new numbers: just repaint what is visible
@@ -114,10 +116,10 @@ class Grid(ScrollView, can_focus=True):
         self.refresh()
 
     @property
-    def cursor_key(self) -> Hashable | None:
+    def cursor_key(self) -> K | None:
         return self.keys[self.cursor] if 0 <= self.cursor < len(self.keys) else None
 
-    def move_to(self, key: Hashable) -> bool:
+    def move_to(self, key: K) -> bool:
         try:
             self.cursor = list(self.keys).index(key)
         except ValueError:
@@ -164,14 +166,14 @@ class Grid(ScrollView, can_focus=True):
             return self._layout
         cols = list(self.columns)
 
-        def needed(cs):
+        def needed(cs: Sequence[Column]) -> int:
             return sum(c.width for c in cs) + max(0, len(cs) - 1)
 
         while needed(cols) > width and any(c.drop for c in cols):
             cols.remove(max((c for c in cols if c.drop), key=lambda c: c.drop))
         spare = max(0, width - needed(cols))
         growers = [c for c in cols if c.grow] or cols[:1]
-        layout = []
+        layout: list[tuple[Column, int, int]] = []
         for c in cols:
             extra = spare // len(growers) if c in growers else 0
             layout.append((c, c.width + extra, self.columns.index(c)))
@@ -186,7 +188,7 @@ class Grid(ScrollView, can_focus=True):
         base = self.rich_style
         layout = self._columns_for(width)
         if y == 0:
-            cells = [(c.label, None) for c, _, _ in layout]
+            cells: Sequence[Cell] = [(c.label, None) for c, _, _ in layout]
             return self._strip(layout, cells, base + self._style("header"), width)
         index = int(self.scroll_y) + y - 1
         if index >= len(self.keys):
@@ -202,7 +204,8 @@ class Grid(ScrollView, can_focus=True):
         shown = [cells[i] if i < n else ("", None) for _, _, i in layout]
         return self._strip(layout, shown, style, width, cursor=index == self.cursor and self.has_focus)
 
-    def _strip(self, layout, cells: Sequence[Cell], style: Style, width: int, cursor: bool = False) -> Strip:
+    def _strip(self, layout: list[tuple[Column, int, int]], cells: Sequence[Cell], style: Style, width: int,
+               cursor: bool = False) -> Strip:
         segments = []
         for i, ((column, w, _), (text, name)) in enumerate(zip(layout, cells)):
             if i:

@@ -7,6 +7,8 @@ for them rather than reading as a fault.
 
 from __future__ import annotations
 
+from typing import Any
+
 from lbconsole.snapshot import PENDING
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
@@ -66,7 +68,7 @@ class NginxTable(Grid):
             *host_cells(node),
         ], row_style
 
-    def target(self) -> dict | None:
+    def target(self) -> dict[str, Any] | None:
         name = self.cursor_key
         node = self.view.node(name) if name is not None else None
         if node is None or not node.has_role("nginx"):

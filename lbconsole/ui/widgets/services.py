@@ -7,6 +7,8 @@ they disagree. Drained real servers show the reason and the drain's progress.
 
 from __future__ import annotations
 
+from typing import Any
+
 from lbconsole.snapshot import RealServer
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView, MergedService, rate_total, rs_label, total
@@ -116,7 +118,7 @@ class ServicesTable(Grid):
             drain_cell(rss, now, self.state.drained_at.get((self.view.name, m.key, rs_label(rk)))),
         ], None
 
-    def target(self) -> dict | None:
+    def target(self) -> dict[str, Any] | None:
         key = self.cursor_key
         if key is None or key[0] != "r":
             return None

@@ -10,6 +10,8 @@ that lands before they are mounted (or after they are gone) cannot raise.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,6 +21,9 @@ from textual.widgets import Label
 
 from lbconsole.analyzers.summary import GLYPH
 from lbconsole.ui import fmt
+
+if TYPE_CHECKING:
+    from lbconsole.ui.app import LbConsole
 
 
 class StatusBar(Horizontal):
@@ -41,7 +46,7 @@ class StatusBar(Horizontal):
     StatusBar.-narrow #app-name { display: none; }
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cluster_label = Label("", id="cluster", markup=False)
         self.fleet_label = Label("", id="fleet", markup=False)
@@ -58,7 +63,7 @@ class StatusBar(Horizontal):
         yield self.updated_label
         yield self.badge_label
 
-    def update_from(self, app) -> None:
+    def update_from(self, app: LbConsole) -> None:
         state = app.state
         cluster = state.cluster
         counts = state.cluster_alerts()
@@ -86,7 +91,7 @@ class StatusBar(Horizontal):
         self.badge_label.set_class(not ro, "-rw")
 
     @staticmethod
-    def _fleet(app, counts: dict[str, dict[str, int]], current: str | None) -> Text:
+    def _fleet(app: LbConsole, counts: dict[str, dict[str, int]], current: str | None) -> Text:
         """The other clusters, each with its worst alert: `staging ▲2 · prod ✓`."""
         colours = _colours(app)
         out = Text()
@@ -118,7 +123,7 @@ def _style(value: str | None, bold: bool) -> Style:
         return Style(bold=bold)
 
 
-def _colours(app) -> dict[str, Style]:
+def _colours(app: LbConsole) -> dict[str, Style]:
     theme = str(getattr(app, "theme", ""))
     if theme in _COLOUR_CACHE:
         return _COLOUR_CACHE[theme]

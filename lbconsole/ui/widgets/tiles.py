@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 from textual.containers import Horizontal
 from textual.widgets import Static
 
@@ -30,11 +33,11 @@ class TileRow(Horizontal):
 
     DEFAULT_CSS = "TileRow { height: 3; margin-bottom: 1; }"  # the NOC stylesheet lets it grow
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.keys: tuple = ()
+        self.keys: tuple[Hashable, ...] = ()
 
-    def set_tiles(self, tiles: list[tuple[str, str, str | None]]) -> None:
+    def set_tiles(self, tiles: list[tuple[Hashable, str, str | None]]) -> None:
         """tiles: (key, text, kind)."""
         keys = tuple(k for k, _, _ in tiles)
         if not self.is_attached:
