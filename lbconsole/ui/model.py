@@ -8,6 +8,7 @@ director's numbers side by side or summed. Real servers are keyed by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lbconsole.analyzers import vips
@@ -124,10 +125,10 @@ def rs_label(key: RsKey) -> str:
     return join_host_port(*key)
 
 
-def total(rss: list[RealServer | None], attr: str) -> int:
+def total(rss: Sequence[RealServer | None], attr: str) -> int:
     return sum(getattr(r, attr) for r in rss if r is not None)
 
 
-def rate_total(rss: list[RealServer | None], attr: str) -> float:
+def rate_total(rss: Sequence[RealServer | None], attr: str) -> float:
     out: float = sum(getattr(r.rates, attr) for r in rss if r is not None)
     return out

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lbconsole.snapshot import PENDING, NodeSnapshot, VrrpInstance
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
-from lbconsole.ui.widgets.grid import Column, Grid, Row
+from lbconsole.ui.widgets.grid import Cell, Column, Grid, Row
+
+if TYPE_CHECKING:
+    from lbconsole.ui.state import ConsoleState
+
+#: A director's row: (node, instance), instance None when the node shows no VRRP.
+DirectorRowKey = tuple[str, str | None]
 
 STATE_STYLE = {"MASTER": "good", "BACKUP": "info", "FAULT": "bad", "STOP": "bad", "INIT": "warn"}
 # A glyph as well as a word and a colour: 8-colour terminals and colour-blind eyes still tell them apart.
@@ -28,7 +34,7 @@ COLUMNS = (
 )
 
 
-def node_cell(node: NodeSnapshot, state) -> tuple[str, str | None]:
+def node_cell(node: NodeSnapshot, state: ConsoleState) -> tuple[str, str | None]:
     if node.error == PENDING:
         return (f"… {node.name}", "muted")  # its first poll is still running: not a fault
     if not node.reachable:
@@ -36,7 +42,7 @@ def node_cell(node: NodeSnapshot, state) -> tuple[str, str | None]:
     return (node.name, "warn" if state.is_stale(node) else None)
 
 
-def age_cell(node: NodeSnapshot, state) -> tuple[str, str | None]:
+def age_cell(node: NodeSnapshot, state: ConsoleState) -> tuple[str, str | None]:
     age = state.node_age(node)
     if age is None:
         return ("–", "muted")
@@ -51,15 +57,15 @@ def prio_text(inst: VrrpInstance) -> str:
     return str(inst.priority)
 
 
-class DirectorsTable(Grid):
-    def __init__(self, **kwargs):
+class DirectorsTable(Grid[DirectorRowKey]):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(COLUMNS, self._row, empty="no directors in this cluster", **kwargs)
-        self.state = None
+        self.state: ConsoleState | None = None
         self.view: ClusterView | None = None
 
-    def show(self, state, view: ClusterView) -> None:
+    def show(self, state: ConsoleState, view: ClusterView) -> None:
         self.state, self.view = state, view
-        keys = []
+        keys: list[DirectorRowKey] = []
         for node in view.directors:
             if node.vrrp:
                 keys.extend((node.name, inst.instance) for inst in node.vrrp)
@@ -67,9 +73,11 @@ class DirectorsTable(Grid):
                 keys.append((node.name, None))
         self.set_rows(keys)
 
-    def _row(self, key) -> Row:
+    def _row(self, key: DirectorRowKey) -> Row:
         name, instance = key
+        assert self.view is not None and self.state is not None  # set by show() before any row is asked for
         node = self.view.node(name)
+        assert node is not None  # the keys are this view's directors
         state = self.state
         row_style = "stale" if state.is_stale(node) else None
         inst = next((i for i in node.vrrp if i.instance == instance), None)
@@ -78,8 +86,9 @@ class DirectorsTable(Grid):
             if node.forced and node.keepalived_running is False:
                 what = f"keepalived stopped: failover forced by {node.forced[0].by}"  # planned, says who
             style = "muted" if node.error == PENDING else "bad"
-            return [node_cell(node, state), age_cell(node, state), ("", None), ("", None), ("–", style),
-                    ("", None), (what, style)], row_style
+            cells: list[Cell] = [node_cell(node, state), age_cell(node, state), ("", None), ("", None),
+                                 ("–", style), ("", None), (what, style)]
+            return cells, row_style
         held = ClusterView.held_vips(node, inst)
         forced = next((r for r in node.forced if r.instance == inst.instance), None)
         if forced is not None and not held:  # why this director is not MASTER: planned, by whom, since when
@@ -98,6 +107,6 @@ class DirectorsTable(Grid):
 
     def target(self) -> dict[str, Any] | None:
         key = self.cursor_key
-        if key is None or key[1] is None:
+        if key is None or key[1] is None or self.view is None:
             return None
         return {"kind": "vrrp_instance", "cluster": self.view.name, "instance": key[1], "node": key[0]}

@@ -7,13 +7,16 @@ for them rather than reading as a fault.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lbconsole.snapshot import PENDING
+from lbconsole.snapshot import PENDING, NodeSnapshot
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
 from lbconsole.ui.widgets.directors import age_cell, node_cell
-from lbconsole.ui.widgets.grid import Column, Grid, Row
+from lbconsole.ui.widgets.grid import Cell, Column, Grid, Row
+
+if TYPE_CHECKING:
+    from lbconsole.ui.state import ConsoleState
 
 COLUMNS = (
     Column("Node", 8, grow=True),
@@ -29,25 +32,27 @@ COLUMNS = (
 )
 
 
-def host_cells(node) -> list:
+def host_cells(node: NodeSnapshot) -> list[Cell]:
     h = node.host_stats
     if h is None:
         return [("", None), ("", None)]
     return [(f"{h.load1:.2f}", "muted"), (f"{h.cpu_percent:.0f}%", "muted")]
 
 
-class NginxTable(Grid):
-    def __init__(self, **kwargs):
+class NginxTable(Grid[str]):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(COLUMNS, self._row, empty="no nginx nodes in this cluster", **kwargs)
-        self.state = None
+        self.state: ConsoleState | None = None
         self.view: ClusterView | None = None
 
-    def show(self, state, view: ClusterView) -> None:
+    def show(self, state: ConsoleState, view: ClusterView) -> None:
         self.state, self.view = state, view
         self.set_rows([n.name for n in view.nginx + view.others])
 
-    def _row(self, name) -> Row:
+    def _row(self, name: str) -> Row:
+        assert self.view is not None and self.state is not None  # set by show() before any row is asked for
         node = self.view.node(name)
+        assert node is not None  # the keys are this view's nodes
         state = self.state
         row_style = "stale" if state.is_stale(node) else None
         ng = node.nginx
@@ -70,7 +75,7 @@ class NginxTable(Grid):
 
     def target(self) -> dict[str, Any] | None:
         name = self.cursor_key
-        node = self.view.node(name) if name is not None else None
-        if node is None or not node.has_role("nginx"):
+        node = self.view.node(name) if name is not None and self.view is not None else None
+        if node is None or not node.has_role("nginx") or self.view is None:
             return None
         return {"kind": "nginx_node", "cluster": self.view.name, "node": name}

@@ -7,12 +7,18 @@ they disagree. Drained real servers show the reason and the drain's progress.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from lbconsole.snapshot import RealServer
 from lbconsole.ui import fmt
-from lbconsole.ui.model import ClusterView, MergedService, rate_total, rs_label, total
+from lbconsole.ui.model import ClusterView, MergedService, RsKey, rate_total, rs_label, total
 from lbconsole.ui.widgets.grid import Column, Grid, Row
+
+if TYPE_CHECKING:
+    from lbconsole.ui.state import ConsoleState
+
+#: A service row ("s", service) or one of its real servers ("r", service, real server).
+ServiceRowKey = tuple[Literal["s"], str] | tuple[Literal["r"], str, RsKey]
 
 COLUMNS = (
     Column("Service / real server", 28),
@@ -43,14 +49,14 @@ def drain_cell(rss: list[RealServer | None], now_epoch: float, done_at: float | 
     return (f"DRAINED · {why}", "drain")
 
 
-class ServicesTable(Grid):
-    def __init__(self, **kwargs):
+class ServicesTable(Grid[ServiceRowKey]):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(COLUMNS, self._row, empty="no IPVS services", **kwargs)
-        self.state = None
+        self.state: ConsoleState | None = None
         self.view: ClusterView | None = None
         self.filter = ""
 
-    def show(self, state, view: ClusterView) -> None:
+    def show(self, state: ConsoleState, view: ClusterView) -> None:
         self.state, self.view = state, view
         self.set_rows(self._keys())
 
@@ -59,23 +65,26 @@ class ServicesTable(Grid):
         if self.view is not None:
             self.set_rows(self._keys())
 
-    def _keys(self) -> list:
-        keys: list = []
+    def _keys(self) -> list[ServiceRowKey]:
+        keys: list[ServiceRowKey] = []
         f = self.filter
-        for svc_key, m in self.view.services.items():
+        view = self.view
+        assert view is not None  # set by show() before any row is asked for
+        for svc_key, m in view.services.items():
             if not f:
                 keys.append(("s", svc_key))
                 keys.extend([("r", svc_key, rk) for rk in m.rs_keys])
                 continue
             svc_hit = f in svc_key.lower() or f in m.any.scheduler
             rs_hits = [rk for rk in m.rs_keys
-                       if svc_hit or f in self.view.rs_title(rk).lower() or _drain_hit(m, rk, f)]
+                       if svc_hit or f in view.rs_title(rk).lower() or _drain_hit(m, rk, f)]
             if svc_hit or rs_hits:
                 keys.append(("s", svc_key))
                 keys.extend([("r", svc_key, rk) for rk in rs_hits])
         return keys
 
-    def _row(self, key) -> Row:
+    def _row(self, key: ServiceRowKey) -> Row:
+        assert self.view is not None  # set by show() before any row is asked for
         m = self.view.services[key[1]]
         if key[0] == "s":
             return self._service_row(m)
@@ -99,14 +108,16 @@ class ServicesTable(Grid):
             (f"{drained} drained" if drained else "", "drain" if drained else None),
         ], "group"
 
-    def _rs_row(self, m: MergedService, rss: list[RealServer | None], rk) -> Row:
+    def _rs_row(self, m: MergedService, rss: list[RealServer | None], rk: RsKey) -> Row:
+        view, state = self.view, self.state
+        assert view is not None and state is not None  # set by show() before any row is asked for
         # A director with no IPVS data at all (not polled yet) is unknown, not a disagreement.
-        weights = [r.weight if r is not None else None for r, d in zip(rss, self.view.directors) if d.ipvs]
-        drift = self.state.drifts(self.view.name, m.key, rs_label(rk))  # the analyzers' verdict: it lasted
+        weights = [r.weight if r is not None else None for r, d in zip(rss, view.directors) if d.ipvs]
+        drift = state.drifts(view.name, m.key, rs_label(rk))  # the analyzers' verdict: it lasted
         now = self.state.snapshot.taken_at if self.state and self.state.snapshot else 0
         present = [r for r in rss if r is not None]
         return [
-            ("  " + self.view.rs_title(rk), None),
+            ("  " + view.rs_title(rk), None),
             (present[0].forward if present else "", "muted"),
             (fmt.weights(weights), "bad" if drift else ("warn" if len(set(weights)) > 1 or all(w == 0 for w in weights)
                                                      else None)),
@@ -115,12 +126,12 @@ class ServicesTable(Grid):
             (fmt.num(rate_total(rss, "cps")), None),
             (fmt.num(rate_total(rss, "inpps") + rate_total(rss, "outpps")), "muted"),
             (fmt.bits(rate_total(rss, "inbps") + rate_total(rss, "outbps")), "muted"),
-            drain_cell(rss, now, self.state.drained_at.get((self.view.name, m.key, rs_label(rk)))),
+            drain_cell(rss, now, state.drained_at.get((view.name, m.key, rs_label(rk)))),
         ], None
 
     def target(self) -> dict[str, Any] | None:
         key = self.cursor_key
-        if key is None or key[0] != "r":
+        if key is None or key[0] != "r" or self.view is None:
             return None
         return {"kind": "real_server", "cluster": self.view.name, "service": key[1], "real_server": rs_label(key[2])}
 
@@ -129,5 +140,5 @@ class ServicesTable(Grid):
         return None if key is None else key[1]
 
 
-def _drain_hit(m: MergedService, rk, f: str) -> bool:
+def _drain_hit(m: MergedService, rk: RsKey, f: str) -> bool:
     return any(r is not None and r.drain is not None and f in r.drain.reason.lower() for r in m.rs[rk])
