@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,6 +19,10 @@ from lbconsole.ui.widgets.nginx_nodes import NginxTable
 from lbconsole.ui.widgets.services import ServicesTable
 from lbconsole.ui.widgets.status_bar import StatusBar
 
+if TYPE_CHECKING:
+    from lbconsole.ui.state import ConsoleState
+
+
 SERVICES_TITLE = "IPVS services · real servers"
 
 
@@ -27,8 +31,8 @@ class MainScreen(ConsoleScreen):
     openable = True
     AUTO_FOCUS = "#services"
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name, id, classes)
         # This screen's own widgets, made once: drawing never looks them up.
         self.directors = DirectorsTable(id="directors")
         self.nginx = NginxTable(id="nginx")
@@ -55,7 +59,7 @@ class MainScreen(ConsoleScreen):
         yield self.filter_bar
         yield Footer()
 
-    def show_data(self, state) -> None:
+    def show_data(self, state: ConsoleState) -> None:
         view = state.view()
         if view is None:
             return
@@ -65,12 +69,12 @@ class MainScreen(ConsoleScreen):
         if self.events.is_attached:
             self.events.show(state, view.name)
 
-    def tick_data(self, state) -> None:
+    def tick_data(self, state: ConsoleState) -> None:
         for table in (self.directors, self.nginx):  # ages
             if table.is_attached:
                 table.refresh()
 
-    def _focused_grid(self) -> Grid | None:
+    def _focused_grid(self) -> Grid[Any] | None:
         focused = self.focused
         return focused if isinstance(focused, Grid) else None
 
@@ -135,7 +139,7 @@ class MainScreen(ConsoleScreen):
         self.app.refresh_bindings()
 
 
-def single_instance(state) -> dict[str, Any] | None:
+def single_instance(state: ConsoleState) -> dict[str, Any] | None:
     """With one VRRP instance in the cluster, failover needs no selection."""
     view = state.view()
     if view is None:

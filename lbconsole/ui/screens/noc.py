@@ -8,6 +8,8 @@ turns its tile red or amber. Everything scales with the screen.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Digits, Label, Sparkline
@@ -21,7 +23,11 @@ from lbconsole.ui.widgets.alert_bar import AlertBar
 from lbconsole.ui.widgets.directors import STATE_STYLE, prio_text, state_text
 from lbconsole.ui.widgets.services import ServicesTable
 from lbconsole.ui.widgets.status_bar import StatusBar
-from lbconsole.ui.widgets.tiles import TileRow
+from lbconsole.ui.widgets.tiles import TileRow, TileSpec
+
+if TYPE_CHECKING:
+    from lbconsole.ui.state import ConsoleState
+
 
 _CLUSTER_WIDE_VRRP = {"split_brain", "no_master"}  # about every VRRP tile of the cluster
 _TILE_KIND = {"critical": "bad", "warning": "warn"}
@@ -35,8 +41,8 @@ def _alert_kind(alerts: list[Alert]) -> str | None:
 
 
 class NocScreen(ConsoleScreen):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name, id, classes)
         self.director_tiles = TileRow(id="noc-directors")
         self.nginx_tiles = TileRow(id="noc-nginx")
         self.cps = Digits("0", id="noc-cps")
@@ -66,7 +72,7 @@ class NocScreen(ConsoleScreen):
         yield self.spark
         yield self.services
 
-    def show_data(self, state) -> None:
+    def show_data(self, state: ConsoleState) -> None:
         view = state.view()
         if view is None:
             return
@@ -85,12 +91,12 @@ class NocScreen(ConsoleScreen):
         self.spark.data = history if len(history) > 1 else [0, 0]  # one point: no trend
         self.services.show(state, view)
 
-    def tick_data(self, state) -> None:
+    def tick_data(self, state: ConsoleState) -> None:
         view = state.view()
         if view is not None:  # ages move on and stale nodes must grey out without new data
             self._tiles(state, view)
 
-    def _tiles(self, state, view: ClusterView) -> None:
+    def _tiles(self, state: ConsoleState, view: ClusterView) -> None:
         alerts = [a for a in state.alerts(view.name) if a.cluster == view.name]
         if self.director_tiles.is_attached:
             self.director_tiles.set_tiles(self._director_tiles(state, view, alerts))
@@ -98,10 +104,10 @@ class NocScreen(ConsoleScreen):
             self.nginx_tiles.set_tiles(self._nginx_tiles(state, view, alerts))
 
     @staticmethod
-    def _director_tiles(state, view: ClusterView, alerts: list[Alert] | None = None) -> list:
+    def _director_tiles(state: ConsoleState, view: ClusterView, alerts: list[Alert] | None = None) -> list[TileSpec]:
         alerts = alerts or []
         wide = _alert_kind([a for a in alerts if a.kind in _CLUSTER_WIDE_VRRP])
-        tiles = []
+        tiles: list[TileSpec] = []
         for node in view.directors:
             stale = state.is_stale(node)
             age = fmt.age(state.node_age(node))
@@ -126,9 +132,9 @@ class NocScreen(ConsoleScreen):
         return tiles
 
     @staticmethod
-    def _nginx_tiles(state, view: ClusterView, alerts: list[Alert] | None = None) -> list:
+    def _nginx_tiles(state: ConsoleState, view: ClusterView, alerts: list[Alert] | None = None) -> list[TileSpec]:
         alerts = alerts or []
-        tiles = []
+        tiles: list[TileSpec] = []
         for node in view.nginx:
             ng = node.nginx
             mine = _alert_kind([a for a in alerts if a.node == node.name])

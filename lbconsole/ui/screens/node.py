@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -17,6 +17,10 @@ from lbconsole.ui.widgets.directors import STATE_STYLE, prio_text, state_text
 from lbconsole.ui.widgets.event_log import EventLog
 from lbconsole.ui.widgets.grid import Column, Grid, Row
 from lbconsole.ui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from lbconsole.ui.state import ConsoleState
+
 
 EVENTS_SHOWN = 20
 
@@ -57,7 +61,7 @@ class NodeScreen(ConsoleScreen):
         self.query_one("#vrrp-panel").border_title = "VRRP instances"
         self.query_one("#node-events-panel").border_title = f"Last {EVENTS_SHOWN} events on {self.node_name}"
 
-    def show_data(self, state) -> None:
+    def show_data(self, state: ConsoleState) -> None:
         view = state.view(self.cluster_name)
         node = view.node(self.node_name) if view else None
         summary = self.widget("#node-summary", Static)
@@ -80,13 +84,13 @@ class NodeScreen(ConsoleScreen):
         if log is not None:
             log.show(state, self.cluster_name)
 
-    def tick(self, state) -> None:
+    def tick(self, state: ConsoleState) -> None:
         super().tick(state)
         summary = self.widget("#node-summary", Static)
         if self.node is not None and summary is not None:
             summary.update(self._summary(state, self.node))
 
-    def _summary(self, state, node: NodeSnapshot) -> str:
+    def _summary(self, state: ConsoleState, node: NodeSnapshot) -> str:
         age = state.node_age(node)
         reach = "reachable" if node.reachable else "UNREACHABLE (showing last known data)"
         lines = [f"{node.name}  {node.host}  roles: {', '.join(node.roles)}  ·  {reach}  ·  "
@@ -122,10 +126,13 @@ class NodeScreen(ConsoleScreen):
 
     def _vrrp_row(self, name: str) -> Row:
         node = self.node
+        assert node is not None  # rows are set only once the node is shown
         inst = next((i for i in node.vrrp if i.instance == name), None)
         if inst is None:
             return [(name, None)], None
-        now = self.app.state.snapshot.taken_at  # snapshot time, so replays read right
+        snapshot = self.app.state.snapshot
+        assert snapshot is not None  # rows are set only from a snapshot
+        now = snapshot.taken_at  # snapshot time, so replays read right
         since = fmt.age(now - inst.last_transition) if inst.last_transition else "–"
         return [
             (inst.instance, None), (str(inst.vrid), "muted"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,13 +10,17 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Label, Sparkline
 
 from lbconsole.ui import fmt
-from lbconsole.ui.model import MergedService, RsKey, rs_label, total
+from lbconsole.ui.model import ClusterView, MergedService, RsKey, rs_label, total
 from lbconsole.ui.screens.base import ConsoleScreen
 from lbconsole.ui.widgets.alert_bar import AlertBar
 from lbconsole.ui.widgets.filter_bar import FilterBar
-from lbconsole.ui.widgets.grid import Column, Grid, Row
+from lbconsole.ui.widgets.grid import Cell, Column, Grid, Row
 from lbconsole.ui.widgets.services import drain_cell
 from lbconsole.ui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from lbconsole.ui.state import ConsoleState
+
 
 
 class ServiceScreen(ConsoleScreen):
@@ -31,7 +35,7 @@ class ServiceScreen(ConsoleScreen):
         self.directors: tuple[str, ...] = ()
         self.merged: MergedService | None = None
         self.filter = ""
-        self.view = None
+        self.view: ClusterView | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -47,11 +51,11 @@ class ServiceScreen(ConsoleScreen):
     def on_mount(self) -> None:
         self.query_one("#rs-panel").border_title = "Real servers on every director"
 
-    def show_data(self, state) -> None:
+    def show_data(self, state: ConsoleState) -> None:
         view = state.view(self.cluster_name)
         m = view.services.get(self.service_key) if view else None
         title = self.query_one("#service-title", Label)
-        if m is None:
+        if m is None or view is None:  # no view: no service either
             title.update(f"Service {self.service_key} is not on any director of {self.cluster_name} now")
             return
         self.merged = m
@@ -91,7 +95,7 @@ class ServiceScreen(ConsoleScreen):
                                   Sparkline([], id=f"act-{_id(name)}", classes="active"),
                                   classes="spark-box"))
 
-    def _sparks(self, state, m: MergedService) -> None:
+    def _sparks(self, state: ConsoleState, m: MergedService) -> None:
         if not self.directors or not self.query(f"#act-label-{_id(self.directors[-1])}"):
             return  # not mounted yet: the call after the mount draws them
         for i, name in enumerate(self.directors):
@@ -106,8 +110,9 @@ class ServiceScreen(ConsoleScreen):
             self.query_one(f"#act-label-{_id(name)}", Label).update(f"{name} active {now_act}")
 
     def _row(self, rk: RsKey) -> Row:
+        assert self.merged is not None  # rows are set only once a service is shown
         rss = self.merged.rs.get(rk) or []
-        cells = [(self.view.rs_title(rk) if self.view else rs_label(rk), None)]
+        cells: list[Cell] = [(self.view.rs_title(rk) if self.view else rs_label(rk), None)]
         weights = {r.weight for r in rss if r is not None}
         state = self.app.state
         drift = state.drifts(self.cluster_name, self.service_key, rs_label(rk))

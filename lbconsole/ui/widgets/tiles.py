@@ -11,6 +11,10 @@ from textual.widgets import Static
 _STATE_CLASS = {"good": "-good", "info": "-info", "bad": "-bad", "warn": "-warn", "stale": "-stale"}
 
 
+#: A tile: its key, its text and its kind (good bad warn stale ...).
+TileSpec = tuple[Hashable, str, str | None]
+
+
 class Tile(Static):
     DEFAULT_CSS = """
     Tile { width: 1fr; height: 1fr; min-height: 3; padding: 0 1; margin: 0 1 0 0; content-align: center middle;
@@ -37,7 +41,7 @@ class TileRow(Horizontal):
         super().__init__(**kwargs)
         self.keys: tuple[Hashable, ...] = ()
 
-    def set_tiles(self, tiles: list[tuple[Hashable, str, str | None]]) -> None:
+    def set_tiles(self, tiles: list[TileSpec]) -> None:
         """tiles: (key, text, kind)."""
         keys = tuple(k for k, _, _ in tiles)
         if not self.is_attached:
