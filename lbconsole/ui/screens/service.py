@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from lbconsole.ui.state import ConsoleState
 
 
-
 class ServiceScreen(ConsoleScreen):
     filterable = True
     AUTO_FOCUS = "#real-servers"
