@@ -34,7 +34,7 @@ how() {{
 sec conf kconf_cat
 sec forced forced
 sec how how
-"""
+"""  # noqa: E501 (a shell line)
 
 
 def record_json(instance: str, mode: str, by: str, since: float, **extra) -> str:

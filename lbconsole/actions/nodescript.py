@@ -76,7 +76,7 @@ async def run(ctx, node: NodeConfig, body: str, timeout: float = 30.0) -> NodeRe
         res = await ctx.transport(node).run(PRELUDE + body, timeout=timeout)
     except TransportError as exc:
         return NodeReply(node.name, {}, str(exc))
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return NodeReply(node.name, {}, f"{node.name}: {exc}")
     sections = split(res.stdout)
     if not sections:

@@ -1,9 +1,9 @@
 """The local IPVS table over generic netlink, decoded from the raw reply bytes.
 
 Standard library only (it also runs on nodes): the "IPVS" family id comes from the kernel's
-genetlink controller (CTRL_CMD_GETFAMILY), once per process. The GET_SERVICE dump and one GET_DEST dump per service are built here and read
-with struct and memoryview: pyroute2's message objects cost 9x `ipvsadm -Ln --stats` for
-10,000 real servers.
+genetlink controller (CTRL_CMD_GETFAMILY), once per process. The GET_SERVICE dump and one GET_DEST
+dump per service are built here and read with struct and memoryview: pyroute2's message objects
+cost 9x `ipvsadm -Ln --stats` for 10,000 real servers.
 
 Why it is fast: the kernel writes every real server with the same attributes in the same
 order. All GET_DEST replies are received back to back into one buffer; one message is walked
@@ -36,8 +36,8 @@ from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter
 
-from lbconsole.collectors.ipvs_order import ipvsadm_order as _ipvsadm_order
 from lbconsole.collectors.ipvs_order import HALF as _HALF
+from lbconsole.collectors.ipvs_order import ipvsadm_order as _ipvsadm_order
 from lbconsole.collectors.ipvs_order import words as _words
 from lbconsole.snapshot import Counters, Rates, RealServer, Service
 
@@ -419,7 +419,7 @@ def _family_id() -> int:
             try:
                 with _open() as sock:
                     _family = _resolve_family(sock, b"IPVS")
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 raise IPVSUnavailable("IPVS netlink: no reply from the genetlink controller in 10 s") from None
             except OSError as exc:
                 raise IPVSUnavailable(f"IPVS netlink: {exc}") from None
@@ -509,7 +509,7 @@ def _read(keep_done: bool = False) -> tuple[bytes, list[tuple], bytearray, list[
                 sock.send(_request(family, GET_DEST, seq, row))
                 spans.append((pos, _recv_dump(sock, buf, pos, keep_done)))
                 pos = spans[-1][1]
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise IPVSUnavailable("IPVS over netlink: no reply from the kernel in 10 s") from None
     except OSError as exc:
         if exc.errno in (errno.EPERM, errno.EACCES):

@@ -14,11 +14,11 @@ import ipaddress
 import re
 import socket
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from functools import partial
 from itertools import repeat
-from typing import Callable, Iterable, Sequence
 
 from lbconsole.collectors.errors import ParseError, quote
 from lbconsole.snapshot import Counters, Rates, RealServer, Service
@@ -238,7 +238,7 @@ def _parse_numbers(text: str, source: str) -> dict[str, tuple[list[str], list[in
         except ValueError as e:
             raise ParseError(source, str(e), line) from None
         cols = _dest_columns(block, 7, source, line, "-> ADDR:PORT and 5 numbers")
-        nums = _blame(source, line, block, lambda: [_ints(c) for c in cols[2:]])
+        nums = _blame(source, line, block, lambda: [_ints(c) for c in cols[2:]])  # noqa: B023 (called at once)
         out[" ".join(tokens[:k])] = (svc_nums, cols[1], nums)
     return out
 
@@ -323,9 +323,9 @@ def _parse_ipvsadm(ln: str, stats: str | None, rate: str | None) -> tuple[Servic
                     except ValueError as e:
                         raise ParseError("ipvsadm -Ln", str(e), off) from None
                     if row[2] not in FORWARD:
-                        raise ParseError("ipvsadm -Ln", f"unknown forward method {quote(row[2])}", off)
+                        raise ParseError("ipvsadm -Ln", f"unknown forward method {quote(row[2])}", off) from None
             raise ParseError("ipvsadm -Ln", "bad real server", line) from None
-        ints = _blame("ipvsadm -Ln", line, block, lambda: [_ints(weights), _ints(active), _ints(inactive)])
+        ints = _blame("ipvsadm -Ln", line, block, lambda: [_ints(weights), _ints(active), _ints(inactive)])  # noqa: B023 (called at once)
         s_cols, r_cols = _matching(addrs, st.get(name)), _matching(addrs, rt.get(name))
         counters = (build_columns(Counters, n, s_cols) if s_cols else repeat(_ZERO_COUNTERS, n))
         rates = build_columns(Rates, n, r_cols) if r_cols else repeat(_ZERO_RATES, n)
@@ -399,7 +399,7 @@ def _parse_proc(text: str, hz: int, source: str) -> tuple[Service, ...]:
         if not set(cols[2]) <= FORWARD.keys():
             bad = next(t for t in cols[2] if t not in FORWARD)
             raise ParseError(source, f"unknown forward method {quote(bad)}", line)
-        weights, active, inactive = _blame(source, line, block, lambda: [_ints(c) for c in cols[3:6]])
+        weights, active, inactive = _blame(source, line, block, lambda: [_ints(c) for c in cols[3:6]])  # noqa: B023 (called at once)
         n = len(addrs)
         real = build_columns(RealServer, n, (
             [a[0] for a in addrs], [a[1] for a in addrs], [FORWARD[t] for t in cols[2]],

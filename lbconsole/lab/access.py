@@ -9,7 +9,7 @@ import os
 import shlex
 import socket
 import subprocess
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from lbconsole.lab import topology as t
 from lbconsole.lab.errors import LabError

@@ -7,8 +7,8 @@ import fcntl
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 from lbconsole.lab import access, configs, netns, nodes, prereqs, scripts, vm
 from lbconsole.lab import topology as t

@@ -6,8 +6,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from lbconsole.lab.errors import LabError
 from lbconsole.lab.topology import PIDS_DIR

@@ -54,7 +54,7 @@ class SSHTransport(Transport):
             except TransportError as exc:
                 self._fail(exc)
                 raise
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._fail(TransportError(f"{self.description}: connect timed out after {self.connect_timeout:g} s"))
                 raise self._last_error from None
             self._backoff = 0.0
@@ -119,7 +119,7 @@ class SSHTransport(Transport):
             conn.close()
             try:
                 await asyncio.wait_for(conn.wait_closed(), 2)
-            except (asyncio.TimeoutError, OSError, asyncssh.Error):
+            except (TimeoutError, OSError, asyncssh.Error):
                 pass
 
 
