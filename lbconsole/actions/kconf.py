@@ -7,6 +7,7 @@ and their keywords; not a validator (`keepalived -t` is). Comments start with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from lbconsole.actions.targets import parse_real_server, parse_service
@@ -42,7 +43,7 @@ class Config:
         return [s for s in self.stmts if s.keyword in keywords]
 
 
-def _tokens(text: str):
+def _tokens(text: str) -> Iterator[tuple[str, int, bool]]:
     """(token, line, quoted) triples."""
     for number, raw in enumerate(text.splitlines(), 1):
         i, n = 0, len(raw)
@@ -108,7 +109,8 @@ def service_key(vs: Stmt) -> str | None:
             suffix = ":6" if family and family.args[:1] == ["inet6"] else ""
             return parse_service(f"fwm:{args[1]}{suffix}").key
         if len(args) >= 2 and args[0] != "group":
-            proto = (vs.child("protocol").args[:1] or ["TCP"])[0].upper() if vs.has("protocol") else "TCP"
+            protocol = vs.child("protocol")
+            proto = (protocol.args[:1] or ["TCP"])[0].upper() if protocol is not None else "TCP"
             hp = join_host_port(args[0], int(args[1]))
             return parse_service(hp if proto == "TCP" else f"{proto.lower()}:{hp}").key
     except (UsageError, ValueError):
