@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import overload
 
 from lbconsole.actions.targets import parse_real_server, parse_service
 from lbconsole.errors import UsageError
@@ -146,6 +147,10 @@ def instance(conf: Config, name: str) -> Stmt | None:
     return next((s for s in conf.top("vrrp_instance") if s.args[:1] == [name]), None)
 
 
+@overload
+def int_arg(stmt: Stmt | None, default: int) -> int: ...
+@overload
+def int_arg(stmt: Stmt | None, default: None = None) -> int | None: ...
 def int_arg(stmt: Stmt | None, default: int | None = None) -> int | None:
     if stmt is None or not stmt.args:
         return default
