@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from lbconsole.actions import drain_script, ipvs_state, kconf, nodescript
+from lbconsole.actions.context import ActionContext
 from lbconsole.actions.ipvs_state import RsState
 from lbconsole.actions.prepared import Prep, drain_prep
 from lbconsole.actions.targets import ServiceSpec
@@ -18,7 +20,7 @@ class DirectorView:
     error: str | None = None  # unreachable, or ipvsadm unusable
     service_missing: bool = False
     rows: dict[str, RsState] = field(default_factory=dict)
-    records: dict[str, dict] = field(default_factory=dict)  # by real-server key
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # by real-server key
     conf: kconf.Config | None = None
     conf_error: str | None = None
 
@@ -70,7 +72,8 @@ def from_reply(node: NodeConfig, reply: nodescript.NodeReply) -> DirectorView:
     return view
 
 
-async def inspect(ctx, nodes: list[NodeConfig], service: ServiceSpec, rs_keys: list[str]) -> dict[str, DirectorView]:
+async def inspect(ctx: ActionContext, nodes: list[NodeConfig], service: ServiceSpec,
+                  rs_keys: list[str]) -> dict[str, DirectorView]:
     script = drain_script.inspect(service, rs_keys)
     replies = await nodescript.run_all(ctx, [(n, script) for n in nodes])
     return {n.name: from_reply(n, replies[n.name]) for n in nodes}

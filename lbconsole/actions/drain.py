@@ -11,11 +11,13 @@ import asyncio
 import time
 
 from lbconsole.actions import director_view, drain_script, nodescript, result
+from lbconsole.actions.context import ActionContext
 from lbconsole.actions.director_view import DirectorView
 from lbconsole.actions.ipvs_state import RsState, parse_rows
 from lbconsole.actions.result import ActionResult
 from lbconsole.actions.targets import RealServerTarget
 from lbconsole.errors import UsageError
+from lbconsole.inventory import NodeConfig
 
 
 def _weights(views: dict[str, DirectorView], keys: list[str]) -> dict[str, dict[str, int | None]]:
@@ -32,7 +34,7 @@ def check(target: RealServerTarget, views: dict[str, DirectorView], force: bool,
     down = [v for v in views.values() if v.error]
     missing_svc = [v.node.name for v in views.values() if v.service_missing]
     if not usable:
-        why = "; ".join(v.error for v in down) or f"no director has service {svc}"
+        why = "; ".join(v.error for v in down if v.error) or f"no director has service {svc}"
         if not down:
             raise UsageError(f"no director has service {svc} ({', '.join(missing_svc)} checked)")
         return result.refused(f"no director usable: {why}"), []
@@ -40,7 +42,7 @@ def check(target: RealServerTarget, views: dict[str, DirectorView], force: bool,
         if not any(key in v.rows for v in usable):
             have = sorted({k for v in usable for k in v.rows})
             raise UsageError(f"no real server {key} in service {svc} (it has {', '.join(have) or 'none'})")
-    problems = [v.error for v in down]
+    problems = [v.error for v in down if v.error]
     problems += [f"{name} has no service {svc}" for name in missing_svc]
     problems += [f"{key} is not in {svc} on {v.node.name}" for v in usable for key in keys if key not in v.rows]
     if drain:
@@ -64,7 +66,7 @@ def _original_weight(view: DirectorView, target: RealServerTarget, state: RsStat
     return view.configured_weight(target.service, state.key) or 1
 
 
-async def drain(ctx, target: RealServerTarget, reason: str, force: bool = False) -> ActionResult:
+async def drain(ctx: ActionContext, target: RealServerTarget, reason: str, force: bool = False) -> ActionResult:
     if not reason.strip():
         raise UsageError("a drain needs a reason (--reason TEXT)")
     keys = [rs.key for rs in target.real_servers]
@@ -118,7 +120,8 @@ async def drain(ctx, target: RealServerTarget, reason: str, force: bool = False)
     return res
 
 
-def _read_back(replies: dict[str, nodescript.NodeReply], keys: list[str]):
+def _read_back(replies: dict[str, nodescript.NodeReply],
+               keys: list[str]) -> tuple[dict[str, dict[str, int | None]], list[str]]:
     after: dict[str, dict[str, int | None]] = {}
     problems: list[str] = []
     for name, reply in replies.items():
@@ -136,7 +139,8 @@ def _read_back(replies: dict[str, nodescript.NodeReply], keys: list[str]):
     return after, problems
 
 
-async def wait_for_zero(ctx, target: RealServerTarget, nodes, res: ActionResult) -> None:
+async def wait_for_zero(ctx: ActionContext, target: RealServerTarget, nodes: list[NodeConfig],
+                        res: ActionResult) -> None:
     """Progress until the drained servers' active connections reach 0, or ctx.wait_s passes."""
     bound = float(getattr(ctx, "wait_s", 0) or 0)
     keys = [rs.key for rs in target.real_servers]
@@ -144,8 +148,8 @@ async def wait_for_zero(ctx, target: RealServerTarget, nodes, res: ActionResult)
     last = None
     while True:
         replies = await nodescript.run_all(ctx, [(n, drain_script.conns(target.service)) for n in nodes])
-        per = {name: sum(s.active for k, s in parse_rows(r.get("rows").text).items() if k in keys)
-               for name, r in replies.items() if not r.error and r.get("rows") and r.get("rows").ok}
+        per = {name: sum(s.active for k, s in parse_rows(rows.text).items() if k in keys)
+               for name, r in replies.items() if not r.error and (rows := r.get("rows")) and rows.ok}
         total = sum(per.values())
         took = time.monotonic() - started
         if total != last:
@@ -164,7 +168,7 @@ async def wait_for_zero(ctx, target: RealServerTarget, nodes, res: ActionResult)
         await asyncio.sleep(min(1.0, max(0.0, bound - took)))
 
 
-async def undrain(ctx, target: RealServerTarget, force: bool = False) -> ActionResult:
+async def undrain(ctx: ActionContext, target: RealServerTarget, force: bool = False) -> ActionResult:
     keys = [rs.key for rs in target.real_servers]
     nodes = director_view.directors(ctx.cluster_config())
     views = await director_view.inspect(ctx, nodes, target.service, keys)
@@ -201,12 +205,12 @@ async def undrain(ctx, target: RealServerTarget, force: bool = False) -> ActionR
     replies = await nodescript.run_all(ctx, jobs, timeout=30 + drain_script.UNDRAIN_WAIT_S)
     after, problems = _read_back(replies, keys)
     for name, ws in after.items():
-        for key, weight in ws.items():
-            if weight == 0:
+        for key, read in ws.items():
+            if read == 0:
                 problems.append(f"{name}: {key} still has weight 0 (keepalived keeps it down: its health check "
                                 "fails, or a drain was set by hand)")
-            elif weight is not None and weight != expect.get((name, key), weight):
-                problems.append(f"{name}: {key} has weight {weight}, recorded {expect[(name, key)]}")
+            elif read is not None and read != expect.get((name, key), read):
+                problems.append(f"{name}: {key} has weight {read}, recorded {expect[(name, key)]}")
     restored = ", ".join(f"{n} {w}" for n, ws in after.items() for w in ws.values())
     if problems:
         return result.failed(f"undrain of {', '.join(keys)} NOT verified: weights {restored}",

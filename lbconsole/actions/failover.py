@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Collection
 
-from lbconsole.actions import failover_plan, failover_script, nodescript, result
+from lbconsole.actions import failover_plan, failover_script, nodescript, prepared, result
+from lbconsole.actions.context import ActionContext
 from lbconsole.actions.failover_plan import Director, Plan
 from lbconsole.actions.result import ActionResult
 from lbconsole.actions.targets import InstanceTarget
@@ -21,8 +23,8 @@ RELEASE_VERIFY_S = 20.0  # keepalived start + its first adverts + a preempt unde
 POLL_S = 0.3
 
 
-def _state_of(ds: list[Director], name: str) -> dict[str, dict]:
-    out = {}
+def _state_of(ds: list[Director], name: str) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
     for d in ds:
         inst = d.instance(name)
         out[d.node.name] = {"state": inst.state if inst else None,
@@ -33,19 +35,21 @@ def _state_of(ds: list[Director], name: str) -> dict[str, dict]:
     return out
 
 
-async def plan(ctx, target: InstanceTarget) -> Plan:
+async def plan(ctx: ActionContext, target: InstanceTarget) -> Plan:
     return failover_plan.plan(target, await failover_plan.read_all(ctx))
 
 
-async def failover(ctx, target: InstanceTarget) -> ActionResult:
+async def failover(ctx: ActionContext, target: InstanceTarget) -> ActionResult:
     started = time.monotonic()
     p = await plan(ctx, target)
     before = _state_of(p.directors, target.instance)
     if p.refusal:
         return result.refused(f"failover of {target.instance} refused: {p.refusal}", before=before)
     master = p.master
+    assert master is not None  # plan() names the master unless it refuses
     since = time.time()
     if p.mode == "track_file":
+        assert p.track is not None and p.track.path is not None  # the track_file mode comes with its file
         rec = failover_script.record_json(target.instance, "track_file", ctx.operator, since, track=p.track.path)
         script = failover_script.force_track(target.instance, rec, p.track.path)
     else:
@@ -79,11 +83,11 @@ async def failover(ctx, target: InstanceTarget) -> ActionResult:
     return res
 
 
-def _holders(ds: list[Director], vips) -> str:
+def _holders(ds: list[Director], vips: Collection[str]) -> str:
     return ", ".join(d.node.name for d in ds if d.holds(vips))
 
 
-def _peer_took_over(ds: list[Director], name: str, old: str, vips) -> str | None:
+def _peer_took_over(ds: list[Director], name: str, old: str, vips: Collection[str]) -> str | None:
     for d in ds:
         inst = d.instance(name)
         if d.node.name != old and inst and inst.state == "MASTER" and d.holds(vips or inst.vips):
@@ -91,7 +95,8 @@ def _peer_took_over(ds: list[Director], name: str, old: str, vips) -> str | None
     return None
 
 
-async def _wait(ctx, done, bound: float, only: set[str] | None = None):
+async def _wait(ctx: ActionContext, done: Callable[[list[Director]], object], bound: float,
+                only: set[str] | None = None) -> tuple[bool, list[Director], float]:
     """Poll the directors (or those in `only`) until done(directors) is truthy or the bound passes."""
     started = time.monotonic()
     while True:
@@ -104,7 +109,7 @@ async def _wait(ctx, done, bound: float, only: set[str] | None = None):
         await asyncio.sleep(POLL_S)
 
 
-async def release(ctx, target: InstanceTarget) -> ActionResult:
+async def release(ctx: ActionContext, target: InstanceTarget) -> ActionResult:
     ds = await failover_plan.read_all(ctx)
     name = target.instance
     before = _state_of(ds, name)
@@ -141,10 +146,10 @@ def _preempt_note(forced: list[Director], ds: list[Director], name: str) -> tupl
     """(warning, the node expected to end MASTER) for a released node that will take the VIP back."""
     current = next((d for d in ds if (i := d.instance(name)) and i.state == "MASTER"), None)
     for d in forced:
-        prio = failover_plan.prepared.instance_priority(d.conf, name) if d.conf else None
+        prio = prepared.instance_priority(d.conf, name) if d.conf else None
         cur = current.instance(name) if current else None
-        preempts = failover_plan.prepared.preempts(d.conf, name) if d.conf else True
-        if prio and cur and prio > (cur.priority or 0) and preempts:
+        preempts = prepared.preempts(d.conf, name) if d.conf else True
+        if prio and cur and current is not None and prio > (cur.priority or 0) and preempts:
             return (f"preempt: {d.node.name} (priority {prio}) takes {name} back from {current.node.name} - a "
                     "second flap; set nopreempt or preempt_delay to avoid it", d.node.name)
     return "", None
@@ -152,7 +157,7 @@ def _preempt_note(forced: list[Director], ds: list[Director], name: str) -> tupl
 
 def _settled(ds: list[Director], name: str, released: list[str], expect_master: str | None) -> bool:
     masters = [d for d in ds if (i := d.instance(name)) and i.state == "MASTER" and d.holds(i.vips)]
-    back = all((i := next((x for x in ds if x.node.name == n), None)) and i.instance(name) for n in released)
+    back = all((r := next((x for x in ds if x.node.name == n), None)) and r.instance(name) for n in released)
     if expect_master:
         return back and [d.node.name for d in masters] == [expect_master]
     return back and len(masters) == 1

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
 from lbconsole.actions import failover_script, kconf, nodescript, prepared
+from lbconsole.actions.context import ActionContext
 from lbconsole.actions.director_view import directors
 from lbconsole.actions.targets import InstanceTarget
 from lbconsole.inventory import NodeConfig
@@ -24,7 +27,7 @@ class Director:
     node: NodeConfig
     snap: NodeSnapshot | None = None
     conf: kconf.Config | None = None
-    forced: dict[str, dict] = field(default_factory=dict)  # instance -> record
+    forced: dict[str, dict[str, Any]] = field(default_factory=dict)  # instance -> record
     systemd: bool = False
     argv: list[str] = field(default_factory=list)
     error: str | None = None
@@ -34,7 +37,7 @@ class Director:
             return None
         return next((i for i in self.snap.vrrp if i.instance == name), None)
 
-    def holds(self, vips) -> bool:
+    def holds(self, vips: Collection[str]) -> bool:
         have = {a.address for a in (self.snap.addresses if self.snap else ()) if a.interface != "lo"}
         return bool(vips) and all(v in have for v in vips)
 
@@ -56,7 +59,7 @@ class Plan:
         return inst.vips if inst else ()
 
 
-async def read_director(ctx, node: NodeConfig) -> Director:
+async def read_director(ctx: ActionContext, node: NodeConfig) -> Director:
     from lbconsole.collectors import node as node_collector
 
     snap, reply = await asyncio.gather(node_collector.collect(node, ctx.transport(node), timeout=20.0),
@@ -70,7 +73,7 @@ async def read_director(ctx, node: NodeConfig) -> Director:
     conf = reply.get("conf")
     if conf is not None and conf.ok:
         d.conf = kconf.parse(conf.text)
-    for line in (reply.get("forced").text.splitlines() if reply.get("forced") else ()):
+    for line in (forced.text.splitlines() if (forced := reply.get("forced")) else ()):
         try:
             rec = json.loads(line)
             d.forced[str(rec["instance"])] = rec
@@ -85,13 +88,13 @@ async def read_director(ctx, node: NodeConfig) -> Director:
     return d
 
 
-async def read_all(ctx, only: set[str] | None = None) -> list[Director]:
+async def read_all(ctx: ActionContext, only: set[str] | None = None) -> list[Director]:
     """Every director of the cluster (or those named in `only`), read concurrently."""
     nodes = [n for n in directors(ctx.cluster_config()) if only is None or n.name in only]
     return list(await asyncio.gather(*(read_director(ctx, n) for n in nodes)))
 
 
-def _forced(record: dict) -> str:
+def _forced(record: dict[str, Any]) -> str:
     since = record.get("since")
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(since))) if since else "?"
     return f"{record.get('mode', '?')} by {record.get('by', '?')} since {when}"
@@ -104,6 +107,7 @@ def _states(ds: list[Director], name: str) -> str:
         if d.error:
             parts.append(f"{d.node.name} unreachable")
         elif inst is None:
+            assert d.snap is not None  # read, or d.error
             parts.append(f"{d.node.name}: no {name}" + ("" if d.snap.keepalived_running else " (keepalived down)"))
         else:
             parts.append(f"{d.node.name} {inst.state} prio {inst.effective_priority or inst.priority}")
@@ -143,6 +147,7 @@ def plan(target: InstanceTarget, ds: list[Director]) -> Plan:
         elif inst.state != "BACKUP":
             problems.append(f"peer {d.node.name} is {inst.state}, not BACKUP")
         elif inst.source != "json":
+            assert d.snap is not None  # it has the instance
             problems.append(f"peer {d.node.name}'s keepalived JSON dump does not work ({d.snap.warnings[:1]})")
     if not p.peers:
         problems.append(f"{name} has no peer to take over (only {p.master.node.name} runs it)")
@@ -154,8 +159,10 @@ def plan(target: InstanceTarget, ds: list[Director]) -> Plan:
 
 
 def _choose_mode(p: Plan, name: str) -> None:
+    assert p.master is not None  # plan() set it
     master = p.master.instance(name)
-    best_peer = max((d.instance(name).effective_priority or d.instance(name).priority) for d in p.peers)
+    assert master is not None  # it is the MASTER of name
+    best_peer = max((i.effective_priority or i.priority) for d in p.peers if (i := d.instance(name)) is not None)
     prep = prepared.failover_prep(p.master.conf, name) if p.master.conf else prepared.Prep(False, why="no config")
     if prep.prepared:
         lowered = (master.priority or 0) + (prep.weight or 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from typing import Any
 
 from lbconsole.actions.nodescript import q
 from lbconsole.actions.prepared import CONF_SH
@@ -34,10 +35,10 @@ how() {{
 sec conf kconf_cat
 sec forced forced
 sec how how
-"""
+"""  # noqa: E501 (a shell line)
 
 
-def record_json(instance: str, mode: str, by: str, since: float, **extra) -> str:
+def record_json(instance: str, mode: str, by: str, since: float, **extra: object) -> str:
     return json.dumps({"instance": instance, "mode": mode, "by": by, "since": round(since, 3), **extra},
                       sort_keys=True)
 
@@ -71,7 +72,7 @@ def force_stop(instance: str, record: str) -> str:
     return STOP_SH + f"sec record sh -c {q(_write_record(instance, record))}\nsec stop stop_keepalived\n"
 
 
-def start_command(record: dict) -> str:
+def start_command(record: dict[str, Any]) -> str:
     """How to start keepalived again: as systemd runs it, else as it ran before, else Debian's way."""
     if record.get("systemd"):
         return "systemctl start keepalived"
@@ -84,7 +85,7 @@ def start_command(record: dict) -> str:
     return ". /etc/default/keepalived 2>/dev/null; keepalived $DAEMON_ARGS"
 
 
-def release(instance: str, record: dict) -> str:
+def release(instance: str, record: dict[str, Any]) -> str:
     path = forced_path(instance)
     if record.get("mode") == "track_file" and record.get("track"):
         undo = f"echo 0 > {q(record['track'])}"

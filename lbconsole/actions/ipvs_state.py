@@ -5,6 +5,7 @@ listing (the save format -S omits -x/-y, and `ipvsadm -e` resets what it is not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from lbconsole.actions.targets import ServiceSpec, parse_real_server
 from lbconsole.errors import UsageError
@@ -51,7 +52,7 @@ def rows_call(service: ServiceSpec) -> str:
 def parse_rows(text: str) -> dict[str, RsState]:
     """The real servers of the service by canonical key (thresholds 0 when not listed)."""
     listing, _, thresholds = text.partition("@@T")
-    base: dict[str, dict] = {}
+    base: dict[str, dict[str, Any]] = {}  # RsState's keyword arguments
     for line in listing.splitlines():
         parts = line.split()
         if len(parts) == 6 and parts[0] == "->" and parts[2] in FORWARD_FLAGS:

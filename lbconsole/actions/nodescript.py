@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from lbconsole.actions.context import ActionContext
 from lbconsole.inventory import NodeConfig
 from lbconsole.transport.base import TransportError, shell_quote
 
@@ -39,7 +40,8 @@ class Section:
 
 def split(output: str) -> dict[str, Section]:
     out: dict[str, Section] = {}
-    name, buf = None, []
+    name: str | None = None
+    buf: list[str] = []
     for line in output.split("\n"):
         if line.startswith(HEADER):
             if name is not None:
@@ -70,13 +72,13 @@ class NodeReply:
         return self.sections.get(name)
 
 
-async def run(ctx, node: NodeConfig, body: str, timeout: float = 30.0) -> NodeReply:
+async def run(ctx: ActionContext, node: NodeConfig, body: str, timeout: float = 30.0) -> NodeReply:
     """Run PRELUDE + body on node; never raises for node trouble (it becomes .error)."""
     try:
         res = await ctx.transport(node).run(PRELUDE + body, timeout=timeout)
     except TransportError as exc:
         return NodeReply(node.name, {}, str(exc))
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return NodeReply(node.name, {}, f"{node.name}: {exc}")
     sections = split(res.stdout)
     if not sections:
@@ -85,7 +87,8 @@ async def run(ctx, node: NodeConfig, body: str, timeout: float = 30.0) -> NodeRe
     return NodeReply(node.name, sections)
 
 
-async def run_all(ctx, jobs: list[tuple[NodeConfig, str]], timeout: float = 30.0) -> dict[str, NodeReply]:
+async def run_all(ctx: ActionContext, jobs: list[tuple[NodeConfig, str]],
+                  timeout: float = 30.0) -> dict[str, NodeReply]:
     """Each (node, script) concurrently; each node at most once (a repeat is a bug, so it raises)."""
     names = [node.name for node, _ in jobs]
     if len(set(names)) != len(names):

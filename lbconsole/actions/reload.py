@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from lbconsole.actions import nodescript, result
+from lbconsole.actions.context import ActionContext
 from lbconsole.actions.nodescript import q
 from lbconsole.actions.result import ActionResult
 from lbconsole.actions.targets import NodeTarget
@@ -40,7 +41,7 @@ class NginxState:
     log: str = DEFAULT_ERROR_LOG
     logsize: int = 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {"master_pid": self.master, "worker_pids": sorted(self.workers, key=int)}
 
 
@@ -79,7 +80,7 @@ sec log sh -c {q(new_lines)}
 """)
 
 
-async def reload(ctx, target: NodeTarget) -> ActionResult:
+async def reload(ctx: ActionContext, target: NodeTarget) -> ActionResult:
     node = ctx.cluster_config().node(target.node)
     if node is None or not node.has_role("nginx"):
         raise UsageError(f"{target.node!r} is not an nginx node of cluster {target.cluster}")

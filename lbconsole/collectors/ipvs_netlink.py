@@ -1,9 +1,9 @@
 """The local IPVS table over generic netlink, decoded from the raw reply bytes.
 
 Standard library only (it also runs on nodes): the "IPVS" family id comes from the kernel's
-genetlink controller (CTRL_CMD_GETFAMILY), once per process. The GET_SERVICE dump and one GET_DEST dump per service are built here and read
-with struct and memoryview: pyroute2's message objects cost 9x `ipvsadm -Ln --stats` for
-10,000 real servers.
+genetlink controller (CTRL_CMD_GETFAMILY), once per process. The GET_SERVICE dump and one GET_DEST
+dump per service are built here and read with struct and memoryview: pyroute2's message objects
+cost 9x `ipvsadm -Ln --stats` for 10,000 real servers.
 
 Why it is fast: the kernel writes every real server with the same attributes in the same
 order. All GET_DEST replies are received back to back into one buffer; one message is walked
@@ -35,11 +35,20 @@ from dataclasses import fields
 from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from lbconsole.collectors.ipvs_order import ipvsadm_order as _ipvsadm_order
 from lbconsole.collectors.ipvs_order import HALF as _HALF
+from lbconsole.collectors.ipvs_order import ipvsadm_order as _ipvsadm_order
 from lbconsole.collectors.ipvs_order import words as _words
 from lbconsole.snapshot import Counters, Rates, RealServer, Service
+
+if TYPE_CHECKING:  # types only: nothing here runs
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    _Buf = bytes | bytearray | memoryview  # a reply, or a view into the receive buffer
+    _Row = tuple[Any, ...]  # a canonical row: struct-unpacked ints and bytes, in _SVC/_DEST order
+    _Cols = dict[str, Any]  # canonical columns by field: lists (or views) of ints or bytes, or None
+    _T = TypeVar("_T")
 
 __all__ = ["IPVSUnavailable", "DecodeError", "collect", "decode", "read_raw"]
 
@@ -76,9 +85,9 @@ _CODE = {"addr": "16s", "port": "2s", "flags": "I"}  # struct ip_vs_flags {flags
 _SIZE = {"addr": 16, "port": 2, "flags": 8}
 
 
-def _attrs(data, pos: int, end: int, kind: str) -> list[tuple[int, int, int]]:
+def _attrs(data: _Buf, pos: int, end: int, kind: str) -> list[tuple[int, int, int]]:
     """[(type, payload offset, payload length)] of the attributes in data[pos:end]."""
-    out = []
+    out: list[tuple[int, int, int]] = []
     while pos < end:
         if pos + 4 > end:
             raise DecodeError(f"IPVS {kind} reply: {end - pos} stray bytes after the attributes")
@@ -95,8 +104,9 @@ class _Template:
     that every message of this layout has (to check a message, or thousands, against it)."""
 
     __slots__ = ("size", "names", "where", "checks", "struct", "pick", "defaults", "mask", "expect")
+    pick: Callable[[tuple[Any, ...]], _Row]  # an itemgetter of several items: always a tuple
 
-    def __init__(self, data, pos: int, size: int, kind: str):
+    def __init__(self, data: _Buf, pos: int, size: int, kind: str) -> None:
         cmd, top, self.names, attr_names = _KINDS[kind]
         if size < 20 or size % 4 or data[pos + 16] != cmd:
             raise DecodeError(f"IPVS {kind} reply: expected command {cmd} in a {size}-byte message")
@@ -134,17 +144,17 @@ class _Template:
         self.mask = int.from_bytes(mask, "little")
         self.expect = int.from_bytes(data[pos:pos + size], "little") & self.mask
 
-    def fits(self, data, pos: int) -> bool:
+    def fits(self, data: _Buf, pos: int) -> bool:
         return int.from_bytes(data[pos:pos + self.size], "little") & self.mask == self.expect
 
-    def row(self, data, pos: int) -> tuple:
+    def row(self, data: _Buf, pos: int) -> _Row:
         return self.pick(self.struct.unpack_from(data, pos) + self.defaults)
 
 
 _templates: dict[tuple[str, int], _Template] = {}
 
 
-def _check_end(data, pos: int, typ: int) -> None:
+def _check_end(data: _Buf, pos: int, typ: int) -> None:
     """An NLMSG_ERROR, or an NLMSG_DONE that reports an error, becomes the matching exception."""
     if pos < 0 or pos + 20 > len(data):
         raise DecodeError("netlink error message cut short")
@@ -162,8 +172,9 @@ def _check_end(data, pos: int, typ: int) -> None:
     raise IPVSUnavailable(f"IPVS netlink error: {os.strerror(code) if 0 < code < 4096 else code}")
 
 
-def _rows(data, kind: str, done: bool = True) -> list[tuple]:
+def _rows(data: _Buf, kind: str, done: bool = True) -> list[_Row]:
     """Canonical rows, message by message (up to NLMSG_DONE if `done`)."""
+    rows: list[_Row]
     rows, pos, end = [], 0, len(data)
     while pos < end:
         size, typ = _HDR.unpack_from(data, pos)[:2] if pos + 16 <= end else (0, 0)
@@ -200,12 +211,12 @@ def _all(col: memoryview, value: int, n: int) -> bool:
     return col == const
 
 
-def _bulk(view: memoryview, n: int, tmpl: _Template) -> dict | None:
+def _bulk(view: memoryview, n: int, tmpl: _Template) -> _Cols | None:
     """The canonical columns of n messages of tmpl's layout, or None if one does not fit."""
     w, s = view.cast("I"), tmpl.size // 4
     if not all(_all(w[i::s], v, n) for i, v in tmpl.checks):
         return None
-    cols: dict = dict.fromkeys(_DEST)
+    cols: _Cols = dict.fromkeys(_DEST)
     for name, (off, code) in tmpl.where.items():
         i = off // 4
         if code == "I" or code == "Q" and _all(w[i + 1 - _LO::s], 0, n):  # a u64 whose high half is 0
@@ -230,7 +241,7 @@ def _bulk(view: memoryview, n: int, tmpl: _Template) -> dict | None:
     return cols
 
 
-def _dest_columns(buf, spans: list[tuple[int, int]]) -> tuple[list[int], dict]:
+def _dest_columns(buf: _Buf, spans: list[tuple[int, int]]) -> tuple[list[int], _Cols]:
     """(real servers per service, canonical columns) of the GET_DEST replies in buf, one
     span each; the spans follow each other and hold whole messages without NLMSG_DONE."""
     view = memoryview(buf)[:spans[-1][1] if spans else 0]
@@ -246,6 +257,8 @@ def _dest_columns(buf, spans: list[tuple[int, int]]) -> tuple[list[int], dict]:
             cols = None  # the first message is bad: the slow path says where
         if cols is not None:
             return [(e - b) // size for b, e in spans], cols
+    counts: list[int]
+    rows: list[_Row]
     counts, rows = [], []
     for b, e in spans:
         rows += _rows(view[b:e], "dest", done=False)
@@ -257,26 +270,28 @@ def _dest_columns(buf, spans: list[tuple[int, int]]) -> tuple[list[int], dict]:
 # A frozen dataclass __init__ costs ~1 us per field; setting the slots through their
 # descriptors, one map() per field, keeps the per-real-server work in C.
 
+_consume: Callable[[Iterable[Any]], None]  # a deque(maxlen=0).extend: runs an iterator out
 _new, _consume = object.__new__, deque(maxlen=0).extend
+_SETTERS: dict[type, tuple[Callable[[object, object], None], ...]]
 _SETTERS = {cls: tuple(getattr(cls, f.name).__set__ for f in fields(cls)) for cls in (RealServer, Counters, Rates)}
 _ZERO_COUNTERS, _ZERO_RATES = Counters(), Rates()
 _ntop4 = partial(socket.inet_ntop, socket.AF_INET)
 _names: dict[bytes, str] = {}  # IPv4 address texts: the same few thousand at every poll
 
 
-def _build(cls: type, n: int, columns) -> list:
-    objs = list(map(_new, repeat(cls, n)))
+def _build(cls: type[_T], n: int, columns: Iterable[Iterable[object]]) -> list[_T]:
+    objs: list[_T] = list(map(_new, repeat(cls, n)))
     for setter, column in zip(_SETTERS[cls], columns):
         _consume(map(setter, objs, column))
     return objs
 
 
-def _numbers(cls: type, zero, n: int, cols: list) -> list:
+def _numbers(cls: type[_T], zero: _T, n: int, cols: list[list[int]]) -> list[_T]:
     """Counters or Rates per row; one shared zero object when all are zero (idle servers)."""
     return [zero] * n if all(c.count(0) == n for c in cols) else _build(cls, n, cols)
 
 
-def _hosts(afs: list, a4s: list, a12s: list | None) -> list[str]:
+def _hosts(afs: Sequence[int], a4s: Sequence[bytes], a12s: Sequence[bytes] | None) -> list[str]:
     kinds = set(afs)
     if kinds == {socket.AF_INET}:
         hosts = list(map(_names.get, a4s))
@@ -284,21 +299,21 @@ def _hosts(afs: list, a4s: list, a12s: list | None) -> list[str]:
             hosts = list(map(_ntop4, a4s))
             if len(_names) > 100_000:
                 _names.clear()
-            _names.update(zip(a4s, hosts))
-        return hosts
+            _names.update(zip(a4s, cast("list[str]", hosts)))
+        return cast("list[str]", hosts)  # none None now
     if not kinds <= _AF_NAME.keys():
         raise DecodeError(f"IPVS address family {min(kinds - _AF_NAME.keys())} is not IPv4 or IPv6")
     return [_ntop4(a) if f == socket.AF_INET else socket.inet_ntop(socket.AF_INET6, a + b)
-            for f, a, b in zip(afs, a4s, a12s)]
+            for f, a, b in zip(afs, a4s, cast("Sequence[bytes]", a12s))]  # gathered: not all IPv4
 
 
-def _ports(raw: list) -> list[int]:
+def _ports(raw: Sequence[bytes | int]) -> list[int]:
     """Ports from network byte order (bytes, or a u16 read in host order); few distinct ones."""
     conv = {p: int.from_bytes(p if isinstance(p, bytes) else p.to_bytes(2, sys.byteorder), "big") for p in set(raw)}
     return list(map(conv.__getitem__, raw))
 
 
-def _real_servers(counts: list[int], cols: dict, svc_afs: list[int]) -> list[tuple[RealServer, ...]]:
+def _real_servers(counts: list[int], cols: _Cols, svc_afs: Sequence[int]) -> list[tuple[RealServer, ...]]:
     n, af = sum(counts), cols["af"]
     if af is None or 0 in af:  # no IPVS_DEST_ATTR_ADDR_FAMILY (before Linux 4.x): the service's
         own = chain.from_iterable(map(repeat, svc_afs, counts))
@@ -328,7 +343,7 @@ def _real_servers(counts: list[int], cols: dict, svc_afs: list[int]) -> list[tup
     return out
 
 
-def _service(row: tuple, host: str, port: int, real: tuple[RealServer, ...]) -> Service:
+def _service(row: _Row, host: str, port: int, real: tuple[RealServer, ...]) -> Service:
     af, proto, _, _, _, fwmark, sched, flags, timeout = row[:9]
     if not fwmark and proto not in _PROTO:
         raise DecodeError(f"IPVS service of protocol {proto}")
@@ -341,7 +356,7 @@ def _service(row: tuple, host: str, port: int, real: tuple[RealServer, ...]) -> 
         stats=Counters(*row[9:14]), rates=Rates(*row[14:19]), real_servers=real)
 
 
-def _table(rows: list[tuple], buf, spans: list[tuple[int, int]]) -> tuple[Service, ...]:
+def _table(rows: list[_Row], buf: _Buf, spans: list[tuple[int, int]]) -> tuple[Service, ...]:
     """The Services of the service rows, with the GET_DEST replies in buf (one span each)."""
     was = gc.isenabled()
     gc.disable()  # tens of thousands of acyclic objects: no collections while making them
@@ -349,7 +364,7 @@ def _table(rows: list[tuple], buf, spans: list[tuple[int, int]]) -> tuple[Servic
         counts, cols = _dest_columns(buf, spans)
         if len(counts) != len(rows):
             raise DecodeError(f"{len(rows)} IPVS services but {len(counts)} real-server replies")
-        svc = list(zip(*rows)) or [[]] * len(_SVC)
+        svc: list[Sequence[Any]] = list(zip(*rows)) or [[]] * len(_SVC)
         return tuple(map(_service, rows, _hosts(svc[0], svc[2], svc[3]), _ports(svc[4]),
                          _real_servers(counts, cols, svc[0])))
     except (struct.error, IndexError, ValueError, TypeError, KeyError) as exc:
@@ -359,7 +374,7 @@ def _table(rows: list[tuple], buf, spans: list[tuple[int, int]]) -> tuple[Servic
             gc.enable()
 
 
-def _service_rows(data) -> list[tuple]:
+def _service_rows(data: _Buf) -> list[_Row]:
     """The GET_SERVICE reply's rows, in ipvsadm's order."""
     try:
         rows = _rows(data, "service")
@@ -369,7 +384,7 @@ def _service_rows(data) -> list[tuple]:
         raise DecodeError(f"IPVS netlink reply not understood: {exc}") from None
 
 
-def decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
+def decode(services_dump: bytes, dest_dumps: Iterable[bytes]) -> tuple[Service, ...]:
     """The table from raw replies, as read_raw returns them: the GET_SERVICE dump, and one
     GET_DEST dump per service in ipvsadm's order. Raises DecodeError, or IPVSUnavailable for
     a kernel error."""
@@ -377,7 +392,7 @@ def decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
         return _decode(services_dump, dest_dumps)
 
 
-def _decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
+def _decode(services_dump: bytes, dest_dumps: Iterable[bytes]) -> tuple[Service, ...]:
     rows, parts, spans, pos = _service_rows(services_dump), [], [], 0
     for d in dest_dumps:
         if len(d) < _DONE_LEN or _HDR.unpack_from(d, len(d) - _DONE_LEN)[:2] != (_DONE_LEN, NLMSG_DONE):
@@ -390,7 +405,7 @@ def _decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
 
 
 @contextlib.contextmanager
-def _decoding():
+def _decoding() -> Iterator[None]:
     """The bounds checks above are the design; this is the guarantee that bytes no check foresaw
     still end as a DecodeError (the node's error), never as an IndexError out of a poll."""
     try:
@@ -419,7 +434,7 @@ def _family_id() -> int:
             try:
                 with _open() as sock:
                     _family = _resolve_family(sock, b"IPVS")
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 raise IPVSUnavailable("IPVS netlink: no reply from the genetlink controller in 10 s") from None
             except OSError as exc:
                 raise IPVSUnavailable(f"IPVS netlink: {exc}") from None
@@ -461,7 +476,7 @@ _BY_ADDR = struct.Struct("=IHHIIBBH HH HH H2x HH H2x HH 4s12s HH 2s2x")
 _BY_MARK = struct.Struct("=IHHIIBBH HH HH H2x HH I")
 
 
-def _request(family: int, cmd: int, seq: int, row: tuple | None = None) -> bytes:
+def _request(family: int, cmd: int, seq: int, row: _Row | None = None) -> bytes:
     if row is None:
         return _GET.pack(_GET.size, family, 0x301, seq, 0, cmd, 1, 0)
     af, proto, a4, a12, port, fwmark = row[:6]
@@ -478,7 +493,7 @@ def _open() -> socket.socket:
     return sock
 
 
-def _recv_dump(sock, buf: bytearray, pos: int, keep_done: bool) -> int:
+def _recv_dump(sock: socket.socket, buf: bytearray, pos: int, keep_done: bool) -> int:
     """Receive one dump's datagrams into buf at pos; return where its messages end. Its
     NLMSG_DONE is checked and (unless keep_done) dropped, so that the next dump's messages
     follow directly and all real servers lie back to back."""
@@ -496,7 +511,7 @@ def _recv_dump(sock, buf: bytearray, pos: int, keep_done: bool) -> int:
             return pos if keep_done else pos - _DONE_LEN
 
 
-def _read(keep_done: bool = False) -> tuple[bytes, list[tuple], bytearray, list[tuple[int, int]]]:
+def _read(keep_done: bool = False) -> tuple[bytes, list[_Row], bytearray, list[tuple[int, int]]]:
     """(GET_SERVICE reply, its rows, GET_DEST replies back to back in a buffer, their spans)."""
     family, buf = _family_id(), getattr(_local, "buf", None) or bytearray()
     _local.buf = None  # a buffer with memoryviews left (an exception's frames) cannot grow
@@ -509,7 +524,7 @@ def _read(keep_done: bool = False) -> tuple[bytes, list[tuple], bytearray, list[
                 sock.send(_request(family, GET_DEST, seq, row))
                 spans.append((pos, _recv_dump(sock, buf, pos, keep_done)))
                 pos = spans[-1][1]
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise IPVSUnavailable("IPVS over netlink: no reply from the kernel in 10 s") from None
     except OSError as exc:
         if exc.errno in (errno.EPERM, errno.EACCES):

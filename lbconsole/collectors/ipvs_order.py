@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from collections.abc import Callable
 
 HALF, _U32 = 1 << 31, (1 << 32) - 1
 
@@ -19,7 +20,11 @@ def words(af: int, a4: bytes, a12: bytes) -> tuple[int, ...]:
     return struct.unpack(">IIII", a4 + a12) if af == socket.AF_INET6 else struct.unpack(">I", a4)
 
 
-def _cmp(x: tuple, y: tuple) -> int:
+# A sort key: (fwmark, af, protocol, address words, port).
+Key = tuple[int, int, int, tuple[int, ...], int]
+
+
+def _cmp(x: Key, y: Key) -> int:
     """ipvs_cmp_services / ipvs_cmp_dests on keys (fwmark, af, protocol, address words, port)."""
     d = (x[0] - y[0]) & _U32
     d = (d - (d & HALF) * 2) or x[1] - y[1] or x[2] - y[2]
@@ -28,7 +33,7 @@ def _cmp(x: tuple, y: tuple) -> int:
     return d or x[4] - y[4]
 
 
-def _msort(idx: list[int], cmp) -> list[int]:
+def _msort(idx: list[int], cmp: Callable[[int, int], int]) -> list[int]:
     """glibc's msort_with_tmp: halves sorted recursively, then merged taking the left one
     unless cmp says it is greater."""
     if len(idx) < 2:
@@ -45,11 +50,11 @@ def _msort(idx: list[int], cmp) -> list[int]:
     return out + left[i:] + right[j:]
 
 
-def ipvsadm_order(keys: list[tuple]) -> list[int]:
+def ipvsadm_order(keys: list[Key]) -> list[int]:
     """The indexes of keys in ipvsadm's order: a plain sort when every wrapped difference
     has the sign of the plain one (no two values of a level 2^31 or more apart) and IPv4 and
     IPv6 addresses are never compared (services: the family comes first)."""
-    by_len: dict[int, list] = {}
+    by_len: dict[int, list[tuple[int, ...]]] = {}
     for k in keys:
         by_len.setdefault(len(k[3]), []).append(k[3])
     levels = [[k[0] for k in keys]] + [col for ws in by_len.values() for col in zip(*ws)]

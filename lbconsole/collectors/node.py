@@ -11,11 +11,12 @@ import asyncio
 import json
 import time
 from dataclasses import replace
+from typing import Any
 
 from lbconsole.collectors import host_parse, ipvs_text, nginx_parse, script, vrrp_parse
 from lbconsole.collectors.errors import ParseError
 from lbconsole.inventory import NodeConfig
-from lbconsole.snapshot import Drain, Forced, NginxStatus, NodeSnapshot, Service
+from lbconsole.snapshot import Address, Drain, Forced, HostStats, NginxStatus, NodeSnapshot, Service, VrrpInstance
 from lbconsole.transport.base import Transport, TransportError
 
 COMMAND_TIMEOUT = 8.0
@@ -59,8 +60,8 @@ async def collect(node: NodeConfig, transport: Transport, previous: NodeSnapshot
     return with_rates(snap, previous)
 
 
-def _parse_sections(node: NodeConfig, sections: dict[str, script.Section], errors: list[str]) -> dict:
-    out: dict = {"warnings": []}
+def _parse_sections(node: NodeConfig, sections: dict[str, script.Section], errors: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"warnings": []}  # parsed values by section name, of several types
     for name, parse in _PARSERS.items():
         section = sections.get(name)
         if section is None:
@@ -96,12 +97,12 @@ def _require_ok(section: script.Section) -> None:
         raise _SectionFailed(section.first_line(), section.status)
 
 
-def _parse_host(section: script.Section, warnings: list[str]):
+def _parse_host(section: script.Section, warnings: list[str]) -> HostStats:
     _require_ok(section)
     return host_parse.parse_host_section(section.text)
 
 
-def _parse_addr(section: script.Section, warnings: list[str]):
+def _parse_addr(section: script.Section, warnings: list[str]) -> tuple[Address, ...]:
     _require_ok(section)
     return vrrp_parse.parse_ip_addr(section.text)
 
@@ -115,7 +116,7 @@ def _parse_ipvs(section: script.Section, warnings: list[str]) -> tuple[Service, 
     return ipvs_text.parse_ipvsadm(parts[""], parts.get("stats"), parts.get("rate"))
 
 
-def _parse_vrrp(section: script.Section, warnings: list[str]):
+def _parse_vrrp(section: script.Section, warnings: list[str]) -> tuple[VrrpInstance, ...]:
     _require_ok(section)
     parts = section.parts()
     if "data" in parts:

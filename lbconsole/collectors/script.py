@@ -118,7 +118,8 @@ class Section:
     def parts(self) -> dict[str, str]:
         """Split on '@@LBC-PART name' markers; the text before the first marker is part ''."""
         out: dict[str, str] = {}
-        name, buf = "", []
+        name = ""
+        buf: list[str] = []
         for line in self.text.split("\n"):
             if line.startswith("@@LBC-PART "):
                 out[name] = "\n".join(buf)

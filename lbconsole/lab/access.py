@@ -9,7 +9,7 @@ import os
 import shlex
 import socket
 import subprocess
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from lbconsole.lab import topology as t
 from lbconsole.lab.errors import LabError
@@ -48,7 +48,7 @@ def in_netns(ns: str) -> Iterator[None]:
         os.close(original)
 
 
-def in_ops_netns():
+def in_ops_netns() -> contextlib.AbstractContextManager[None]:
     """`with in_ops_netns(): ...` opens sockets from lbc-ops, where lbconsole runs in the lab."""
     return in_netns(t.OPS_NS)
 
@@ -72,7 +72,7 @@ def argv(node: Node, cmd: str | Sequence[str]) -> list[str]:
 
 
 def run(name: str, cmd: str | Sequence[str], *, check: bool = False, timeout: float = 60,
-        input: str | None = None) -> subprocess.CompletedProcess:
+        input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run cmd on the node called name; stdout/stderr captured as text."""
     try:
         node = t.node(name)

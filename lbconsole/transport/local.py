@@ -19,7 +19,7 @@ class LocalTransport(Transport):
             raise TransportError(f"cannot run /bin/sh: {exc}") from None
         try:
             out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()

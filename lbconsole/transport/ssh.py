@@ -54,9 +54,10 @@ class SSHTransport(Transport):
             except TransportError as exc:
                 self._fail(exc)
                 raise
-            except asyncio.TimeoutError:
-                self._fail(TransportError(f"{self.description}: connect timed out after {self.connect_timeout:g} s"))
-                raise self._last_error from None
+            except TimeoutError:
+                err = TransportError(f"{self.description}: connect timed out after {self.connect_timeout:g} s")
+                self._fail(err)
+                raise err from None
             self._backoff = 0.0
             self._last_error = None
             return self._conn
@@ -68,7 +69,7 @@ class SSHTransport(Transport):
 
     async def _open(self) -> asyncssh.SSHClientConnection:
         node = self.node
-        options: dict = {"port": node.port, "keepalive_interval": 10, "keepalive_count_max": 3,
+        options: dict[str, object] = {"port": node.port, "keepalive_interval": 10, "keepalive_count_max": 3,
                          "connect_timeout": self.connect_timeout}
         if node.user:
             options["username"] = node.user
@@ -119,7 +120,7 @@ class SSHTransport(Transport):
             conn.close()
             try:
                 await asyncio.wait_for(conn.wait_closed(), 2)
-            except (asyncio.TimeoutError, OSError, asyncssh.Error):
+            except (TimeoutError, OSError, asyncssh.Error):
                 pass
 
 

@@ -15,9 +15,24 @@ from lbconsole.actions.context import ActionContext
 from lbconsole.lab import api
 from lbconsole.source.poller import Poller
 from support import wait_for
-from support.lab_actions import (DIRECTORS, LAB_TRACK_DIR, SVC, audit_lines, cli, drain_records, hold_connections,
-                                 ipvsadm_counter, prepared_cluster, reload_keepalived, reset_lab, rs, served_by,
-                                 syslog_capture, wait_weights, weights)
+from support.lab_actions import (
+    DIRECTORS,
+    LAB_TRACK_DIR,
+    SVC,
+    audit_lines,
+    cli,
+    drain_records,
+    hold_connections,
+    ipvsadm_counter,
+    prepared_cluster,
+    reload_keepalived,
+    reset_lab,
+    rs,
+    served_by,
+    syslog_capture,
+    wait_weights,
+    weights,
+)
 
 pytestmark = pytest.mark.lab
 

@@ -80,7 +80,8 @@ def test_release_starts_keepalived_the_way_it_ran():
     assert failover_script.start_command({"argv": ["/usr/sbin/keepalived", "-D"]}) == "/usr/sbin/keepalived -D"
     assert "DAEMON_ARGS" in failover_script.start_command({})
     script = failover_script.release("VI_1", {"mode": "track_file", "track": "/run/x/failover"})
-    assert "echo 0 >" in script and "/run/x/failover" in script and "rm -f '/var/lib/lbconsole/forced/VI_1.json'" in script
+    assert "echo 0 >" in script and "/run/x/failover" in script
+    assert "rm -f '/var/lib/lbconsole/forced/VI_1.json'" in script
 
 
 def test_preempt_warning_names_the_node_taking_the_vip_back():
