@@ -22,13 +22,19 @@ from lbconsole.errors import InventoryError
 ROLES = ("director", "nginx", "backend")
 DEFAULT_STATUS_URL = "http://127.0.0.1/nginx_status"
 DEFAULT_POLL_INTERVAL = 2.0
+# A node whose SSH session takes 10 s to open (PAM, a heavy shell start-up, an emulated CPU) is slow,
+# not unreachable: these leave room for that.
+DEFAULT_CONNECT_TIMEOUT = 30.0
+DEFAULT_COMMAND_TIMEOUT = 20.0
 LOCAL_HOST = "local"  # a node with this host is read in-process, not over SSH
 
+_TIMEOUT_KEYS = ("connect_timeout", "command_timeout")
 _DEFAULT_KEYS = {"user": str, "port": int, "identity": str, "known_hosts": str, "sudo": bool,
-                 "poll_interval": (int, float)}
+                 "poll_interval": (int, float), "connect_timeout": (int, float), "command_timeout": (int, float)}
 _CLUSTER_KEYS = {"name": str, "read_only": bool, "color": str, "node": list}
 _NODE_KEYS = {"name": str, "host": str, "roles": list, "user": str, "port": int, "identity": str,
-              "known_hosts": str, "sudo": bool, "nginx_status_url": str}
+              "known_hosts": str, "sudo": bool, "nginx_status_url": str, "connect_timeout": (int, float),
+              "command_timeout": (int, float)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,8 @@ class NodeConfig:
     known_hosts: str | None = None
     sudo: bool = False
     nginx_status_url: str = DEFAULT_STATUS_URL
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT  # opening the node's agent session
+    command_timeout: float = DEFAULT_COMMAND_TIMEOUT  # one request on an open session
 
     @property
     def is_local(self) -> bool:
@@ -224,11 +232,17 @@ class _Validator:
         if not roles or bad:
             self.fail(f"node {name!r}: roles must be a non-empty list of {', '.join(ROLES)}"
                       + (f"; unknown {bad[0]!r}" if bad else ""), "roles", table, index)
-        merged = {k: defaults[k] for k in ("user", "port", "identity", "known_hosts", "sudo") if k in defaults}
+        merged = {k: defaults[k] for k in ("user", "port", "identity", "known_hosts", "sudo") + _TIMEOUT_KEYS
+                  if k in defaults}
         merged.update({k: v for k, v in raw.items() if k not in ("name", "host", "roles")})
         port = merged.get("port", 22)
         if not 0 < port < 65536:
             self.fail(f"node {name!r}: port {port} is out of range", "port", table, index)
+        for key in _TIMEOUT_KEYS:
+            if key in merged:
+                if merged[key] <= 0:
+                    self.fail(f"node {name!r}: {key!r} must be above 0", key, table, index)
+                merged[key] = float(merged[key])
         for key in ("identity", "known_hosts"):
             if merged.get(key):
                 merged[key] = os.path.expanduser(merged[key])
