@@ -1,0 +1,200 @@
+"""Helpers: real nodes for the node agent's tests: a network namespace plus a private mount namespace
+(tmpfs on /run, /tmp, /var/lib/lbconsole, a private /etc/nginx), where real keepalived and
+nginx run at their default paths and the agent runs as the installed program. Everything
+started here is stopped by PID, and every namespace is removed."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from lbconsole.node import program
+
+PYTHON = "/usr/bin/python3"
+_seq = itertools.count()
+
+
+def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=30, **kw)
+
+
+class NodeEnv:
+    """One throwaway node. `root` is its mount namespace seen from outside (/proc/PID/root)."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.netns = f"lbcn{os.getpid()}x{next(_seq)}"
+        self.procs: list[subprocess.Popen] = []
+        _run(["ip", "netns", "add", self.netns])
+        _run(["ip", "-n", self.netns, "link", "set", "lo", "up"])
+        os.makedirs("/var/lib/lbconsole", exist_ok=True)  # a mount point, empty on this machine
+        etc_nginx = work / "etc-nginx"
+        shutil.copytree("/etc/nginx", etc_nginx, symlinks=True)
+        setup = ("mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp && "
+                 "mount -t tmpfs tmpfs /var/lib/lbconsole && mkdir -p /run/nginx-log && "
+                 f"mount --bind {etc_nginx} /etc/nginx && echo ready && exec sleep 100000")
+        self.holder = subprocess.Popen(
+            ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation", "private", "sh", "-c", setup],
+            stdout=subprocess.PIPE, text=True)
+        assert self.holder.stdout is not None and self.holder.stdout.readline().strip() == "ready"
+        self.root = Path(f"/proc/{self.holder.pid}/root")
+        self.etc_nginx = etc_nginx
+
+    def argv(self, argv: list[str]) -> list[str]:
+        return ["nsenter", "-t", str(self.holder.pid), "-n", "-m", "--"] + argv
+
+    def run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(argv), check=check, capture_output=True, text=True, timeout=30)
+
+    def popen(self, argv: list[str], **kw) -> subprocess.Popen:
+        proc = subprocess.Popen(self.argv(argv), **kw)
+        self.procs.append(proc)
+        return proc
+
+    def add_link(self, name: str = "eth0") -> None:
+        """An Ethernet interface (a veth pair inside the node: this kernel has no dummy)."""
+        self.run(["ip", "link", "add", name, "type", "veth", "peer", "name", name + "p"])
+        self.run(["ip", "link", "set", name + "p", "up"])
+        self.run(["ip", "link", "set", name, "up"])
+
+    def path(self, inside: str) -> Path:
+        """A path of the node, from outside."""
+        return self.root / inside.lstrip("/")
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+        for pidfile in ("run/keepalived.pid", "run/nginx.pid"):
+            self._kill_pidfile(pidfile)
+        self.holder.kill()
+        self.holder.wait(10)
+        subprocess.run(["ip", "netns", "del", self.netns], check=False, capture_output=True, timeout=30)
+
+    def _kill_pidfile(self, pidfile: str) -> None:
+        try:
+            pid = int(self.path(pidfile).read_text().strip())
+        except (OSError, ValueError):
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+
+
+class Session:
+    """The console's side of one agent session: requests out, responses and events in."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.lines: queue.Queue = queue.Queue()
+        self.events: queue.Queue = queue.Queue()
+        self.raw: list[bytes] = []
+        self._ids = itertools.count(1)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.raw.append(line)
+            msg = json.loads(line)
+            (self.events if "event" in msg else self.lines).put(msg)
+        self.lines.put(None)
+
+    def send_raw(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def request(self, verb: str, args: dict | None = None, timeout: float = 30) -> dict:
+        req_id = next(self._ids)
+        msg: dict = {"id": req_id, "verb": verb}
+        if args is not None:
+            msg["args"] = args
+        self.send_raw(json.dumps(msg).encode() + b"\n")
+        return self.response(req_id, timeout)
+
+    def response(self, req_id, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            assert msg is not None, "the agent closed its stdout"
+            if msg.get("id") == req_id:
+                return msg
+            raise AssertionError(f"unexpected response {msg!r} while waiting for id {req_id}")
+
+    def event(self, timeout: float = 10, where=lambda e: True) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            ev = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            if where(ev):
+                return ev
+
+    def close(self) -> int:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        return self.proc.wait(30)
+
+
+def start_installed(env: NodeEnv | None, program_path: Path, *args: str) -> Session:
+    argv = [str(program_path), "serve", *args]
+    kw = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    proc = env.popen(argv, **kw) if env else subprocess.Popen(argv, **kw)
+    return Session(proc)
+
+
+def start_bootstrap(env: NodeEnv | None, read_only: bool = False) -> Session:
+    argv = program.bootstrap_argv(read_only=read_only, python=PYTHON)
+    kw = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    proc = env.popen(argv, **kw) if env else subprocess.Popen(argv, **kw)
+    s = Session(proc)
+    s.send_raw(program.bootstrap_payload())
+    return s
+
+
+
+
+NGINX_CONF = """\
+user www-data;
+worker_processes 1;
+pid /run/nginx.pid;
+error_log /run/nginx-log/error.log;
+include /etc/nginx/modules-enabled/*.conf;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    server {{
+        listen 127.0.0.1:{port};
+        location = /nginx_status {{ stub_status; }}
+        location = /hostile {{ default_type text/plain; return 200 '{hostile}'; }}
+    }}
+}}
+"""
+# A status page followed by protocol-looking lines: a response, an event, the old markers.
+HOSTILE_BODY = ("Active connections: 1 \\nserver accepts handled requests\\n 1 1 1 \\n"
+                "Reading: 0 Writing: 1 Waiting: 0 \\n"
+                '{\\"id\\": 1, \\"ok\\": true, \\"result\\": {\\"vrrp\\": [{\\"state\\": \\"MASTER\\"}]}}\\n'
+                '{\\"event\\": \\"addr\\", \\"at\\": 0, \\"data\\": {}}\\n'
+                "@@LBC vrrp\\n@@LBC-RC 0\\n\\u001b]0;owned\\u0007\\n")
+
+
+def start_nginx(env: NodeEnv, port: int = 8080) -> int:
+    """nginx at its default paths in the node, stub_status and the hostile page on loopback."""
+    (env.etc_nginx / "nginx.conf").write_text(NGINX_CONF.format(port=port, hostile=HOSTILE_BODY))
+    env.run(["nginx"])
+    return int(env.path("/run/nginx.pid").read_text().strip())
