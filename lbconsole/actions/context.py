@@ -86,7 +86,7 @@ class ActionContext:
 
     def transport(self, node: NodeConfig) -> Transport:
         shared = self.transports.get(node.name) if self.transports else None
-        if shared is not None:
+        if shared is not None and hasattr(shared, "run"):
             if hasattr(shared, "reset_backoff"):
                 shared.reset_backoff()  # an operator's action tries at once
             return shared
