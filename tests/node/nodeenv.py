@@ -74,15 +74,19 @@ class NodeEnv:
             if proc.poll() is None:
                 proc.kill()
             proc.wait(10)
-        for pidfile in ("run/keepalived.pid", "run/nginx.pid"):
-            self._kill_pidfile(pidfile)
+        self._kill_pidfile("run/keepalived.pid", "keepalived")
+        self._kill_pidfile("run/nginx.pid", "nginx")
         self.holder.kill()
         self.holder.wait(10)
         subprocess.run(["ip", "netns", "del", self.netns], check=False, capture_output=True, timeout=30)
 
-    def _kill_pidfile(self, pidfile: str) -> None:
+    def _kill_pidfile(self, pidfile: str, comm: str) -> None:
+        """Stop the daemon of a PID file, if that PID is still that daemon (a test may have
+        written another PID there)."""
         try:
             pid = int(self.path(pidfile).read_text().strip())
+            if Path(f"/proc/{pid}/comm").read_text().strip() != comm:
+                return
         except (OSError, ValueError):
             return
         try:
@@ -198,3 +202,94 @@ def start_nginx(env: NodeEnv, port: int = 8080) -> int:
     (env.etc_nginx / "nginx.conf").write_text(NGINX_CONF.format(port=port, hostile=HOSTILE_BODY))
     env.run(["nginx"])
     return int(env.path("/run/nginx.pid").read_text().strip())
+
+
+VRRP_PASSWORD = "s3cr3tPw"
+KEEPALIVED_CONF = """\
+global_defs {{
+    router_id {router_id}
+    vrrp_garp_master_delay 1
+}}
+
+vrrp_instance {instance} {{
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    authentication {{
+        auth_type PASS
+        auth_pass {password}
+    }}
+    virtual_ipaddress {{
+        10.98.0.100/32 dev eth0
+    }}
+}}
+"""
+
+
+def keepalived_conf(work: Path, instance: str = "VI_1", router_id: str = "node1") -> Path:
+    path = work / "keepalived.conf"
+    path.write_text(KEEPALIVED_CONF.format(instance=instance, router_id=router_id, password=VRRP_PASSWORD))
+    return path
+
+
+def start_keepalived(env: NodeEnv, conf: Path, wait_master: bool = True) -> int:
+    """keepalived (VRRP only: this kernel has no ip_vs) at its default paths in the node."""
+    if not env.path("/sys/class/net/eth0").exists():
+        env.add_link()
+        env.run(["ip", "addr", "add", "10.98.0.11/24", "dev", "eth0"])
+    env.run(["keepalived", "-P", "-f", str(conf)])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            pid = int(env.path("/run/keepalived.pid").read_text().strip())
+        except (OSError, ValueError):
+            time.sleep(0.05)
+            continue
+        addrs = env.run(["ip", "-o", "addr", "show", "dev", "eth0"]).stdout
+        if not wait_master or "10.98.0.100/32" in addrs:
+            return pid
+        time.sleep(0.1)
+    raise AssertionError("keepalived did not start (or hold the VIP) within 15 s")
+
+
+def stop_keepalived(env: NodeEnv) -> None:
+    env._kill_pidfile("run/keepalived.pid", "keepalived")
+
+
+class FileCreations:
+    """Counts files of one name created in a directory (inotify IN_CREATE | IN_MOVED_TO): how
+    many dumps keepalived wrote, seen from outside the node."""
+
+    IN_CREATE, IN_MOVED_TO = 0x100, 0x80
+
+    def __init__(self, directory: Path, name: str):
+        import ctypes
+        import ctypes.util
+
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        assert self.fd >= 0
+        wd = self._libc.inotify_add_watch(self.fd, str(directory).encode(), self.IN_CREATE | self.IN_MOVED_TO)
+        assert wd >= 0, os.strerror(ctypes.get_errno())
+        self.name = name.encode()
+        self.count = 0
+
+    def poll(self) -> int:
+        import struct
+
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return self.count
+            pos = 0
+            while pos < len(data):
+                _wd, _mask, _cookie, ln = struct.unpack_from("iIII", data, pos)
+                if data[pos + 16:pos + 16 + ln].rstrip(b"\0") == self.name:
+                    self.count += 1
+                pos += 16 + ln
+
+    def close(self) -> None:
+        os.close(self.fd)
