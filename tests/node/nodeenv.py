@@ -38,8 +38,15 @@ class NodeEnv:
         os.makedirs("/var/lib/lbconsole", exist_ok=True)  # a mount point, empty on this machine
         etc_nginx = work / "etc-nginx"
         shutil.copytree("/etc/nginx", etc_nginx, symlinks=True)
+        # A /dev of its own too: the few devices daemons need, and /dev/log a socket the test may bind
+        # (/run/syslog.sock), so that nothing reaches this machine's syslog.
+        devices = "null zero full random urandom tty"
         setup = ("mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /tmp && "
-                 "mount -t tmpfs tmpfs /var/lib/lbconsole && mkdir -p /run/nginx-log && "
+                 "mount -t tmpfs tmpfs /var/lib/lbconsole && mkdir -p /run/nginx-log /run/.dev && "
+                 "mount -t tmpfs -o mode=755 tmpfs /run/.dev && "
+                 f"for d in {devices}; do touch /run/.dev/$d && mount --bind /dev/$d /run/.dev/$d || exit 1; done && "
+                 "mkdir /run/.dev/shm && ln -s /proc/self/fd /run/.dev/fd && ln -s /run/syslog.sock /run/.dev/log && "
+                 "mount --move /run/.dev /dev && "
                  f"mount --bind {etc_nginx} /etc/nginx && echo ready && exec sleep 100000")
         self.holder = subprocess.Popen(
             ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation", "private", "sh", "-c", setup],

@@ -1,0 +1,194 @@
+"""drain / undrain on this director: weight 0 for real servers of a service, recorded; the
+recorded weight back. Check, apply, read back, all on the node.
+
+Drain: the record first (an existing one is kept: re-draining never loses the weight to
+restore), then the track file when keepalived.conf is prepared for it (keepalived then holds
+the weight at 0 itself), then `ipvsadm -e` with everything but the weight as it was (ipvsadm
+resets what it is not given). Undrain: the record goes first (a console polling in between must
+never see a drain whose weight is back: it would take it for a revert), then the track file is
+reset (keepalived restores the weight once its check passes: waited for) or the weight is set.
+The last real server in service is refused unless "force". Ported from lbconsole/actions/
+drain*.py and ipvs_state.py.
+"""
+
+import os
+import time
+
+from . import kconf, kdump, keys, procs, records
+from .ipvs import NOT_LOADED
+from .protocol import BAD_REQUEST, REFUSED, UNAVAILABLE, NodeError
+
+MAX_REASON = 1 << 20
+UNDRAIN_WAIT_S = 4.0
+_FORWARD = {"Route": "-g", "Masq": "-m", "Tunnel": "-i", "Local": "-g"}
+
+
+class Row:
+    __slots__ = ("active", "forward", "inactive", "l_thresh", "u_thresh", "weight")
+
+    def __init__(self, forward, weight, active, inactive):
+        self.forward, self.weight, self.active, self.inactive = forward, weight, active, inactive
+        self.u_thresh = self.l_thresh = 0
+
+    def edit(self, svc, key, weight):
+        return ["ipvsadm", "-e"] + svc.ipvsadm_args() + ["-r", key, self.forward, "-w", str(weight),
+                                                         "-x", str(self.u_thresh), "-y", str(self.l_thresh)]
+
+
+def parse_rows(listing, thresholds=""):
+    """{real server key: Row} from `ipvsadm -Ln --exact` of one service and its --thresholds."""
+    rows = {}
+    for line in listing.splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[0] == "->" and parts[2] in _FORWARD:
+            try:
+                rows[keys.parse_real_server(parts[1])] = Row(_FORWARD[parts[2]], int(parts[3]), int(parts[4]),
+                                                             int(parts[5]))
+            except (NodeError, ValueError):
+                continue
+    for line in thresholds.splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[0] == "->":
+            try:
+                row = rows.get(keys.parse_real_server(parts[1]))
+                if row is not None:
+                    row.u_thresh, row.l_thresh = int(parts[2]), int(parts[3])
+            except (NodeError, ValueError):
+                continue
+    return rows
+
+
+def read_rows(svc):
+    try:
+        rc, listing = procs.run(["ipvsadm", "-Ln", "--exact"] + svc.ipvsadm_args())
+    except procs.Missing as exc:
+        raise NodeError(UNAVAILABLE, f"{exc} (drain needs it on the director)")
+    if rc != 0:
+        if "Can't initialize ipvs" in listing or "Protocol not available" in listing:
+            raise NodeError(UNAVAILABLE, NOT_LOADED)
+        raise NodeError(REFUSED, f"this director has no service {svc.key}; nothing was touched")
+    _, thresholds = procs.run(["ipvsadm", "-Ln", "--exact", "--thresholds"] + svc.ipvsadm_args())
+    return parse_rows(listing, thresholds)
+
+
+def _conf():
+    """keepalived's config, or (None, why)."""
+    try:
+        pid = kdump.keepalived_pid()
+    except kdump.NotRunning as exc:
+        return None, str(exc)
+    try:
+        return kconf.load(pid)[0], None
+    except OSError as exc:
+        return None, f"keepalived config not readable: {exc}"
+
+
+def _targets(args):
+    svc = keys.parse_service(args.get("service"))
+    return svc, keys.parse_real_servers(args.get("real_servers"))
+
+
+def _check_present(svc, wanted, rows):
+    missing = [k for k in wanted if k not in rows]
+    if missing:
+        raise NodeError(REFUSED, "no real server {} in service {} on this director (it has {}); nothing was "
+                                 "touched".format(", ".join(missing), svc.key, ", ".join(sorted(rows)) or "none"))
+
+
+def _write_track(path, value):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(value + "\n")
+
+
+def drain(agent, args):
+    svc, wanted = _targets(args)
+    reason = args.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise NodeError(BAD_REQUEST, "a drain needs a reason (a non-empty string up to 1 MiB)")
+    rows = read_rows(svc)
+    _check_present(svc, wanted, rows)
+    if not args.get("force") and not [k for k, r in rows.items() if r.weight > 0 and k not in wanted]:
+        raise NodeError(REFUSED, "{} would leave {} with no real server in service on this director (force to go "
+                                 "ahead); nothing was touched".format(", ".join(wanted), svc.key))
+    conf, conf_why = _conf()
+    before = {k: rows[k].weight for k in wanted}
+    since, problems, how = round(time.time(), 3), [], {}
+    for key in wanted:
+        path = records.drain_path(svc.key, key)
+        if records.read_one(path) is None:
+            weight = rows[key].weight if rows[key].weight > 0 else (
+                kconf.configured_weight(conf, svc.key, key) if conf is not None else None) or 1
+            records.write(path, {"service": svc.key, "real_server": key, "weight": weight, "reason": reason,
+                                 "by": args["by"], "since": since})
+        track, why = kconf.drain_track(conf, svc.key, key) if conf is not None else (None, conf_why)
+        if track:
+            _write_track(track, "1")
+        how[key] = f"keepalived-safe (track file {track})" if track else f"set directly ({why})"
+        rc, out = procs.run(rows[key].edit(svc, key, 0))
+        if rc != 0:
+            problems.append(f"ipvsadm -e for {key}: {out.strip()[-500:]}")
+    now = read_rows(svc)
+    after = {k: now[k].weight if k in now else None for k in wanted}
+    problems += [f"{k} has weight {w}" for k, w in after.items() if w != 0]
+    verified = not problems
+    detail = ("drained {} of {}: weight 0".format(", ".join(wanted), svc.key) if verified else
+              "drain NOT verified: " + "; ".join(problems))
+    return {"before": before, "after": after, "verified": verified, "detail": detail, "how": how,
+            "active_conns": {k: now[k].active for k in wanted if k in now}}
+
+
+def undrain(agent, args):
+    svc, wanted = _targets(args)
+    fallback = args.get("weights") or {}
+    if not isinstance(fallback, dict):
+        raise NodeError(BAD_REQUEST, "weights must be an object {real server: weight}")
+    rows = read_rows(svc)
+    _check_present(svc, wanted, rows)
+    conf, conf_why = _conf()
+    recs = {k: records.read_one(records.drain_path(svc.key, k)) for k in wanted}
+    drained = [k for k in wanted if recs[k] is not None or rows[k].weight == 0]
+    if not drained:
+        raise NodeError(REFUSED, "{} of {} is not drained here (no drain record and a weight above 0); nothing was "
+                                 "touched".format(", ".join(wanted), svc.key))
+    before = {k: rows[k].weight for k in wanted}
+    expect, waits, problems = {}, [], []
+    for key in drained:
+        rec = recs[key] or {}
+        weight = rec.get("weight") or fallback.get(key) or (
+            kconf.configured_weight(conf, svc.key, key) if conf is not None else None) or 1
+        try:
+            weight = int(weight)
+        except (TypeError, ValueError):
+            raise NodeError(BAD_REQUEST, f"weight for {key} is not a number")
+        records.remove(records.drain_path(svc.key, key))
+        track, _ = kconf.drain_track(conf, svc.key, key) if conf is not None else (None, conf_why)
+        if track:
+            _write_track(track, "0")
+            waits.append(key)
+        else:
+            rc, out = procs.run(rows[key].edit(svc, key, weight))
+            if rc != 0:
+                problems.append(f"ipvsadm -e for {key}: {out.strip()[-500:]}")
+        expect[key] = weight
+    deadline = time.monotonic() + UNDRAIN_WAIT_S
+    now = read_rows(svc)
+    while waits and time.monotonic() < deadline and any(now.get(k) and now[k].weight == 0 for k in waits):
+        time.sleep(0.1)
+        now = read_rows(svc)
+    after = {k: now[k].weight if k in now else None for k in wanted}
+    for key in drained:
+        if after[key] == 0:
+            problems.append(f"{key} still has weight 0 (keepalived keeps it down: its health check fails, or a drain "
+                            "was set by hand)")
+        elif key not in waits and after[key] != expect[key]:
+            problems.append(f"{key} has weight {after[key]}, recorded {expect[key]}")
+    verified = not problems
+    skipped = [k for k in wanted if k not in drained]
+    detail = ("undrained {} of {}".format(", ".join(drained), svc.key) if verified else
+              "undrain NOT verified: " + "; ".join(problems))
+    if skipped:
+        detail += "; {} was not drained here".format(", ".join(skipped))
+    return {"before": before, "after": after, "verified": verified, "detail": detail}
+
+
