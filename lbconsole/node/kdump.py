@@ -133,7 +133,7 @@ def _alive(pid):
 
 def _wait_dump(path, kind, pid):
     """The dump's text once complete (JSON: parses; data: non-empty, size stable)."""
-    deadline, last = time.monotonic() + WAIT_S, -1
+    deadline, last, pause = time.monotonic() + WAIT_S, -1, 0.001
     while time.monotonic() < deadline:
         try:
             with open(path, "rb") as f:
@@ -153,7 +153,8 @@ def _wait_dump(path, kind, pid):
             last = len(raw)
         if not _alive(pid):
             raise NotRunning(f"keepalived is not running (pid {pid} exited)")
-        time.sleep(0.01 if kind == "JSON" else 0.025)
+        time.sleep(pause if kind == "JSON" else 0.025)
+        pause = min(pause * 2, 0.01)  # keepalived usually has written it within a millisecond or two
     raise DumpError(f"keepalived wrote no complete {kind} dump in {WAIT_S:g} s")
 
 

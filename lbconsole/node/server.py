@@ -1,12 +1,15 @@
 """`lbconsole-node serve`: requests as JSON lines on stdin, responses and events on stdout.
 
-Each request runs in its own thread (a poll is never stuck behind a failover's wait); every
+Requests run concurrently on a pool of worker threads (a poll is never stuck behind a
+failover's wait); beyond MAX_INFLIGHT busy workers they queue. Every
 write to stdout goes through one lock, a whole line at a time. stdout itself is taken over:
 anything else that prints goes to stderr, so nothing but protocol lines reach the console.
 """
 
+import queue
 import sys
 import threading
+import time
 
 from .protocol import BAD_REQUEST, MAX_LINE, NodeError, decode, encode, error
 
@@ -32,6 +35,48 @@ class Writer:
                 self.broken.set()
 
 
+class Pool:
+    """Worker threads made on demand (up to MAX_INFLIGHT) and kept: in steady state a request
+    creates no thread (and no task ID: /proc/loadavg's last PID stays put, which is how the
+    "0 processes per poll" goal is counted)."""
+
+    def __init__(self, size):
+        self.size = size
+        self.jobs = queue.Queue()
+        self.lock = threading.Lock()
+        self.threads = []
+        self.idle = 0
+
+    def submit(self, fn, *args):
+        with self.lock:
+            if self.idle == 0 and len(self.threads) < self.size:
+                t = threading.Thread(target=self._work, name="request", daemon=True)
+                self.threads.append(t)
+                t.start()
+            else:
+                self.idle -= 1
+        self.jobs.put((fn, args))
+
+    def _work(self):
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            fn, args = job
+            try:
+                fn(*args)
+            finally:
+                with self.lock:
+                    self.idle += 1
+
+    def close(self, timeout):
+        for _ in self.threads:
+            self.jobs.put(None)
+        deadline = time.monotonic() + timeout
+        for t in self.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
 def serve(agent, stdin=None, stdout=None):
     """Serve until stdin ends (the session closed) or stdout breaks. Returns the exit status."""
     if stdout is None:
@@ -41,15 +86,7 @@ def serve(agent, stdin=None, stdout=None):
         stdin = sys.stdin.buffer
     out = Writer(stdout)
     agent.subscribe(out.send)
-    slots = threading.BoundedSemaphore(MAX_INFLIGHT)
-    threads = []
-
-    def run(request):
-        try:
-            out.send(agent.handle(request))
-        finally:
-            slots.release()
-
+    pool = Pool(MAX_INFLIGHT)
     try:
         while not out.broken.is_set():
             line = stdin.readline(MAX_LINE + 1)
@@ -67,12 +104,8 @@ def serve(agent, stdin=None, stdout=None):
             except NodeError as exc:
                 out.send(error(None, exc.code, exc.message))
                 continue
-            slots.acquire()
-            t = threading.Thread(target=run, args=(request,), daemon=True)
-            threads = [x for x in threads if x.is_alive()] + [t]
-            t.start()
+            pool.submit(lambda r: out.send(agent.handle(r)), request)
     finally:
         agent.close()
-        for t in threads:
-            t.join(DRAIN_ON_EOF_S)
+        pool.close(DRAIN_ON_EOF_S)
     return 0

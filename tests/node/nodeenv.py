@@ -29,7 +29,7 @@ def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
 class NodeEnv:
     """One throwaway node. `root` is its mount namespace seen from outside (/proc/PID/root)."""
 
-    def __init__(self, work: Path):
+    def __init__(self, work: Path, pid_ns: bool = False):
         self.work = work
         self.netns = f"lbcn{os.getpid()}x{next(_seq)}"
         self.procs: list[subprocess.Popen] = []
@@ -48,15 +48,22 @@ class NodeEnv:
                  "mkdir /run/.dev/shm && ln -s /proc/self/fd /run/.dev/fd && ln -s /run/syslog.sock /run/.dev/log && "
                  "mount --move /run/.dev /dev && "
                  f"mount --bind {etc_nginx} /etc/nginx && echo ready && exec sleep 100000")
-        self.holder = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation", "private", "sh", "-c", setup],
-            stdout=subprocess.PIPE, text=True)
+        # With pid_ns, a PID namespace of its own too: its /proc/loadavg then counts only the
+        # processes created on this node (bench_node_poll.py).
+        unshare = ["unshare", "--mount", "--propagation", "private"] + (
+            ["--pid", "--fork", "--kill-child", "--mount-proc"] if pid_ns else [])
+        self.holder = subprocess.Popen(["ip", "netns", "exec", self.netns, *unshare, "sh", "-c", setup],
+                                       stdout=subprocess.PIPE, text=True)
         assert self.holder.stdout is not None and self.holder.stdout.readline().strip() == "ready"
-        self.root = Path(f"/proc/{self.holder.pid}/root")
+        self.pid = self.holder.pid  # a process inside the node's namespaces
+        if pid_ns:
+            self.pid = int(Path(f"/proc/{self.holder.pid}/task/{self.holder.pid}/children").read_text().split()[0])
+        self.nsenter = ["-n", "-m"] + (["-p"] if pid_ns else [])
+        self.root = Path(f"/proc/{self.pid}/root")
         self.etc_nginx = etc_nginx
 
     def argv(self, argv: list[str]) -> list[str]:
-        return ["nsenter", "-t", str(self.holder.pid), "-n", "-m", "--"] + argv
+        return ["nsenter", "-t", str(self.pid), *self.nsenter, "--"] + argv
 
     def run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(self.argv(argv), check=check, capture_output=True, text=True, timeout=30)
@@ -81,8 +88,9 @@ class NodeEnv:
             if proc.poll() is None:
                 proc.kill()
             proc.wait(10)
-        self._kill_pidfile("run/keepalived.pid", "keepalived")
-        self._kill_pidfile("run/nginx.pid", "nginx")
+        if self.pid == self.holder.pid:  # else the PID namespace ends with its first process
+            self._kill_pidfile("run/keepalived.pid", "keepalived")
+            self._kill_pidfile("run/nginx.pid", "nginx")
         self.holder.kill()
         self.holder.wait(10)
         subprocess.run(["ip", "netns", "del", self.netns], check=False, capture_output=True, timeout=30)

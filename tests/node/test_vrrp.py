@@ -104,10 +104,10 @@ def test_keepalived_stopped_and_a_stale_pid_file(node, work, program_file, sessi
     sessions.append(s)
     assert s.request("snapshot", {"roles": ["director"]})["result"]["keepalived_running"] is True
     stop_keepalived(node)
-    node.path("/run/keepalived.pid").write_text(f"{node.holder.pid}\n")  # a PID that is not keepalived
+    node.path("/run/keepalived.pid").write_text(f"{node.pid}\n")  # a PID that is not keepalived
     res = s.request("snapshot", {"roles": ["director"], "dump_max_age": 0})["result"]
     assert res["keepalived_running"] is False and res["vrrp"] is None
-    assert res["errors"]["vrrp"].startswith(f"keepalived is not running (pid {node.holder.pid} is 'sleep'")
+    assert res["errors"]["vrrp"].startswith(f"keepalived is not running (pid {node.pid} is 'sleep'")
     res = s.request("snapshot", {"roles": ["nginx"]})["result"]
     assert res["vrrp"] == [] and "vrrp" not in res["errors"]
 
