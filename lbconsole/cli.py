@@ -20,6 +20,7 @@ SUBCOMMANDS = (
     "lbconsole.commands.replay",
     "lbconsole.commands.actions",
     "lbconsole.commands.doctor",
+    "lbconsole.commands.node_install",
     "lbconsole.lab.cli",
 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from lbconsole.actions import audit, director_view, drain, drain_script, nodescript
+from lbconsole.actions import audit, director_view, drain, nodecall
 from lbconsole.actions.context import ActionContext
 from lbconsole.actions.result import ActionResult, done, failed
 from lbconsole.actions.targets import RealServerTarget, parse_real_server, parse_service
@@ -75,23 +75,20 @@ async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node) -> Ac
     for key in keys:
         state, rec = view.rows.get(key), view.records.get(key)
         if view.usable and state is not None and rec is not None and state.weight != 0:
-            prep = view.prep(target.service, key)
-            items.append((state, drain_script.record_json(target.service.key, key, int(rec.get("weight") or 0),
-                                                          str(rec.get("reason", "")), str(rec.get("by", "")),
-                                                          float(rec.get("since") or 0)),
-                          prep.path if prep.prepared else None))
+            items.append((key, rec))
     before = {node.name: {k: (view.rows[k].weight if k in view.rows else None) for k in keys}}
     if not items and not view.error:
         return None
     if not items:
         res = failed(f"could not re-apply the drain of {', '.join(keys)} on {node.name}: {view.error}", before=before)
     else:
-        replies = await nodescript.run_all(ctx, [(node, drain_script.apply_drain(target.service, items,
-                                                                                 reapply=True))])
-        after, problems = drain._read_back(replies, keys)
-        skipped = [p for p in problems if "skipped" in p]  # undrained since the snapshot: fine
-        problems = [p for p in problems if p not in skipped]
-        bad = [k for k, w in after.get(node.name, {}).items() if w not in (0, None) and not skipped]
+        # The drain as it was recorded (the record is kept on the node, with the weight to restore).
+        first = items[0][1]
+        args = {"service": target.service.key, "real_servers": [k for k, _ in items],
+                "reason": str(first.get("reason") or "re-applied"), "by": ctx.operator, "force": True}
+        replies = await nodecall.call_all(ctx, [(node, "drain", args)], mutating=True)
+        after, problems = drain.read_back(replies, keys)
+        bad = [k for k, w in after.get(node.name, {}).items() if w not in (0, None)]
         verb = done if not bad and not problems else failed
         res = verb(f"re-applied the drain of {', '.join(k for k in keys)} of {target.service.key} on {node.name} "
                    "(keepalived had put the weight back)", before=before, after=after, details=problems)

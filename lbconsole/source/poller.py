@@ -60,11 +60,13 @@ class Poller:
         return snap
 
     async def poll_once(self) -> Snapshot:
+        """Every node asked at once; the snapshot is as of that moment (a slow node does not age the others)."""
+        asked = time.time()
         await asyncio.gather(*(self.poll_node(n) for n in self.inventory.nodes))
-        return self.snapshot()
+        return self.snapshot(asked)
 
-    def snapshot(self) -> Snapshot:
-        return assemble(self.inventory, self.latest, time.time())
+    def snapshot(self, now: float | None = None) -> Snapshot:
+        return assemble(self.inventory, self.latest, time.time() if now is None else now)
 
     async def close(self) -> None:
         await asyncio.gather(*(s.close() for s in self.sessions.values()), return_exceptions=True)

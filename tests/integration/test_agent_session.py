@@ -24,7 +24,7 @@ def node_for(sshd, **over) -> NodeConfig:
     return NodeConfig(**base)
 
 
-async def wait_until(predicate, timeout: float = 15.0) -> None:
+async def wait_until(predicate, timeout: float = 60.0) -> None:  # a loaded machine is slow, not broken
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
