@@ -190,8 +190,18 @@ def _dump(pid, cache):
     raise DumpError(warning or "keepalived gave no dump")
 
 
-def read(max_age=1.0):
-    """(instances, warning or None). Raises NotRunning, DumpError, or vrrp.VrrpError."""
+def _fingerprint(addresses):
+    if addresses is None:
+        return None
+    return sorted("{} {}".format(a.get("interface"), a.get("address")) for a in addresses)
+
+
+def read(max_age=1.0, addresses=None):
+    """(instances, warning or None). Raises NotRunning, DumpError, or vrrp.VrrpError.
+
+    `addresses`: the node's addresses as just read. A cached dump taken while they were different
+    is not used whatever its age: a VIP moved, and a VRRP state older than the move next to
+    addresses newer than it would read as a split brain (or as no master)."""
     pid = keepalived_pid()
     _run_dir()
     fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
@@ -199,11 +209,13 @@ def read(max_age=1.0):
         fcntl.flock(fd, fcntl.LOCK_EX)
         cache = _load_cache()
         now = time.time()
+        seen = _fingerprint(addresses)
         fresh = cache.get("pid") == pid and isinstance(cache.get("at"), (int, float)) \
-            and 0 <= now - cache["at"] < max(float(max_age), MIN_AGE_S) and isinstance(cache.get("text"), str)
+            and 0 <= now - cache["at"] < max(float(max_age), MIN_AGE_S) and isinstance(cache.get("text"), str) \
+            and (seen is None or cache.get("addresses") == seen)
         if not fresh:
             kind, text, warning = _dump(pid, cache)
-            cache.update(pid=pid, at=time.time(), kind=kind, text=text, warning=warning)
+            cache.update(pid=pid, at=time.time(), kind=kind, text=text, warning=warning, addresses=seen)
             _save_cache(cache)
     finally:
         os.close(fd)  # releases the lock

@@ -86,7 +86,7 @@ def take(args, state):
             out["ipvs"] = None
             errors["ipvs"] = str(exc)
     try:
-        out["vrrp"], warning = kdump.read(max_age)
+        out["vrrp"], warning = kdump.read(max_age, None if "addr" in errors else out["addresses"])
         out["keepalived_running"] = True
         if warning:
             warnings.append(warning)

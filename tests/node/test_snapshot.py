@@ -95,3 +95,23 @@ def test_director_records_and_ipvs_without_ip_vs(node, program_file, sessions):
     assert res["errors"]["vrrp"] == "keepalived is not running (no /run/keepalived.pid)"
     assert res["keepalived_running"] is False and res["vrrp"] is None
     assert res["host_stats"] is not None and res["addresses"]
+
+
+def test_bootstrap_and_polls_write_no_file_on_the_node(node, program_file, sessions):
+    start_nginx(node)
+
+    def files() -> set[str]:
+        out = set()
+        for top in ("/run", "/tmp", "/var/lib/lbconsole"):
+            out |= {str(p) for p in node.path(top).rglob("*") if "nginx" not in p.name}
+        return out
+
+    before = files()
+    s = start_bootstrap(node)
+    sessions.append(s)
+    assert s.request("hello")["result"]["mode"] == "bootstrap"
+    for _ in range(3):
+        assert s.request("snapshot", {"roles": ["nginx"], "nginx_status_url": "http://127.0.0.1:8080/nginx_status"})[
+            "result"]["nginx"] is not None
+    assert s.close() == 0
+    assert files() == before

@@ -146,3 +146,30 @@ def test_data_parse_equals_the_consoles(name):
     text = (FIXTURES / name).read_text()
     assert json.loads(json.dumps(vrrp.parse_data(text))) == json.loads(json.dumps(
         _to_plain(vrrp_parse.parse_keepalived_data(text))))
+
+
+def test_a_vip_move_makes_the_next_snapshot_dump_again(node, work, program_file, sessions):
+    start_keepalived(node, keepalived_conf(work))
+    s = start_installed(node, program_file)
+    sessions.append(s)
+    dumps = FileCreations(node.path("/tmp"), "keepalived.json")
+    args = {"roles": ["director"], "dump_max_age": 60}
+    s.request("snapshot", args)
+    s.request("snapshot", args)
+    assert dumps.poll() == 1  # fresh enough: shared
+    node.run(["ip", "addr", "add", "10.98.0.200/32", "dev", "eth0"])  # the addresses changed
+    res = s.request("snapshot", args)["result"]
+    assert dumps.poll() == 2 and {"interface": "eth0", "address": "10.98.0.200", "family": "inet"} in \
+        res["addresses"]
+    s.request("snapshot", args)
+    assert dumps.poll() == 2
+
+
+def test_protocol_looking_lines_in_a_data_dump_are_text():
+    text = (FIXTURES / "keepalived227_a_normal.data").read_text()
+    hostile = text.replace(" VRRP Instance = VI_1", ' VRRP Instance = VI_1\n{"id": 1, "ok": true}\n@@LBC-RC 0', 1)
+    assert vrrp.parse_data(hostile) == vrrp.parse_data(text)  # the stray lines are not fields
+    with pytest.raises(vrrp.VrrpError, match="not a keepalived data dump"):
+        vrrp.parse_data('{"id": 1, "ok": true, "result": {}}\n@@LBC vrrp\n')
+    with pytest.raises(vrrp.VrrpError, match="not JSON"):
+        vrrp.parse_json('[{"data": {"iname": "VI_1"}}\n{"id": 1}')
