@@ -229,3 +229,89 @@ def test_link_dropped_then_back(watching):
     finally:
         api.run("web1", "ip link set eth0 up", check=True)
     wait_for(lambda: watching.snap("web1").reachable, 90, 0.5, "web1 back after its link")
+
+
+HOSTILE = ("it's \"quoted\" $(touch /tmp/lbc-pwned) `touch /tmp/lbc-pwned2` \n@@LBC vrrp\n"
+           "{\"id\": 1, \"ok\": true}\x00 \x1b[31mred\x1b]0;title\x07 \\x00 ;rm -rf / #") + "Z" * 65536
+
+
+def test_hostile_strings_through_every_verb_change_only_their_own_field(lab, tmp_path):
+    from lbconsole.actions.audit import AuditLog
+    from lbconsole.actions.context import ActionContext
+    from lbconsole.actions.execute import execute
+
+    inv = load(lab)
+    target = {"cluster": "lab", "service": "10.99.0.100:80", "real_server": "10.99.0.23:80"}
+
+    async def act():
+        ctx = ActionContext(inventory=inv, cluster="lab", audit=AuditLog(tmp_path / "audit.jsonl"), wait_s=0)
+        try:
+            drained = await execute(ctx, "drain", target, {"reason": HOSTILE})
+            poller = Poller(inv, read_only=True)
+            try:
+                snap = await poller.poll_once()
+            finally:
+                await poller.close()
+            failover = await execute(ctx, "failover", {"cluster": "lab", "instance": HOSTILE[:300]})
+            undrained = await execute(ctx, "undrain", target)
+            audit = await ctx.session(inv.find_node("lb1")).request("audit", {"line": HOSTILE})
+        finally:
+            await ctx.close()
+        return drained, snap, failover, undrained, audit
+
+    drained, snap, failover, undrained, audit = in_ops(act)
+    assert drained.ok, drained.message
+    lb2 = next(n for c in snap.clusters for n in c.nodes if n.name == "lb2")
+    rs = lb2.service("10.99.0.100:80").real_server("10.99.0.23:80")
+    assert rs.weight == 0 and rs.drain.reason == HOSTILE  # the whole reason, as a value, 64 KiB included
+    assert failover.exit_code == 3 and "no director is MASTER" in failover.message  # a name, not a command
+    assert undrained.ok, undrained.message
+    assert audit["logged"] > 0
+    for node in ("lb1", "lb2"):
+        assert api.run(node, "ls /tmp/lbc-pwned /tmp/lbc-pwned2 2>/dev/null; true").stdout == ""
+
+
+def test_a_change_in_flight_when_the_link_dies_is_applied_once(lab):
+    inv = load(lab)
+    web1 = inv.find_node("web1")
+
+    async def reload_across_a_dead_link():
+        session = session_for(web1)
+        try:
+            await session.request("hello")
+            before = await session.request("snapshot", {"roles": ["nginx"]})
+            pending = asyncio.ensure_future(session.request("reload", {"by": "test"}, mutating=True))
+            await asyncio.sleep(0.05)
+            session._opener.ssh._conn.abort()  # the link goes with the request on it
+            result = await asyncio.wait_for(pending, 120)
+            return before, result, session.sessions_opened
+        finally:
+            await session.close()
+
+    workers_before = _workers("web1")
+    _, result, opened = in_ops(reload_across_a_dead_link)
+    assert opened == 2  # it reconnected, and sent the same op_id again
+    assert result["verified"], result
+    after = _workers("web1")
+    # One reload: the workers are those the recorded reload made, none from a second one.
+    assert after == set(result["after"]["worker_pids"]) and not after & workers_before
+
+
+def _workers(node: str) -> set[int]:
+    out = api.run(node, "m=$(cat /run/nginx.pid); for p in /proc/[0-9]*; do "
+                        "set -- $(cat $p/stat 2>/dev/null); [ \"$4\" = \"$m\" ] && echo ${p#/proc/}; done; true",
+                  check=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def test_nodes_are_reached_as_real_hosts(lab):
+    from pathlib import Path
+
+    host_rc = Path("/root/.bashrc").read_text()
+    for node in ("lb1", "web1", t.SLOW_NODE):
+        assert "usepam yes" in api.run(node, "/usr/sbin/sshd -T -f /etc/ssh/sshd_config", check=True).stdout
+        assert api.run(node, "cat /root/.bashrc", check=True).stdout.startswith(host_rc)
+    assert api.run(t.SLOW_NODE, "tail -n 1 /root/.bashrc", check=True).stdout.strip() == f"sleep {t.SLOW_START_S:g}"
+    started = time.monotonic()
+    assert api.run(t.SLOW_NODE, "true", ssh=True).returncode == 0
+    assert time.monotonic() - started >= t.SLOW_START_S  # every new session pays it; polls do not
