@@ -99,8 +99,7 @@ async def drain(ctx: Any, target: RealServerTarget, reason: str, force: bool = F
     after, problems = read_back(replies, keys)
     bad = [f"{name}: {k} has weight {w}" for name, ws in after.items() for k, w in ws.items() if w not in (0, None)]
     out = result.done if not (problems or bad) else result.failed
-    how = sorted({f"{name}: {h}" for name, r in replies.items() if r.ok
-                  for h in (r.result.get("how") or {}).values()})
+    how = _how(replies)
     verb = "drained" if out is result.done else "drain NOT verified for"
     message = f"{verb} {', '.join(keys)} of {target.service.key}: weight 0 on {', '.join(after) or 'no director'}"
     res = out(message, before=before, after=after, details=forced + problems + bad + how)
@@ -109,6 +108,20 @@ async def drain(ctx: Any, target: RealServerTarget, reason: str, force: bool = F
     if res.ok:
         await wait_for_zero(ctx, target, nodes, res)
     return res
+
+
+def _how(replies: dict[str, nodecall.Reply]) -> list[str]:
+    """Which directors hold the drain through keepalived (prepared) and which had it set directly."""
+    modes = {name: [str(h) for h in (r.result.get("how") or {}).values()] for name, r in replies.items() if r.ok}
+    safe = sorted(n for n, hs in modes.items() if hs and all(h.startswith("keepalived-safe") for h in hs))
+    direct = sorted(n for n, hs in modes.items() if any(h.startswith("set directly") for h in hs))
+    out = []
+    if safe:
+        out.append(f"keepalived-safe on {', '.join(safe)}")
+    if direct:
+        out.append(f"set directly on {', '.join(direct)}: a health flap or keepalived reload there puts the weight "
+                   "back; a running console re-applies it (see docs/prepared-cluster.md)")
+    return out
 
 
 async def wait_for_zero(ctx: Any, target: RealServerTarget, nodes: list[Any], res: ActionResult) -> None:
