@@ -119,7 +119,7 @@ def _typed(name: str, value: Any, kind: Any) -> Any:
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"{name} must be a number")
-        return float(value)
+        return value  # an int stays exact (a byte rate can pass 2**53)
     if kind == "bool":
         return bool(value)
     return value
