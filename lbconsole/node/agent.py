@@ -10,6 +10,13 @@ import socket
 import sys
 import threading
 import traceback
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+)
 
 from . import VERSION, audit, snapshot, watch
 from .protocol import (
@@ -26,43 +33,43 @@ from .protocol import (
 MUTATING = ("drain", "undrain", "failover", "release", "reload")
 
 
-def _mutations():
+def _mutations() -> Dict[str, Callable[["Agent", Dict[str, Any]], Dict[str, Any]]]:
     """The mutating verbs' handlers (imported lazily: a read-only agent never needs them)."""
     from . import actions
     return actions.VERBS
 
 
 class Agent:
-    def __init__(self, read_only=False, code_sha256=None, mode="local"):
+    def __init__(self, read_only: bool = False, code_sha256: Optional[str] = None, mode: str = "local") -> None:
         self.read_only = bool(read_only)
         self.mode = mode  # installed | bootstrap | local
         self._sha = code_sha256
-        self._subs = []
+        self._subs: List[Callable[[Dict[str, Any]], None]] = []
         self._lock = threading.Lock()
-        self._state = {}
-        self._watch = None
+        self._state: Dict[str, Any] = {}
+        self._watch: Optional[watch.Watcher] = None
 
     @property
-    def code_sha256(self):
+    def code_sha256(self) -> str:
         if self._sha is None:
             from . import program
             self._sha = program.code_sha256()
         return self._sha
 
     # --- events -------------------------------------------------------------------------
-    def subscribe(self, callback):
+    def subscribe(self, callback: Callable[[Dict[str, Any]], None]) -> Callable[[], None]:
         """callback(event dict) for every pushed event, from watcher threads; returns a
         function that unsubscribes."""
         with self._lock:
             self._subs.append(callback)
 
-        def unsubscribe():
+        def unsubscribe() -> None:
             with self._lock:
                 if callback in self._subs:
                     self._subs.remove(callback)
         return unsubscribe
 
-    def emit(self, kind, data, at=None):
+    def emit(self, kind: str, data: Any, at: Optional[float] = None) -> None:
         msg = event(kind, data, at)
         with self._lock:
             subs = list(self._subs)
@@ -72,14 +79,14 @@ class Agent:
             except Exception:  # noqa: BLE001 - a subscriber's bug must not stop the watchers
                 traceback.print_exc(file=sys.stderr)
 
-    def close(self):
+    def close(self) -> None:
         with self._lock:
             w, self._watch = self._watch, None
         if w is not None:
             w.stop()
 
     # --- requests -----------------------------------------------------------------------
-    def handle(self, request):
+    def handle(self, request: Any) -> Dict[str, Any]:
         """The response to one request object (never raises)."""
         req_id = request.get("id") if isinstance(request, dict) else None
         if isinstance(req_id, bool) or not isinstance(req_id, (int, str, type(None))):
@@ -108,7 +115,7 @@ class Agent:
             traceback.print_exc(file=sys.stderr)
             return error(req_id, INTERNAL, f"{type(exc).__name__}: {str(exc)[:300]}")
 
-    def capabilities(self):
+    def capabilities(self) -> List[str]:
         verbs = list(_VERBS)
         try:
             verbs += [v for v in MUTATING if v in _mutations()]
@@ -116,26 +123,25 @@ class Agent:
             pass
         return verbs
 
-    def hello(self, args):
+    def hello(self, args: Dict[str, Any]) -> Dict[str, Any]:
         return {"version": VERSION, "code_sha256": self.code_sha256, "python": platform.python_version(),
                 "read_only": self.read_only, "capabilities": self.capabilities(), "hostname": socket.gethostname(),
                 "pid": os.getpid(), "euid": os.geteuid(), "mode": self.mode}
 
-    def snapshot(self, args):
+    def snapshot(self, args: Dict[str, Any]) -> Dict[str, Any]:
         return snapshot.take(args, self._state)
 
-    def watch(self, args):
+    def watch(self, args: Dict[str, Any]) -> Dict[str, Any]:
         with self._lock:
-            if self._watch is None:
-                self._watch = watch.Watcher(self.emit, args)
+            watcher, started = self._watch, False
+            if watcher is None:
+                watcher = self._watch = watch.Watcher(self.emit, args)
                 started = True
-            else:
-                started = False
         if started:
-            self._watch.start()
-        return {"watching": self._watch.sources()}
+            watcher.start()
+        return {"watching": watcher.sources()}
 
-    def audit(self, args):
+    def audit(self, args: Dict[str, Any]) -> Dict[str, Any]:
         return audit.log(args)
 
 

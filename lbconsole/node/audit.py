@@ -2,6 +2,10 @@
 
 import syslog
 import threading
+from typing import (
+    Any,
+    Dict,
+)
 
 from .protocol import BAD_REQUEST, NodeError, clean
 
@@ -9,7 +13,7 @@ MAX_LINE = 4000  # syslog lines beyond a few KiB are cut by the daemons anyway
 _lock = threading.Lock()
 
 
-def log(args):
+def log(args: Dict[str, Any]) -> Dict[str, Any]:
     line = args.get("line")
     if not isinstance(line, str) or not line.strip():
         raise NodeError(BAD_REQUEST, "audit needs a line (a non-empty string)")

@@ -6,13 +6,17 @@ the version:
 
 import hashlib
 import sys
+from typing import (
+    List,
+    Optional,
+)
 
 from . import VERSION
 
 USAGE = "usage: lbconsole-node serve [--read-only] | lbconsole-node version\n"
 
 
-def file_sha256(path):
+def file_sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 16), b""):
@@ -20,7 +24,7 @@ def file_sha256(path):
     return h.hexdigest()
 
 
-def main(argv, code_sha=None, mode="installed", program_path=None):
+def main(argv: List[str], code_sha: Optional[str] = None, mode: str = "installed", program_path: Optional[str] = None) -> int:
     """argv without the program name. code_sha: known already (bootstrap); else the sha256
     of program_path (the installed file), else of the program built from this package."""
     if argv not in (["serve"], ["serve", "--read-only"], ["version"]):

@@ -13,6 +13,13 @@ drain*.py and ipvs_state.py.
 
 import os
 import time
+from typing import (
+    Any,
+    Dict,
+    List,
+    Optional,
+    Tuple,
+)
 
 from . import kconf, kdump, keys, procs, records
 from .ipvs import NOT_LOADED
@@ -26,16 +33,16 @@ _FORWARD = {"Route": "-g", "Masq": "-m", "Tunnel": "-i", "Local": "-g"}
 class Row:
     __slots__ = ("active", "forward", "inactive", "l_thresh", "u_thresh", "weight")
 
-    def __init__(self, forward, weight, active, inactive):
+    def __init__(self, forward: str, weight: int, active: int, inactive: int) -> None:
         self.forward, self.weight, self.active, self.inactive = forward, weight, active, inactive
         self.u_thresh = self.l_thresh = 0
 
-    def edit(self, svc, key, weight):
+    def edit(self, svc: keys.Service, key: str, weight: int) -> List[str]:
         return ["ipvsadm", "-e"] + svc.ipvsadm_args() + ["-r", key, self.forward, "-w", str(weight),
                                                          "-x", str(self.u_thresh), "-y", str(self.l_thresh)]
 
 
-def parse_rows(listing, thresholds=""):
+def parse_rows(listing: str, thresholds: str = "") -> Dict[str, Row]:
     """{real server key: Row} from `ipvsadm -Ln --exact` of one service and its --thresholds."""
     rows = {}
     for line in listing.splitlines():
@@ -58,7 +65,7 @@ def parse_rows(listing, thresholds=""):
     return rows
 
 
-def read_rows(svc):
+def read_rows(svc: keys.Service) -> Dict[str, Row]:
     try:
         rc, listing = procs.run(["ipvsadm", "-Ln", "--exact"] + svc.ipvsadm_args())
     except procs.Missing as exc:
@@ -71,7 +78,7 @@ def read_rows(svc):
     return parse_rows(listing, thresholds)
 
 
-def _conf():
+def _conf() -> Tuple[Optional[List[kconf.Stmt]], Optional[str]]:
     """keepalived's config, or (None, why)."""
     try:
         pid = kdump.keepalived_pid()
@@ -83,25 +90,25 @@ def _conf():
         return None, f"keepalived config not readable: {exc}"
 
 
-def _targets(args):
+def _targets(args: Dict[str, Any]) -> Tuple[keys.Service, List[str]]:
     svc = keys.parse_service(args.get("service"))
     return svc, keys.parse_real_servers(args.get("real_servers"))
 
 
-def _check_present(svc, wanted, rows):
+def _check_present(svc: keys.Service, wanted: List[str], rows: Dict[str, Row]) -> None:
     missing = [k for k in wanted if k not in rows]
     if missing:
         raise NodeError(REFUSED, "no real server {} in service {} on this director (it has {}); nothing was "
                                  "touched".format(", ".join(missing), svc.key, ", ".join(sorted(rows)) or "none"))
 
 
-def _write_track(path, value):
+def _write_track(path: str, value: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write(value + "\n")
 
 
-def drain(agent, args):
+def drain(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
     svc, wanted = _targets(args)
     reason = args.get("reason")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
@@ -138,7 +145,7 @@ def drain(agent, args):
             "active_conns": {k: now[k].active for k in wanted if k in now}}
 
 
-def undrain(agent, args):
+def undrain(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
     svc, wanted = _targets(args)
     fallback = args.get("weights") or {}
     if not isinstance(fallback, dict):

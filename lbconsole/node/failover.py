@@ -13,6 +13,12 @@ import shlex
 import signal
 import subprocess
 import time
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+)
 
 from . import kconf, kdump, procs, records, rtnl, vrrp
 from .protocol import BAD_REQUEST, FAILED, REFUSED, NodeError
@@ -23,14 +29,14 @@ START_WAIT_S = 10.0
 DEFAULT_ARGS = "/etc/default/keepalived"
 
 
-def _instance_arg(args):
+def _instance_arg(args: Dict[str, Any]) -> str:
     name = args.get("instance")
     if not isinstance(name, str) or not 0 < len(name) <= 200:
         raise NodeError(BAD_REQUEST, "instance must be a VRRP instance name")
     return name
 
 
-def _state(name):
+def _state(name: str) -> Dict[str, Any]:
     """{"state", "priority", "effective_priority", "vips", "keepalived_pid"} of the instance now."""
     try:
         pid = kdump.keepalived_pid()
@@ -47,12 +53,12 @@ def _state(name):
             "vips": inst["vips"], "keepalived_pid": pid}
 
 
-def _holds(vips):
+def _holds(vips: List[str]) -> List[str]:
     have = {a["address"] for a in rtnl.addresses() if a["interface"] != "lo"}
     return [v for v in vips if v in have]
 
 
-def _systemd_runs_keepalived():
+def _systemd_runs_keepalived() -> bool:
     if not os.path.isdir("/run/systemd/system"):
         return False
     try:
@@ -61,18 +67,18 @@ def _systemd_runs_keepalived():
         return False
 
 
-def _argv(pid):
+def _argv(pid: int) -> List[str]:
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
 
 
-def _write_track(path, value):
+def _write_track(path: str, value: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write(value + "\n")
 
 
-def _stop(pid, systemd):
+def _stop(pid: int, systemd: bool) -> None:
     if systemd:
         rc, out = procs.run(["systemctl", "stop", "keepalived"], timeout=STOP_WAIT_S + 20)
         if rc != 0:
@@ -89,7 +95,7 @@ def _stop(pid, systemd):
         raise NodeError(FAILED, f"keepalived (pid {pid}) still runs {STOP_WAIT_S:g} s after SIGTERM")
 
 
-def _wait(done, bound):
+def _wait(done: Callable[[], bool], bound: float) -> bool:
     deadline = time.monotonic() + bound
     while True:
         ok = done()
@@ -98,7 +104,7 @@ def _wait(done, bound):
         time.sleep(0.2)
 
 
-def failover(agent, args):
+def failover(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
     name = _instance_arg(args)
     before = _state(name)
     if before["keepalived_pid"] is None:
@@ -142,12 +148,12 @@ def failover(agent, args):
     return {"before": before, "after": after, "verified": bool(ok), "detail": detail, "mode": rec["mode"]}
 
 
-def _lower(now, before):
+def _lower(now: Dict[str, Any], before: Dict[str, Any]) -> bool:
     return now["state"] != "MASTER" or (now["effective_priority"] is not None
                                         and now["effective_priority"] < before["effective_priority"])
 
 
-def _start(rec):
+def _start(rec: Dict[str, Any]) -> str:
     """keepalived as it ran before: systemd, else its own argv, else Debian's defaults."""
     if rec.get("systemd"):
         rc, out = procs.run(["systemctl", "start", "keepalived"], timeout=START_WAIT_S + 20)
@@ -172,7 +178,7 @@ def _start(rec):
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def _default_args():
+def _default_args() -> str:
     """DAEMON_ARGS from /etc/default/keepalived, read as data (a plain assignment), never run."""
     try:
         with open(DEFAULT_ARGS, "r", encoding="utf-8", errors="replace") as f:
@@ -186,7 +192,7 @@ def _default_args():
     return ""
 
 
-def release(agent, args):
+def release(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
     name = _instance_arg(args)
     path = records.forced_path(name)
     rec = records.read_one(path)

@@ -3,6 +3,9 @@
 cpu_percent needs two samples: the Agent keeps the last (busy, total) jiffies it read.
 """
 
+
+from typing import Any, Dict, Optional, Tuple
+
 from .protocol import quote
 
 
@@ -10,12 +13,12 @@ class HostError(ValueError):
     pass
 
 
-def _read(path):
+def _read(path: str) -> str:
     with open(path, "r", encoding="ascii", errors="replace") as f:
         return f.read()
 
 
-def _nonneg(token, source):
+def _nonneg(token: str, source: str) -> float:
     try:
         value = float(token)
     except ValueError:
@@ -25,23 +28,23 @@ def _nonneg(token, source):
     return value
 
 
-def parse_loadavg(text):
+def parse_loadavg(text: str) -> Tuple[float, float, float, int]:
     """"1.22 0.33 0.14 5/104 9612" -> (1.22, 0.33, 0.14, 9612): the last is the last PID handed out."""
     parts = text.split()
     if len(parts) < 3:
         raise HostError(f"/proc/loadavg: expected three load averages, got {quote(text.strip())}")
     last = int(parts[4]) if len(parts) > 4 and parts[4].isdigit() else 0
-    return tuple(_nonneg(p, "/proc/loadavg") for p in parts[:3]) + (last,)
+    return _nonneg(parts[0], "/proc/loadavg"), _nonneg(parts[1], "/proc/loadavg"), _nonneg(parts[2], "/proc/loadavg"), last
 
 
-def parse_uptime(text):
+def parse_uptime(text: str) -> float:
     parts = text.split()
     if not parts:
         raise HostError("/proc/uptime: empty")
     return _nonneg(parts[0], "/proc/uptime")
 
 
-def parse_meminfo(text):
+def parse_meminfo(text: str) -> Tuple[int, float]:
     """(MemTotal in bytes, percent used); used is MemTotal - MemAvailable, as `free` counts it."""
     fields = {}
     for line in text.split("\n"):
@@ -59,10 +62,10 @@ def parse_meminfo(text):
     return total, round(100.0 * used / total, 1)
 
 
-def parse_stat(text):
+def parse_stat(text: str) -> Tuple[int, int, int]:
     """(busy jiffies, total jiffies, CPUs) from /proc/stat. Idle and iowait are not busy;
     guest time is inside user/nice already."""
-    busy = total = None
+    busy = total = -1
     cpus = 0
     for line in text.split("\n"):
         if line.startswith("cpu "):
@@ -74,14 +77,14 @@ def parse_stat(text):
             busy = total - nums[3] - (nums[4] if len(nums) > 4 else 0)
         elif line.startswith("cpu"):
             cpus += 1
-        elif total is not None:
+        elif total >= 0:
             break
-    if total is None:
+    if total < 0:
         raise HostError("/proc/stat: no aggregate 'cpu' line")
     return busy, total, cpus
 
 
-def cpu_percent(prev, busy, total):
+def cpu_percent(prev: Optional[Tuple[int, int]], busy: int, total: int) -> float:
     if prev is None:
         return 0.0
     dbusy, dtotal = busy - prev[0], total - prev[1]
@@ -90,7 +93,7 @@ def cpu_percent(prev, busy, total):
     return round(min(100.0, 100.0 * dbusy / dtotal), 1)
 
 
-def collect(prev=None):
+def collect(prev: Optional[Tuple[int, int]] = None) -> Dict[str, Any]:
     """The host_stats object of `status --json` (plus cpu_busy/cpu_total, the raw jiffies)."""
     l1, l5, l15, _ = parse_loadavg(_read("/proc/loadavg"))
     busy, total, cpus = parse_stat(_read("/proc/stat"))
@@ -100,6 +103,6 @@ def collect(prev=None):
             "uptime_s": parse_uptime(_read("/proc/uptime")), "cpu_busy": busy, "cpu_total": total}
 
 
-def last_pid():
+def last_pid() -> int:
     """The last PID the kernel handed out (5th field of /proc/loadavg): counts process creation."""
     return parse_loadavg(_read("/proc/loadavg"))[3]

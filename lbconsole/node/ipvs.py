@@ -8,6 +8,13 @@ when the node has it, else 250 (Debian's) is assumed and said.
 import ipaddress
 import os
 import platform
+from typing import (
+    Any,
+    Dict,
+    List,
+    Optional,
+    Tuple,
+)
 
 from . import ipvs_netlink
 from .protocol import quote
@@ -26,7 +33,7 @@ class IPVSError(Exception):
     pass
 
 
-def kernel_hz():
+def kernel_hz() -> Tuple[int, bool]:
     """(HZ, known): CONFIG_HZ from /boot/config-$(uname -r) or /proc/config.gz."""
     global _hz
     if _hz is None:
@@ -42,7 +49,7 @@ def kernel_hz():
     return _hz
 
 
-def _hex_addr(token, line):
+def _hex_addr(token: str, line: int) -> Tuple[str, int, str]:
     host, sep, port = token.rpartition(":")
     try:
         if not sep or len(port) != 4:
@@ -58,9 +65,10 @@ def _hex_addr(token, line):
     return f"{v >> 24}.{(v >> 16) & 255}.{(v >> 8) & 255}.{v & 255}", p, "inet"
 
 
-def parse_proc(text, hz=DEFAULT_HZ):
+def parse_proc(text: str, hz: int = DEFAULT_HZ) -> List[Dict[str, Any]]:
     """Services (dicts of `status --json`) from /proc/net/ip_vs, counters and rates zero."""
-    services, svc = [], None
+    services: List[Dict[str, Any]] = []
+    svc: Optional[Dict[str, Any]] = None
     for no, line in enumerate(text.split("\n"), start=1):
         if not line.strip() or line.startswith(("IP Virtual Server", "Prot ", "  -> RemoteAddress")):
             continue
@@ -102,7 +110,7 @@ def parse_proc(text, hz=DEFAULT_HZ):
     return services
 
 
-def collect(warnings):
+def collect(warnings: List[str]) -> List[Dict[str, Any]]:
     """The table; raises IPVSError with the reason it cannot be read."""
     try:
         return ipvs_netlink.collect()

@@ -33,6 +33,16 @@ from array import array
 from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter
+from typing import (
+    Any,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    cast,
+)
 
 from .ipvs_order import HALF as _HALF
 from .ipvs_order import ipvsadm_order as _ipvsadm_order
@@ -73,7 +83,7 @@ _CODE = {"addr": "16s", "port": "2s", "flags": "I"}  # struct ip_vs_flags {flags
 _SIZE = {"addr": 16, "port": 2, "flags": 8}
 
 
-def _attrs(data, pos, end, kind):
+def _attrs(data: Any, pos: int, end: int, kind: str) -> List[Tuple[int, int, int]]:
     """[(type, payload offset, payload length)] of the attributes in data[pos:end]."""
     out = []
     while pos < end:
@@ -93,7 +103,7 @@ class _Template:
 
     __slots__ = ("checks", "defaults", "expect", "mask", "names", "pick", "size", "struct", "where")
 
-    def __init__(self, data, pos, size, kind):
+    def __init__(self, data: Any, pos: int, size: int, kind: str) -> None:
         cmd, top, self.names, attr_names = _KINDS[kind]
         if size < 20 or size % 4 or data[pos + 16] != cmd:
             raise DecodeError(f"IPVS {kind} reply: expected command {cmd} in a {size}-byte message")
@@ -131,17 +141,17 @@ class _Template:
         self.mask = int.from_bytes(mask, "little")
         self.expect = int.from_bytes(data[pos:pos + size], "little") & self.mask
 
-    def fits(self, data, pos):
+    def fits(self, data: Any, pos: int) -> bool:
         return int.from_bytes(data[pos:pos + self.size], "little") & self.mask == self.expect
 
-    def row(self, data, pos):
-        return self.pick(self.struct.unpack_from(data, pos) + self.defaults)
+    def row(self, data: Any, pos: int) -> Tuple[Any, ...]:
+        return cast(Tuple[Any, ...], self.pick(self.struct.unpack_from(data, pos) + self.defaults))
 
 
-_templates = {}
+_templates: "Dict[Tuple[str, int], _Template]" = {}
 
 
-def _check_end(data, pos, typ):
+def _check_end(data: Any, pos: int, typ: int) -> None:
     """An NLMSG_ERROR, or an NLMSG_DONE that reports an error, becomes the matching exception."""
     if pos < 0 or pos + 20 > len(data):
         raise DecodeError("netlink error message cut short")
@@ -159,9 +169,10 @@ def _check_end(data, pos, typ):
     raise IPVSUnavailable(f"IPVS netlink error: {os.strerror(code) if 0 < code < 4096 else code}")
 
 
-def _rows(data, kind, done: bool = True):
+def _rows(data: Any, kind: str, done: bool = True) -> List[Tuple[Any, ...]]:
     """Canonical rows, message by message (up to NLMSG_DONE if `done`)."""
-    rows, pos, end = [], 0, len(data)
+    rows: List[Tuple[Any, ...]] = []
+    pos, end = 0, len(data)
     while pos < end:
         size, typ = _HDR.unpack_from(data, pos)[:2] if pos + 16 <= end else (0, 0)
         if size < 16 or pos + size > end:
@@ -181,13 +192,13 @@ def _rows(data, kind, done: bool = True):
 
 # --- all real servers at once: strided columns over the back-to-back GET_DEST replies ------
 
-_consts = {}
+_consts: "Dict[Tuple[int, int], memoryview]" = {}
 _LO = 0 if sys.byteorder == "little" else 1  # which u32 of a u64 is the low one
 _HI32 = (1 << 32).__mul__
 _split4, _split12 = re.compile(b".{4}", re.DOTALL).findall, re.compile(b".{12}", re.DOTALL).findall
 
 
-def _all(col, value, n):
+def _all(col: memoryview, value: int, n: int) -> bool:
     """Every u32 of a strided column equals value (one C-level comparison)."""
     const = _consts.get((value, n))
     if const is None:
@@ -197,7 +208,7 @@ def _all(col, value, n):
     return col == const
 
 
-def _bulk(view, n, tmpl):
+def _bulk(view: memoryview, n: int, tmpl: _Template) -> Optional[Dict[str, Any]]:
     """The canonical columns of n messages of tmpl's layout, or None if one does not fit."""
     w, s = view.cast("I"), tmpl.size // 4
     if not all(_all(w[i::s], v, n) for i, v in tmpl.checks):
@@ -227,7 +238,7 @@ def _bulk(view, n, tmpl):
     return cols
 
 
-def _dest_columns(buf, spans):
+def _dest_columns(buf: Any, spans: List[Tuple[int, int]]) -> Tuple[List[int], Dict[str, Any]]:
     """(real servers per service, canonical columns) of the GET_DEST replies in buf, one
     span each; the spans follow each other and hold whole messages without NLMSG_DONE."""
     view = memoryview(buf)[:spans[-1][1] if spans else 0]
@@ -243,7 +254,8 @@ def _dest_columns(buf, spans):
             cols = None  # the first message is bad: the slow path says where
         if cols is not None:
             return [(e - b) // size for b, e in spans], cols
-    counts, rows = [], []
+    counts: List[int] = []
+    rows: List[Tuple[Any, ...]] = []
     for b, e in spans:
         rows += _rows(view[b:e], "dest", done=False)
         counts.append(len(rows) - sum(counts))
@@ -256,10 +268,10 @@ _COUNTER_KEYS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
 _RATE_KEYS = ("cps", "inpps", "outpps", "inbps", "outbps")
 _ZERO_COUNTERS, _ZERO_RATES = dict.fromkeys(_COUNTER_KEYS, 0), dict.fromkeys(_RATE_KEYS, 0)
 _ntop4 = partial(socket.inet_ntop, socket.AF_INET)
-_names = {}  # IPv4 address texts: the same few thousand at every poll
+_names: "Dict[bytes, str]" = {}  # IPv4 address texts: the same few thousand at every poll
 
 
-def _numbers(keys, zero, n, cols):
+def _numbers(keys: Tuple[str, ...], zero: Dict[str, int], n: int, cols: List[Any]) -> List[Dict[str, int]]:
     """Counter or rate dicts per row; one shared zero dict when all are zero (idle servers):
     treat the result as read-only."""
     if all(c.count(0) == n for c in cols):
@@ -267,29 +279,30 @@ def _numbers(keys, zero, n, cols):
     return list(map(dict, map(zip, repeat(keys, n), zip(*cols))))
 
 
-def _hosts(afs, a4s, a12s):
+def _hosts(afs: List[int], a4s: List[bytes], a12s: Optional[List[bytes]]) -> List[str]:
     kinds = set(afs)
     if kinds == {socket.AF_INET}:
-        hosts = list(map(_names.get, a4s))
-        if None in hosts:
-            hosts = list(map(_ntop4, a4s))
+        known: List[Any] = list(map(_names.get, a4s))
+        if None in known:
+            fresh = list(map(_ntop4, a4s))
             if len(_names) > 100_000:
                 _names.clear()
-            _names.update(zip(a4s, hosts))
-        return hosts
+            _names.update(zip(a4s, fresh))
+            return fresh
+        return known
     if not kinds <= _AF_NAME.keys():
         raise DecodeError(f"IPVS address family {min(kinds - _AF_NAME.keys())} is not IPv4 or IPv6")
     return [_ntop4(a) if f == socket.AF_INET else socket.inet_ntop(socket.AF_INET6, a + b)
-            for f, a, b in zip(afs, a4s, a12s)]
+            for f, a, b in zip(afs, a4s, a12s or [])]
 
 
-def _ports(raw):
+def _ports(raw: List[Any]) -> List[int]:
     """Ports from network byte order (bytes, or a u16 read in host order); few distinct ones."""
     conv = {p: int.from_bytes(p if isinstance(p, bytes) else p.to_bytes(2, sys.byteorder), "big") for p in set(raw)}
     return list(map(conv.__getitem__, raw))
 
 
-def _real_servers(counts, cols, svc_afs):
+def _real_servers(counts: List[int], cols: Dict[str, Any], svc_afs: List[int]) -> List[List[Dict[str, Any]]]:
     n, af = sum(counts), cols["af"]
     if af is None or 0 in af:  # no IPVS_DEST_ATTR_ADDR_FAMILY (before Linux 4.x): the service's
         own = chain.from_iterable(map(repeat, svc_afs, counts))
@@ -321,7 +334,7 @@ def _real_servers(counts, cols, svc_afs):
     return out
 
 
-def _service(row, host, port, real):
+def _service(row: Tuple[Any, ...], host: str, port: int, real: List[Dict[str, Any]]) -> Dict[str, Any]:
     af, proto, _, _, _, fwmark, sched, flags, timeout = row[:9]
     if not fwmark and proto not in _PROTO:
         raise DecodeError(f"IPVS service of protocol {proto}")
@@ -335,7 +348,7 @@ def _service(row, host, port, real):
         "real_servers": real}
 
 
-def _table(rows, buf, spans):
+def _table(rows: List[Tuple[Any, ...]], buf: Any, spans: List[Tuple[int, int]]) -> List[Dict[str, Any]]:
     """The Services of the service rows, with the GET_DEST replies in buf (one span each)."""
     was = gc.isenabled()
     gc.disable()  # tens of thousands of acyclic objects: no collections while making them
@@ -343,7 +356,7 @@ def _table(rows, buf, spans):
         counts, cols = _dest_columns(buf, spans)
         if len(counts) != len(rows):
             raise DecodeError(f"{len(rows)} IPVS services but {len(counts)} real-server replies")
-        svc = list(zip(*rows)) or [[]] * len(_SVC)
+        svc: List[Any] = list(zip(*rows)) or [[]] * len(_SVC)
         return list(map(_service, rows, _hosts(svc[0], svc[2], svc[3]), _ports(svc[4]),
                          _real_servers(counts, cols, svc[0])))
     except (struct.error, IndexError, ValueError, TypeError, KeyError) as exc:
@@ -353,7 +366,7 @@ def _table(rows, buf, spans):
             gc.enable()
 
 
-def _service_rows(data):
+def _service_rows(data: Any) -> List[Tuple[Any, ...]]:
     """The GET_SERVICE reply's rows, in ipvsadm's order."""
     try:
         rows = _rows(data, "service")
@@ -363,7 +376,7 @@ def _service_rows(data):
         raise DecodeError(f"IPVS netlink reply not understood: {exc}") from None
 
 
-def decode(services_dump, dest_dumps):
+def decode(services_dump: bytes, dest_dumps: Iterable[bytes]) -> List[Dict[str, Any]]:
     """The table from raw replies, as read_raw returns them: the GET_SERVICE dump, and one
     GET_DEST dump per service in ipvsadm's order. Raises DecodeError, or IPVSUnavailable for
     a kernel error."""
@@ -371,7 +384,7 @@ def decode(services_dump, dest_dumps):
         return _decode(services_dump, dest_dumps)
 
 
-def _decode(services_dump, dest_dumps):
+def _decode(services_dump: bytes, dest_dumps: Iterable[bytes]) -> List[Dict[str, Any]]:
     rows, parts, spans, pos = _service_rows(services_dump), [], [], 0
     for d in dest_dumps:
         if len(d) < _DONE_LEN or _HDR.unpack_from(d, len(d) - _DONE_LEN)[:2] != (_DONE_LEN, NLMSG_DONE):
@@ -384,7 +397,7 @@ def _decode(services_dump, dest_dumps):
 
 
 @contextlib.contextmanager
-def _decoding():
+def _decoding() -> Iterator[None]:
     """The bounds checks above are the design; this is the guarantee that bytes no check foresaw
     still end as a DecodeError (the node's error), never as an IndexError out of a poll."""
     try:
@@ -404,7 +417,7 @@ _lock, _local = threading.Lock(), threading.local()
 _CTRL, _CTRL_GETFAMILY, _CTRL_FAMILY_ID, _CTRL_FAMILY_NAME = 16, 3, 1, 2  # GENL_ID_CTRL, CTRL_*
 
 
-def _family_id():
+def _family_id() -> int:
     """The "IPVS" generic netlink family id, asked of the kernel's genetlink controller once per
     process (family ids are global, not per network namespace)."""
     global _family
@@ -420,7 +433,7 @@ def _family_id():
         return _family
 
 
-def _resolve_family(sock, name):
+def _resolve_family(sock: socket.socket, name: bytes) -> int:
     """CTRL_CMD_GETFAMILY for `name`: the id from CTRL_ATTR_FAMILY_ID of the reply."""
     value = name + b"\0"
     attr = _NLA.pack(_NLA.size + len(value), _CTRL_FAMILY_NAME) + value
@@ -455,7 +468,7 @@ _BY_ADDR = struct.Struct("=IHHIIBBH HH HH H2x HH H2x HH 4s12s HH 2s2x")
 _BY_MARK = struct.Struct("=IHHIIBBH HH HH H2x HH I")
 
 
-def _request(family, cmd, seq, row=None):
+def _request(family: int, cmd: int, seq: int, row: Optional[Tuple[Any, ...]] = None) -> bytes:
     if row is None:
         return _GET.pack(_GET.size, family, 0x301, seq, 0, cmd, 1, 0)
     af, proto, a4, a12, port, fwmark = row[:6]
@@ -465,14 +478,14 @@ def _request(family, cmd, seq, row=None):
                          20, 3, a4, a12, 6, 4, port)
 
 
-def _open():
+def _open() -> socket.socket:
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)  # NETLINK_GENERIC
     sock.settimeout(10)
     sock.bind((0, 0))
     return sock
 
 
-def _recv_dump(sock, buf, pos, keep_done):
+def _recv_dump(sock: socket.socket, buf: bytearray, pos: int, keep_done: bool) -> int:
     """Receive one dump's datagrams into buf at pos; return where its messages end. Its
     NLMSG_DONE is checked and (unless keep_done) dropped, so that the next dump's messages
     follow directly and all real servers lie back to back."""
@@ -490,7 +503,7 @@ def _recv_dump(sock, buf, pos, keep_done):
             return pos if keep_done else pos - _DONE_LEN
 
 
-def _read(keep_done: bool = False):
+def _read(keep_done: bool = False) -> Tuple[bytes, List[Tuple[Any, ...]], bytearray, List[Tuple[int, int]]]:
     """(GET_SERVICE reply, its rows, GET_DEST replies back to back in a buffer, their spans)."""
     family, buf = _family_id(), getattr(_local, "buf", None) or bytearray()
     _local.buf = None  # a buffer with memoryviews left (an exception's frames) cannot grow
@@ -512,13 +525,13 @@ def _read(keep_done: bool = False):
     return services, rows, buf, spans
 
 
-def read_raw():
+def read_raw() -> Tuple[bytes, List[bytes]]:
     """The kernel's replies as they came (for fixtures and debugging); decode() reads them."""
     services, _, buf, spans = _read(keep_done=True)
     return services, [bytes(buf[b:e]) for b, e in spans]
 
 
-def collect():
+def collect() -> List[Dict[str, Any]]:
     """The local kernel's IPVS table, in ipvsadm's order. Raises IPVSUnavailable (no ip_vs,
     no CAP_NET_ADMIN, no reply) or its subclass DecodeError (a reply that cannot be read)."""
     with _decoding():

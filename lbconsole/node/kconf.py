@@ -10,6 +10,14 @@ prepared.py.
 
 import glob
 import os
+from typing import (
+    Any,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+)
 
 from .keys import join_host_port, parse_real_server, parse_service
 from .protocol import NodeError
@@ -20,18 +28,19 @@ DEFAULT_CONF = "/etc/keepalived/keepalived.conf"
 class Stmt:
     __slots__ = ("args", "block", "keyword")
 
-    def __init__(self, keyword, args=None):
-        self.keyword, self.args, self.block = keyword, args or [], None
+    def __init__(self, keyword: str, args: Optional[List[str]] = None) -> None:
+        self.keyword, self.args = keyword, args or []
+        self.block: Optional[List[Stmt]] = None
 
-    def children(self, keyword):
+    def children(self, keyword: str) -> List["Stmt"]:
         return [s for s in self.block or () if s.keyword == keyword]
 
-    def child(self, keyword):
+    def child(self, keyword: str) -> Optional["Stmt"]:
         found = self.children(keyword)
         return found[0] if found else None
 
 
-def _tokens(text):
+def _tokens(text: str) -> Iterator[Tuple[str, bool]]:
     for raw in text.splitlines():
         i, n = 0, len(raw)
         while i < n:
@@ -57,10 +66,11 @@ def _tokens(text):
         yield "\n", False
 
 
-def parse(text):
+def parse(text: str) -> List[Stmt]:
     """The top-level statements."""
-    root, stack, current = [], None, None
+    root: List[Stmt] = []
     stack = [root]
+    current: Optional[Stmt] = None
     for token, quoted in _tokens(text):
         if token == "\n" and not quoted:
             current = None
@@ -84,7 +94,7 @@ def parse(text):
     return root
 
 
-def conf_path(pid):
+def conf_path(pid: int) -> str:
     """The running keepalived's config file (its -f / --use-file), else Debian's default."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -102,7 +112,7 @@ def conf_path(pid):
     return DEFAULT_CONF
 
 
-def read_text(path, depth=0):
+def read_text(path: str, depth: int = 0) -> str:
     """The config with includes expanded (as keepalived does: globs, relative to the file)."""
     with open(path, "r", encoding="utf-8", errors="replace") as f:
         lines = f.read().split("\n")
@@ -119,17 +129,17 @@ def read_text(path, depth=0):
     return "\n".join(out)
 
 
-def load(pid):
+def load(pid: int) -> Tuple[List[Stmt], str]:
     """(statements, path), or raise NodeError-free OSError when the file cannot be read."""
     path = conf_path(pid)
     return parse(read_text(path)), path
 
 
-def top(conf, *keywords):
+def top(conf: List[Stmt], *keywords: str) -> List[Stmt]:
     return [s for s in conf if s.keyword in keywords]
 
 
-def int_arg(stmt, default=None):
+def int_arg(stmt: Optional[Stmt], default: Optional[int] = None) -> Optional[int]:
     if stmt is None or not stmt.args:
         return default
     try:
@@ -138,11 +148,11 @@ def int_arg(stmt, default=None):
         return default
 
 
-def flag(stmt):
+def flag(stmt: Optional[Stmt]) -> bool:
     return stmt is not None and (not stmt.args or stmt.args[0].lower() not in ("false", "no", "off", "0"))
 
 
-def service_key(vs):
+def service_key(vs: Stmt) -> Optional[str]:
     args = vs.args
     try:
         if args and args[0] == "fwmark" and len(args) >= 2:
@@ -158,7 +168,7 @@ def service_key(vs):
     return None
 
 
-def real_server_key(vs, rs):
+def real_server_key(vs: Stmt, rs: Stmt) -> Optional[str]:
     try:
         port = int(rs.args[1]) if len(rs.args) >= 2 else (
             int(vs.args[1]) if len(vs.args) >= 2 and vs.args[0] != "fwmark" else 0)
@@ -167,7 +177,7 @@ def real_server_key(vs, rs):
         return None
 
 
-def find_real_server(conf, svc_key, rs_key):
+def find_real_server(conf: List[Stmt], svc_key: str, rs_key: str) -> Optional[Tuple[Stmt, Stmt]]:
     for vs in top(conf, "virtual_server"):
         if service_key(vs) == svc_key:
             for rs in vs.children("real_server"):
@@ -176,21 +186,21 @@ def find_real_server(conf, svc_key, rs_key):
     return None
 
 
-def configured_weight(conf, svc_key, rs_key):
+def configured_weight(conf: Optional[List[Stmt]], svc_key: str, rs_key: str) -> Optional[int]:
     found = find_real_server(conf, svc_key, rs_key) if conf is not None else None
     return int_arg(found[1].child("weight"), 1) if found else None
 
 
-def track_files(conf):
+def track_files(conf: List[Stmt]) -> Dict[str, Stmt]:
     return {s.args[0]: s for s in top(conf, "track_file", "vrrp_track_file") if s.args and s.block is not None}
 
 
-def _file_of(definition):
+def _file_of(definition: Stmt) -> Optional[str]:
     stmt = definition.child("file")
     return stmt.args[0] if stmt and stmt.args else None
 
 
-def drain_track(conf, svc_key, rs_key):
+def drain_track(conf: List[Stmt], svc_key: str, rs_key: str) -> Tuple[Optional[str], Optional[str]]:
     """(track file path, None) when the real server is prepared, else (None, what is missing)."""
     found = find_real_server(conf, svc_key, rs_key)
     if found is None:
@@ -214,7 +224,7 @@ def drain_track(conf, svc_key, rs_key):
     return None, f"real_server {rs_key} of {svc_key} has no FILE_CHECK with a track_file"
 
 
-def failover_track(conf, instance):
+def failover_track(conf: List[Stmt], instance: str) -> Tuple[Optional[str], Any]:
     """(track file path, its weight) of the instance's negative-weight track_file, or (None, why)."""
     inst = next((s for s in top(conf, "vrrp_instance") if s.args[:1] == [instance]), None)
     if inst is None:
@@ -226,7 +236,8 @@ def failover_track(conf, instance):
                 continue
             override = int(entry.args[1]) if entry.args[:1] == ["weight"] and len(entry.args) > 1 \
                 and entry.args[1].lstrip("-").isdigit() else None
-            weight = override or int_arg(defs[entry.keyword].child("weight"), 1)
+            defined = int_arg(defs[entry.keyword].child("weight"), 1)
+            weight = override or (1 if defined is None else defined)
             path = _file_of(defs[entry.keyword])
             if weight < 0 and path:
                 return path, weight

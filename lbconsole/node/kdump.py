@@ -17,6 +17,13 @@ import signal
 import stat
 import subprocess
 import time
+from typing import (
+    Any,
+    Dict,
+    List,
+    Optional,
+    Tuple,
+)
 
 from . import vrrp
 
@@ -39,7 +46,7 @@ class DumpError(Exception):
     pass
 
 
-def keepalived_pid():
+def keepalived_pid() -> int:
     """The PID of the running keepalived (its parent process), or raise NotRunning."""
     try:
         with open(PID_FILE, "r", encoding="ascii", errors="replace") as f:
@@ -61,11 +68,11 @@ def keepalived_pid():
     return pid
 
 
-def _safe_signal(num):
+def _safe_signal(num: int) -> bool:
     return num in _SAFE or signal.SIGRTMIN <= num <= signal.SIGRTMAX
 
 
-def _run_dir():
+def _run_dir() -> None:
     try:
         os.mkdir(RUN_DIR, 0o700)
     except FileExistsError:
@@ -77,7 +84,7 @@ def _run_dir():
         os.chmod(RUN_DIR, 0o700)
 
 
-def _load_cache():
+def _load_cache() -> Dict[str, Any]:
     try:
         with open(CACHE_FILE, "r", encoding="utf-8") as f:
             doc = json.load(f)
@@ -86,7 +93,7 @@ def _load_cache():
         return {}
 
 
-def _save_cache(doc):
+def _save_cache(doc: Dict[str, Any]) -> None:
     tmp = f"{CACHE_FILE}.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -94,14 +101,14 @@ def _save_cache(doc):
     os.rename(tmp, CACHE_FILE)
 
 
-def _binary(pid):
+def _binary(pid: int) -> Tuple[str, str]:
     exe = os.readlink(f"/proc/{pid}/exe")
     if exe.endswith(" (deleted)"):  # upgraded under a running keepalived: ask the new binary
         exe = exe[:-10]
     return exe, f"{exe}:{os.stat(exe).st_mtime_ns}:{pid}"
 
 
-def _signum(exe, kind):
+def _signum(exe: str, kind: str) -> Optional[int]:
     """keepalived's signal number for a dump kind, or None (that build has no such dump)."""
     try:
         proc = subprocess.Popen([exe, "--signum=" + kind], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -115,7 +122,7 @@ def _signum(exe, kind):
     return int(text)
 
 
-def _tmpdir(pid):
+def _tmpdir(pid: int) -> str:
     """Where keepalived writes its dumps: its own $TMPDIR, else /tmp."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as f:
@@ -127,11 +134,11 @@ def _tmpdir(pid):
     return "/tmp"
 
 
-def _alive(pid):
+def _alive(pid: int) -> bool:
     return os.path.exists(f"/proc/{pid}")
 
 
-def _wait_dump(path, kind, pid):
+def _wait_dump(path: str, kind: str, pid: int) -> str:
     """The dump's text once complete (JSON: parses; data: non-empty, size stable)."""
     deadline, last, pause = time.monotonic() + WAIT_S, -1, 0.001
     while time.monotonic() < deadline:
@@ -158,10 +165,11 @@ def _wait_dump(path, kind, pid):
     raise DumpError(f"keepalived wrote no complete {kind} dump in {WAIT_S:g} s")
 
 
-def _dump(pid, cache):
+def _dump(pid: int, cache: Dict[str, Any]) -> Tuple[str, str, Optional[str]]:
     """(kind, redacted text, warning) from a new dump; updates cache["signums"]."""
     exe, key = _binary(pid)
-    signums = cache.get("signums") if isinstance(cache.get("signums"), dict) else {}
+    raw = cache.get("signums")
+    signums: Dict[str, Any] = raw if isinstance(raw, dict) else {}
     known = signums.get(key)
     if not isinstance(known, dict):
         known = {"JSON": _signum(exe, "JSON"), "DATA": _signum(exe, "DATA")}
@@ -190,13 +198,13 @@ def _dump(pid, cache):
     raise DumpError(warning or "keepalived gave no dump")
 
 
-def _fingerprint(addresses):
+def _fingerprint(addresses: Optional[List[Dict[str, Any]]]) -> Optional[List[str]]:
     if addresses is None:
         return None
     return sorted("{} {}".format(a.get("interface"), a.get("address")) for a in addresses)
 
 
-def read(max_age=1.0, addresses=None):
+def read(max_age: float = 1.0, addresses: Optional[List[Dict[str, Any]]] = None) -> Tuple[List[Dict[str, Any]], Optional[str]]:
     """(instances, warning or None). Raises NotRunning, DumpError, or vrrp.VrrpError.
 
     `addresses`: the node's addresses as just read. A cached dump taken while they were different

@@ -4,6 +4,12 @@ and the ipvsadm arguments that name them. Anything else is a bad request."""
 
 import ipaddress
 import re
+from typing import (
+    Any,
+    List,
+    Optional,
+    Tuple,
+)
 
 from .protocol import BAD_REQUEST, NodeError
 
@@ -11,11 +17,11 @@ _HOSTPORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<v4>[^:\[\]]+)):(?P<port>\d{1
 _FLAG = {"TCP": "-t", "UDP": "-u", "SCTP": "--sctp-service"}
 
 
-def join_host_port(host, port):
+def join_host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _host_port(text, what):
+def _host_port(text: Any, what: str) -> Tuple[str, int, str]:
     m = _HOSTPORT.match(text) if isinstance(text, str) else None
     if not m:
         raise NodeError(BAD_REQUEST, f"{what} {str(text)[:80]!r}: expected IP:PORT")
@@ -30,24 +36,24 @@ def _host_port(text, what):
 
 
 class Service:
-    def __init__(self, protocol, address=None, port=None, fwmark=None, family="inet"):
+    def __init__(self, protocol: str, address: Optional[str] = None, port: Optional[int] = None, fwmark: Optional[int] = None, family: str = "inet") -> None:
         self.protocol, self.address, self.port, self.fwmark, self.family = protocol, address, port, fwmark, family
 
     @property
-    def key(self):
+    def key(self) -> str:
         if self.protocol == "FWM":
             return f"fwm:{self.fwmark}" + (":6" if self.family == "inet6" else "")
-        hp = join_host_port(self.address, self.port)
+        hp = join_host_port(self.address or "", self.port or 0)
         return hp if self.protocol == "TCP" else f"{self.protocol.lower()}:{hp}"
 
-    def ipvsadm_args(self):
+    def ipvsadm_args(self) -> List[str]:
         """["-t", "10.0.0.1:80"] as ipvsadm takes it."""
         if self.protocol == "FWM":
             return ["-f", str(self.fwmark)] + (["-6"] if self.family == "inet6" else [])
-        return [_FLAG[self.protocol], join_host_port(self.address, self.port)]
+        return [_FLAG[self.protocol], join_host_port(self.address or "", self.port or 0)]
 
 
-def parse_service(text):
+def parse_service(text: Any) -> Service:
     if not isinstance(text, str) or len(text) > 100:
         raise NodeError(BAD_REQUEST, "service must be a string such as 10.0.0.1:80, udp:..., fwm:MARK")
     spec = text.strip()
@@ -65,12 +71,12 @@ def parse_service(text):
     return Service(protocol, address, port, family=family)
 
 
-def parse_real_server(text):
+def parse_real_server(text: Any) -> str:
     address, port, _ = _host_port(text, "real server")
     return join_host_port(address, port)
 
 
-def parse_real_servers(value):
+def parse_real_servers(value: Any) -> List[str]:
     if not isinstance(value, list) or not value or len(value) > 1000:
         raise NodeError(BAD_REQUEST, "real_servers must be a non-empty list of IP:PORT")
     out = []

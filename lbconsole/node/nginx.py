@@ -9,6 +9,10 @@ never data. Only http and https URLs: urllib would read file:// as root.
 import re
 import urllib.error
 import urllib.request
+from typing import (
+    Any,
+    Dict,
+)
 
 from .protocol import quote
 
@@ -29,18 +33,18 @@ class NginxError(Exception):
     pass
 
 
-def parse_stub_status(text):
+def parse_stub_status(text: str) -> Dict[str, Any]:
     """The nginx object of `status --json` (rates 0: the console computes them from two samples)."""
     m = _STUB.match(text.lstrip("\r\n"))
     if not m:
         first = text.strip().split("\n", 1)[0] if text.strip() else ""
         raise NginxError(f"not an nginx stub_status page: {quote(first)}")
-    out = dict(zip(_FIELDS, map(int, m.groups())))
+    out: Dict[str, Any] = dict(zip(_FIELDS, map(int, m.groups())))
     out.update(requests_per_s=0.0, conns_per_s=0.0)
     return out
 
 
-def fetch(url, timeout=TIMEOUT_S):
+def fetch(url: Any, timeout: float = TIMEOUT_S) -> Dict[str, Any]:
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         raise NginxError(f"nginx_status_url must be an http:// or https:// URL, got {quote(str(url))}")
     try:

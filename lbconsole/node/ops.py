@@ -11,6 +11,11 @@ import fcntl
 import hashlib
 import os
 import time
+from typing import (
+    Any,
+    Callable,
+    Dict,
+)
 
 from . import records
 from .protocol import BAD_REQUEST, FAILED, REFUSED, NodeError
@@ -20,7 +25,7 @@ LOCK_FILE = "/run/lbconsole/actions.lock"
 KEEP_S = 7 * 24 * 3600
 
 
-def check_args(args):
+def check_args(args: Dict[str, Any]) -> str:
     op_id, by = args.get("op_id"), args.get("by")
     if not isinstance(op_id, str) or not 1 <= len(op_id) <= 200:
         raise NodeError(BAD_REQUEST, "a mutating verb needs an op_id (a string of 1 to 200 characters)")
@@ -29,11 +34,11 @@ def check_args(args):
     return op_id
 
 
-def _path(op_id):
+def _path(op_id: str) -> str:
     return "{}/{}.json".format(OPS_DIR, hashlib.sha256(op_id.encode("utf-8", "surrogatepass")).hexdigest())
 
 
-def _prune(now):
+def _prune(now: float) -> None:
     try:
         names = os.listdir(OPS_DIR)
     except OSError:
@@ -48,17 +53,16 @@ def _prune(now):
 
 
 class _Lock:
-    def __enter__(self):
+    def __enter__(self) -> None:
         os.makedirs(os.path.dirname(LOCK_FILE), mode=0o700, exist_ok=True)
         self.fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         os.close(self.fd)
 
 
-def run(verb, args, apply):
+def run(verb: str, args: Dict[str, Any], apply: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
     """apply() -> result dict, or raises NodeError. Returns the result with "replayed"."""
     op_id = check_args(args)
     with _Lock():

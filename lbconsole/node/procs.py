@@ -1,6 +1,10 @@
 """The few programs an action starts, as argv lists: no shell, a fixed PATH and locale."""
 
 import subprocess
+from typing import (
+    List,
+    Tuple,
+)
 
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 
@@ -9,7 +13,7 @@ class Missing(Exception):
     pass
 
 
-def run(argv, timeout=30.0):
+def run(argv: List[str], timeout: float = 30.0) -> Tuple[int, str]:
     """(exit status, stdout + stderr as text). Raises Missing when the program is not there."""
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -15,6 +15,11 @@ import io
 import os
 import threading
 import zipfile
+from typing import (
+    Dict,
+    List,
+    Tuple,
+)
 
 INSTALL_DIR = "/usr/local/lib/lbconsole"
 INSTALL_PATH = INSTALL_DIR + "/lbconsole-node"
@@ -27,10 +32,10 @@ sys.exit(main(sys.argv[1:], program_path=sys.argv[0]))
 """
 _ROOT_INIT = b'"""lbconsole, as shipped to a node: only its node package."""\n'
 _lock = threading.Lock()
-_cache = {}
+_cache: "Dict[str, bytes]" = {}
 
 
-def _sources():
+def _sources() -> List[Tuple[str, bytes]]:
     """(archive name, bytes) of every module of this package, sorted."""
     out = []
     for name in sorted(os.listdir(_PACKAGE_DIR)):
@@ -40,7 +45,7 @@ def _sources():
     return out
 
 
-def _entry(name, data, archive):
+def _entry(name: str, data: bytes, archive: zipfile.ZipFile) -> None:
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
     info.external_attr = 0o100644 << 16
     info.create_system = 3
@@ -48,7 +53,7 @@ def _entry(name, data, archive):
     archive.writestr(info, data)
 
 
-def program_bytes():
+def program_bytes() -> bytes:
     """The installable program (bytes)."""
     with _lock:
         if "bytes" not in _cache:
@@ -63,16 +68,16 @@ def program_bytes():
         return _cache["bytes"]
 
 
-def code_sha256():
+def code_sha256() -> str:
     return hashlib.sha256(program_bytes()).hexdigest()
 
 
-def bootstrap_payload():
+def bootstrap_payload() -> bytes:
     """What the console writes on the session's stdin before any request."""
     return program_bytes()
 
 
-def bootstrap_argv(read_only=False, python="python3"):
+def bootstrap_argv(read_only: bool = False, python: str = "python3") -> List[str]:
     """The command line that runs the payload from stdin, in memory. One line of Python with
     the payload's length and sha256 in it; quote it for the remote shell as any argument."""
     data = program_bytes()

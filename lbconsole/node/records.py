@@ -11,25 +11,31 @@ Writes go to a temporary file first and are renamed into place: a reader never s
 import json
 import os
 import re
+from typing import (
+    Any,
+    Dict,
+    List,
+    Optional,
+)
 
 STATE_DIR = "/var/lib/lbconsole"
 DRAIN_DIR = STATE_DIR + "/drain"
 FORCED_DIR = STATE_DIR + "/forced"
 
 
-def slug(key):
+def slug(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]", "_", key)
 
 
-def drain_path(service_key, rs_key):
+def drain_path(service_key: str, rs_key: str) -> str:
     return f"{DRAIN_DIR}/{slug(service_key)}_{slug(rs_key)}.json"
 
 
-def forced_path(instance):
+def forced_path(instance: str) -> str:
     return "{}/{}.json".format(FORCED_DIR, re.sub(r"[^A-Za-z0-9._-]", "_", instance))
 
 
-def read_dir(path, warnings):
+def read_dir(path: str, warnings: List[str]) -> List[Dict[str, Any]]:
     """Every record of a directory, sorted by file name; an unreadable one becomes a warning."""
     try:
         names = sorted(n for n in os.listdir(path) if n.endswith(".json"))
@@ -46,7 +52,7 @@ def read_dir(path, warnings):
     return out
 
 
-def read_one(path, warnings=None):
+def read_one(path: str, warnings: Optional[List[str]] = None) -> Optional[Dict[str, Any]]:
     try:
         with open(path, "r", encoding="utf-8", errors="replace") as f:
             text = f.read()
@@ -69,7 +75,7 @@ def read_one(path, warnings=None):
     return rec
 
 
-def write(path, record):
+def write(path: str, record: Dict[str, Any]) -> None:
     """Atomically (temporary file, fsync, rename); the directory is made root-only if new."""
     d = os.path.dirname(path)
     os.makedirs(d, mode=0o755, exist_ok=True)
@@ -83,7 +89,7 @@ def write(path, record):
     os.rename(tmp, path)
 
 
-def remove(path):
+def remove(path: str) -> bool:
     try:
         os.unlink(path)
         return True

@@ -7,6 +7,11 @@ the workers are read from /proc, the error log's path from `nginx -T`."""
 import os
 import re
 import time
+from typing import (
+    Any,
+    Dict,
+    List,
+)
 
 from . import procs
 from .protocol import REFUSED, UNAVAILABLE, NodeError
@@ -17,7 +22,7 @@ WORKERS_WAIT_S = 5.0
 _BAD = re.compile(r"\[(emerg|alert)\]")
 
 
-def _master():
+def _master() -> int:
     try:
         with open(PID_FILE, "r", encoding="ascii", errors="replace") as f:
             text = f.read().strip()
@@ -28,7 +33,7 @@ def _master():
     return int(text)
 
 
-def workers(master):
+def workers(master: int) -> List[int]:
     """The PIDs whose parent is master, from /proc (no `ps`)."""
     out = []
     for name in os.listdir("/proc"):
@@ -45,7 +50,7 @@ def workers(master):
     return sorted(out)
 
 
-def error_log(dump):
+def error_log(dump: str) -> str:
     """The first absolute error_log of `nginx -T`, else Debian's default."""
     for line in dump.split("\n"):
         words = line.strip().rstrip(";").split()
@@ -54,14 +59,14 @@ def error_log(dump):
     return DEFAULT_ERROR_LOG
 
 
-def _size(path):
+def _size(path: str) -> int:
     try:
         return os.stat(path).st_size
     except OSError:
         return 0
 
 
-def _new_lines(path, offset):
+def _new_lines(path: str, offset: int) -> List[str]:
     try:
         with open(path, "rb") as f:
             f.seek(offset)
@@ -70,7 +75,7 @@ def _new_lines(path, offset):
         return []
 
 
-def reload(agent, args):
+def reload(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
     try:
         rc, out = procs.run(["nginx", "-t"])
     except procs.Missing as exc:
@@ -80,13 +85,15 @@ def reload(agent, args):
     master = _master()
     _, dump = procs.run(["nginx", "-T"])
     log = error_log(dump)
-    before = {"master_pid": master, "worker_pids": workers(master)}
+    workers_before = workers(master)
+    before = {"master_pid": master, "worker_pids": workers_before}
     offset = _size(log)
     rc, out = procs.run(["nginx", "-s", "reload"])
     deadline = time.monotonic() + WORKERS_WAIT_S
-    new = []
+    new: List[int] = []
+    old = set(workers_before)
     while rc == 0 and time.monotonic() < deadline:
-        new = [w for w in workers(master) if w not in before["worker_pids"]]
+        new = [w for w in workers(master) if w not in old]
         if new:
             break
         time.sleep(0.05)

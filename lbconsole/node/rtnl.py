@@ -5,6 +5,13 @@ lists, without starting it) and the RTMGRP_IPV4_IFADDR / RTMGRP_IPV6_IFADDR even
 import errno
 import socket
 import struct
+from typing import (
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+)
 
 NETLINK_ROUTE = 0
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
@@ -21,20 +28,20 @@ class RtnlError(OSError):
     pass
 
 
-def _open(groups=0):
+def _open(groups: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE)
     sock.bind((0, groups))
     return sock
 
 
-def _names():
+def _names() -> Dict[int, str]:
     try:
         return dict(socket.if_nameindex())
     except OSError:
         return {}
 
 
-def parse_addr(data, pos, size, names):
+def parse_addr(data: bytes, pos: int, size: int, names: Dict[int, str]) -> Optional[Tuple[int, Dict[str, str]]]:
     """(ifindex, {"interface", "address", "family"}) of one RTM_NEWADDR/DELADDR message, or None
     for a family other than IPv4/IPv6."""
     family, _plen, _flags, _scope, index = _IFA.unpack_from(data, pos + 16)
@@ -57,7 +64,7 @@ def parse_addr(data, pos, size, names):
     return index, {"interface": name, "address": socket.inet_ntop(family, raw), "family": _FAMILY[family]}
 
 
-def _messages(data):
+def _messages(data: bytes) -> Iterator[Tuple[int, int, int]]:
     pos = 0
     while pos + 16 <= len(data):
         size, typ = _HDR.unpack_from(data, pos)[:2]
@@ -67,11 +74,11 @@ def _messages(data):
         pos += (size + 3) & ~3
 
 
-def addresses():
+def addresses() -> List[Dict[str, str]]:
     """Every IPv4/IPv6 address of every interface (lo included), by interface index, as
     `ip -j addr` lists them."""
     names = _names()
-    found = []
+    found: List[Tuple[int, Dict[str, str]]] = []
     with _open() as sock:
         sock.settimeout(5)
         req = _HDR.pack(_HDR.size + _IFA.size, RTM_GETADDR, 0x301, 1, 0) + _IFA.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
@@ -94,14 +101,14 @@ def addresses():
 class AddrMonitor:
     """A socket subscribed to address events; read() returns [(action, entry)] as they come."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.sock = _open(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
 
-    def fileno(self):
+    def fileno(self) -> int:
         return self.sock.fileno()
 
-    def read(self):
+    def read(self) -> List[Tuple[str, Optional[Dict[str, str]]]]:
         """The events of one datagram (blocking). ENOBUFS (the kernel dropped events while we
         were slow) is reported as [("overrun", None)]: the reader should re-read the table."""
         try:
@@ -110,7 +117,8 @@ class AddrMonitor:
             if exc.errno == errno.ENOBUFS:
                 return [("overrun", None)]
             raise
-        out, names = [], None
+        out: List[Tuple[str, Optional[Dict[str, str]]]] = []
+        names: Optional[Dict[int, str]] = None
         for pos, size, typ in _messages(data):
             if typ not in (RTM_NEWADDR, RTM_DELADDR):
                 continue
@@ -121,5 +129,5 @@ class AddrMonitor:
                 out.append(("add" if typ == RTM_NEWADDR else "del", item[1]))
         return out
 
-    def close(self):
+    def close(self) -> None:
         self.sock.close()

@@ -10,6 +10,15 @@ import queue
 import sys
 import threading
 import time
+from typing import (
+    Any,
+    BinaryIO,
+    Callable,
+    Dict,
+    List,
+    Optional,
+    Tuple,
+)
 
 from .protocol import BAD_REQUEST, MAX_LINE, NodeError, decode, encode, error
 
@@ -18,12 +27,12 @@ DRAIN_ON_EOF_S = 60.0  # an action already applying finishes (and is recorded) a
 
 
 class Writer:
-    def __init__(self, stream):
+    def __init__(self, stream: BinaryIO) -> None:
         self.stream = stream
         self.lock = threading.Lock()
         self.broken = threading.Event()
 
-    def send(self, message):
+    def send(self, message: Dict[str, Any]) -> None:
         data = encode(message)
         with self.lock:
             if self.broken.is_set():
@@ -40,14 +49,14 @@ class Pool:
     creates no thread (and no task ID: /proc/loadavg's last PID stays put, which is how the
     "0 processes per poll" goal is counted)."""
 
-    def __init__(self, size):
+    def __init__(self, size: int) -> None:
         self.size = size
-        self.jobs = queue.Queue()
+        self.jobs: queue.Queue[Optional[Tuple[Callable[..., None], Tuple[Any, ...]]]] = queue.Queue()
         self.lock = threading.Lock()
-        self.threads = []
+        self.threads: List[threading.Thread] = []
         self.idle = 0
 
-    def submit(self, fn, *args):
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
         with self.lock:
             if self.idle == 0 and len(self.threads) < self.size:
                 t = threading.Thread(target=self._work, name="request", daemon=True)
@@ -57,7 +66,7 @@ class Pool:
                 self.idle -= 1
         self.jobs.put((fn, args))
 
-    def _work(self):
+    def _work(self) -> None:
         while True:
             job = self.jobs.get()
             if job is None:
@@ -69,7 +78,7 @@ class Pool:
                 with self.lock:
                     self.idle += 1
 
-    def close(self, timeout):
+    def close(self, timeout: float) -> None:
         for _ in self.threads:
             self.jobs.put(None)
         deadline = time.monotonic() + timeout
@@ -77,7 +86,7 @@ class Pool:
             t.join(max(0.0, deadline - time.monotonic()))
 
 
-def serve(agent, stdin=None, stdout=None):
+def serve(agent: Any, stdin: Optional[BinaryIO] = None, stdout: Optional[BinaryIO] = None) -> int:
     """Serve until stdin ends (the session closed) or stdout breaks. Returns the exit status."""
     if stdout is None:
         stdout = sys.stdout.buffer

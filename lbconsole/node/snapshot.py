@@ -7,6 +7,12 @@ signal, not a process; only the first lookup of keepalived's signal numbers star
 """
 
 import time
+from typing import (
+    Any,
+    Dict,
+    List,
+    Tuple,
+)
 
 from . import host, ipvs, kdump, nginx, records, rtnl, vrrp
 from .protocol import BAD_REQUEST, NodeError
@@ -16,11 +22,11 @@ DEFAULT_DUMP_MAX_AGE = 1.0
 ROLES = ("director", "nginx", "backend")
 
 
-def join_host_port(host_, port):
+def join_host_port(host_: str, port: int) -> str:
     return f"[{host_}]:{port}" if ":" in host_ else f"{host_}:{port}"
 
 
-def service_key(svc):
+def service_key(svc: Dict[str, Any]) -> str:
     """The CLI's SERVICE spelling: VIP:PORT, udp:VIP:PORT, sctp:VIP:PORT, fwm:MARK[:6]."""
     if svc["protocol"] == "FWM":
         return "fwm:{}".format(svc["fwmark"]) + (":6" if svc["family"] == "inet6" else "")
@@ -28,7 +34,7 @@ def service_key(svc):
     return hp if svc["protocol"] == "TCP" else "{}:{}".format(svc["protocol"].lower(), hp)
 
 
-def parse_args(args):
+def parse_args(args: Dict[str, Any]) -> Tuple[List[str], str, float]:
     roles = args.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise NodeError(BAD_REQUEST, "roles must be a list of strings")
@@ -41,7 +47,7 @@ def parse_args(args):
     return roles, url, float(age)
 
 
-def _attach_drains(services, drains):
+def _attach_drains(services: List[Dict[str, Any]], drains: List[Dict[str, Any]]) -> None:
     by_key = {}
     for rec in drains:
         try:
@@ -60,11 +66,13 @@ def _attach_drains(services, drains):
                 rs["drain"] = d
 
 
-def take(args, state):
+def take(args: Dict[str, Any], state: Dict[str, Any]) -> Dict[str, Any]:
     """state: a dict the Agent keeps between calls (the last CPU sample)."""
     roles, url, max_age = parse_args(args)
-    warnings, errors = [], {}
-    out = {"sampled_at": time.time(), "ipvs": [], "vrrp": None, "keepalived_running": None, "nginx": None,
+    warnings: List[str] = []
+    errors: Dict[str, str] = {}
+    out: Dict[str, Any] = {"sampled_at": time.time(),
+           "ipvs": [], "vrrp": None, "keepalived_running": None, "nginx": None,
            "host_stats": None, "addresses": [], "drains": [], "forced": [], "warnings": warnings, "errors": errors}
     try:
         stats = host.collect(state.get("cpu"))

@@ -9,6 +9,12 @@ of `status --json`.
 
 import json
 import re
+from typing import (
+    Any,
+    Dict,
+    List,
+    Optional,
+)
 
 from .protocol import quote
 
@@ -26,13 +32,13 @@ class VrrpError(ValueError):
     pass
 
 
-def redact(text):
+def redact(text: str) -> str:
     """`text` (a keepalived JSON, data or stats dump, or its config) without any password."""
     text = _JSON_AUTH.sub(lambda m: m.group(1) + REDACTED + '"', text)
     return _PASSWORD_LINE.sub(lambda m: m.group(1) + " " + REDACTED, text)
 
 
-def _vip(entry, where):
+def _vip(entry: Any, where: str) -> str:
     if not isinstance(entry, str) or not entry.split():
         raise VrrpError(f"{where}: expected a VIP string, got {quote(repr(entry))}")
     return entry.split()[0].partition("/")[0]
@@ -41,7 +47,7 @@ def _vip(entry, where):
 _MISSING = object()
 
 
-def _get(obj, key, kind, where, default=_MISSING):
+def _get(obj: Dict[str, Any], key: str, kind: Any, where: str, default: Any = _MISSING) -> Any:
     if key not in obj:
         if default is _MISSING:
             raise VrrpError(f"{where}: no field {key!r}")
@@ -52,7 +58,7 @@ def _get(obj, key, kind, where, default=_MISSING):
     return value
 
 
-def parse_json(text):
+def parse_json(text: str) -> List[Dict[str, Any]]:
     """Instances from keepalived.json: json_version 1 (a list of {"data", "stats"}) or 2
     (keepalived >= 2.2.8: {"vrrp": [...]})."""
     source = "keepalived.json"
@@ -97,7 +103,7 @@ _DATA_FIELDS = {"State": "state", "Virtual Router ID": "vrid", "Priority": "prio
                 "Last transition": "last_transition"}
 
 
-def _data_value(key, value, line):
+def _data_value(key: str, value: str, line: int) -> Any:
     try:
         if key == "state":
             return _TEXT_STATES[value]
@@ -110,9 +116,11 @@ def _data_value(key, value, line):
     return value
 
 
-def parse_data(text):
+def parse_data(text: str) -> List[Dict[str, Any]]:
     """Instances from keepalived.data (2.2.x "Virtual IP (N):", 2.0.x "Virtual IP = N")."""
-    found, cur, in_vips = [], None, False
+    found: List[Dict[str, Any]] = []
+    cur: Optional[Dict[str, Any]] = None
+    in_vips = False
     for no, raw in enumerate(text.split("\n"), start=1):
         line = raw.rstrip()
         if line.startswith("------<"):

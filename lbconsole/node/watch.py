@@ -12,6 +12,13 @@ import sys
 import threading
 import time
 import traceback
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Optional,
+)
 
 from . import kdump, rtnl
 
@@ -19,28 +26,28 @@ CHECK_S = 0.2
 
 
 class Watcher:
-    def __init__(self, emit, args):
+    def __init__(self, emit: Callable[..., None], args: Dict[str, Any]) -> None:
         self.emit = emit
         self.stopping = threading.Event()
-        self.threads = []
+        self.threads: List[threading.Thread] = []
         fifo = args.get("notify_fifo")
         self.fifo = fifo if isinstance(fifo, str) and fifo.startswith("/") else None
         self._sources = ["addr", "keepalived"] + (["vrrp"] if self.fifo else [])
 
-    def sources(self):
+    def sources(self) -> List[str]:
         return list(self._sources)
 
-    def start(self):
+    def start(self) -> None:
         runs = [self._addr, self._keepalived] + ([self._fifo] if self.fifo else [])
         for run in runs:
             t = threading.Thread(target=self._guard, args=(run,), name="watch-" + run.__name__, daemon=True)
             t.start()
             self.threads.append(t)
 
-    def stop(self):
+    def stop(self) -> None:
         self.stopping.set()
 
-    def _guard(self, run):
+    def _guard(self, run: Callable[[], None]) -> None:
         """A source that fails says so in an event and retries after a pause, until stopped."""
         while not self.stopping.is_set():
             try:
@@ -51,7 +58,7 @@ class Watcher:
                 self.emit("watch_error", {"source": run.__name__.strip("_"), "message": str(exc)[:300]})
                 self.stopping.wait(2.0)
 
-    def _addr(self):
+    def _addr(self) -> None:
         mon = rtnl.AddrMonitor()
         try:
             while not self.stopping.is_set():
@@ -60,7 +67,7 @@ class Watcher:
                     continue
                 at = time.time()
                 for action, entry in mon.read():
-                    if action == "overrun":  # events were lost: the console should take a snapshot
+                    if action == "overrun" or entry is None:  # events were lost: the console should take a snapshot
                         self.emit("resync", {"source": "addr"}, at)
                     else:
                         data = dict(entry)
@@ -69,7 +76,7 @@ class Watcher:
         finally:
             mon.close()
 
-    def _keepalived(self):
+    def _keepalived(self) -> None:
         last = _keepalived_state()
         while not self.stopping.wait(CHECK_S):
             now = _keepalived_state()
@@ -77,12 +84,13 @@ class Watcher:
                 self.emit("keepalived", {"running": now is not None, "pid": now})
                 last = now
 
-    def _fifo(self):
+    def _fifo(self) -> None:
         # O_RDWR: opening never blocks for a writer, and EOF never comes when keepalived restarts.
-        st = os.stat(self.fifo)
+        path = self.fifo or ""
+        st = os.stat(path)
         if not stat.S_ISFIFO(st.st_mode):
-            raise OSError(f"{self.fifo} is not a FIFO")
-        fd = os.open(self.fifo, os.O_RDWR | os.O_NONBLOCK)
+            raise OSError(f"{path} is not a FIFO")
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
         buf = b""
         try:
             while not self.stopping.is_set():
@@ -105,14 +113,14 @@ class Watcher:
             os.close(fd)
 
 
-def _keepalived_state():
+def _keepalived_state() -> Optional[int]:
     try:
         return kdump.keepalived_pid()
     except kdump.NotRunning:
         return None
 
 
-def parse_notify(line):
+def parse_notify(line: str) -> Optional[Dict[str, Any]]:
     """`INSTANCE "VI_1" MASTER 150` -> {"instance", "state", "priority"}; other lines None."""
     parts = line.strip().split()
     if len(parts) < 3 or parts[0] != "INSTANCE" or not (parts[1].startswith('"') and parts[1].endswith('"')):
