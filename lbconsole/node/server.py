@@ -10,6 +10,7 @@ import queue
 import sys
 import threading
 import time
+import traceback
 from typing import (
     Any,
     BinaryIO,
@@ -20,7 +21,7 @@ from typing import (
     Tuple,
 )
 
-from .protocol import BAD_REQUEST, MAX_LINE, NodeError, decode, encode, error
+from .protocol import BAD_REQUEST, INTERNAL, MAX_LINE, NodeError, decode, encode, error
 
 MAX_INFLIGHT = 16
 DRAIN_ON_EOF_S = 60.0  # an action already applying finishes (and is recorded) after the console left
@@ -33,7 +34,11 @@ class Writer:
         self.broken = threading.Event()
 
     def send(self, message: Dict[str, Any]) -> None:
-        data = encode(message)
+        try:
+            data = encode(message)
+        except (TypeError, ValueError) as exc:  # a NaN or a non-JSON value: a bug, said as such
+            traceback.print_exc(file=sys.stderr)
+            data = encode(error(message.get("id"), INTERNAL, f"the answer could not be encoded: {exc}"[:300]))
         with self.lock:
             if self.broken.is_set():
                 return
@@ -74,6 +79,8 @@ class Pool:
             fn, args = job
             try:
                 fn(*args)
+            except Exception:  # noqa: BLE001 - the worker must survive a bug in one request
+                traceback.print_exc(file=sys.stderr)
             finally:
                 with self.lock:
                     self.idle += 1

@@ -85,3 +85,16 @@ def test_eof_ends_the_agent(program_file, sessions):
     sessions.append(s)
     assert s.request("hello")["ok"]
     assert s.close() == 0
+
+
+def test_an_answer_that_cannot_be_encoded_is_an_internal_error():
+    import io
+
+    from lbconsole.node.server import Writer
+
+    buf = io.BytesIO()
+    w = Writer(buf)
+    w.send({"id": 3, "ok": True, "result": {"load": float("nan")}})
+    msg = json.loads(buf.getvalue())
+    assert msg["id"] == 3 and msg["error"]["code"] == "internal"
+    assert "could not be encoded" in msg["error"]["message"]
