@@ -163,7 +163,8 @@ class AgentSession:
             up.cancel()
             down.cancel()
         if not self.is_up:
-            raise TransportError(self.last_error or f"{self.describe}: no session within {self.connect_timeout:g} s")
+            why = f"{self.describe}: timed out opening the session ({self.connect_timeout:g} s)"
+            raise TransportError(self.last_error or why)
 
     async def _send(self, pending: _Pending) -> None:
         channel = self._channel
@@ -194,7 +195,7 @@ class AgentSession:
             try:
                 channel = await asyncio.wait_for(self._opener(), self.connect_timeout)
             except TimeoutError:
-                self._fail(f"{self.describe}: no session within {self.connect_timeout:g} s (connect_timeout)")
+                self._fail(f"{self.describe}: timed out opening the session ({self.connect_timeout:g} s, connect_timeout)")
                 continue
             except TransportError as exc:
                 self._fail(str(exc))
