@@ -45,7 +45,9 @@ def _state(name: str) -> Dict[str, Any]:
     try:
         instances, _ = kdump.read(0)
     except (kdump.NotRunning, kdump.DumpError, vrrp.VrrpError, OSError) as exc:
-        raise NodeError(FAILED, f"cannot read keepalived's state: {exc}")
+        # A keepalived just started may not answer yet: "unknown", never an exception mid-action.
+        return {"state": "unknown", "priority": None, "effective_priority": None, "vips": [],
+                "keepalived_pid": pid, "error": f"cannot read keepalived's state: {exc}"}
     inst = next((i for i in instances if i["instance"] == name), None)
     if inst is None:
         return {"state": "absent", "priority": None, "effective_priority": None, "vips": [], "keepalived_pid": pid}
@@ -109,6 +111,8 @@ def failover(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
     before = _state(name)
     if before["keepalived_pid"] is None:
         raise NodeError(REFUSED, "keepalived is not running here: nothing to step down")
+    if before.get("error"):
+        raise NodeError(REFUSED, before["error"] + "; nothing was touched")
     if before["state"] != "MASTER":
         raise NodeError(REFUSED, "this node is not MASTER of {} (it is {}): nothing was touched".format(
             name, before["state"]))
@@ -146,6 +150,10 @@ def failover(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
                   "left this node".format("systemctl" if systemd else "SIGTERM", why) if ok else
                   "keepalived stopped but this node still holds {}".format(", ".join(_holds(before["vips"]))))
     return {"before": before, "after": after, "verified": bool(ok), "detail": detail, "mode": rec["mode"]}
+
+
+def _restored(now: Dict[str, Any]) -> bool:
+    return now["priority"] is not None and now["effective_priority"] == now["priority"]
 
 
 def _lower(now: Dict[str, Any], before: Dict[str, Any]) -> bool:
@@ -202,7 +210,7 @@ def release(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
     if rec.get("mode") == "track_file" and isinstance(rec.get("track"), str):
         _write_track(rec["track"], "0")
         records.remove(path)
-        ok = _wait(lambda: _state(name)["effective_priority"] == _state(name)["priority"], VERIFY_S)
+        ok = _wait(lambda: _restored(_state(name)), VERIFY_S)
         how = "track file {} reset".format(rec["track"])
     else:
         how = "keepalived was running already"
