@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from lbconsole.actions.reload import parse_state
+from dataclasses import dataclass, field
+
 from lbconsole.lab import api
 from support.lab_actions import audit_lines, cli, reset_lab
 
@@ -16,10 +17,16 @@ pytestmark = pytest.mark.lab
 BROKEN = "/etc/nginx/conf.d/zz-lbconsole-test.conf"
 
 
-def nginx_state(web: str):
-    return parse_state(api.run(web, "echo master=$(cat /run/nginx.pid); "
-                                    "ps -o pid= --ppid $(cat /run/nginx.pid) | sed 's/^ */worker=/'",
-                               check=True).stdout)
+@dataclass
+class NginxState:
+    master: int
+    workers: set[int] = field(default_factory=set)
+
+
+def nginx_state(web: str) -> NginxState:
+    """nginx's master and workers, read on the node with ps (not the way the agent reads them)."""
+    out = api.run(web, "cat /run/nginx.pid; ps -o pid= --ppid $(cat /run/nginx.pid)", check=True).stdout.split()
+    return NginxState(int(out[0]), {int(p) for p in out[1:]})
 
 
 def serves(web: str) -> bool:
@@ -41,7 +48,8 @@ def test_broken_config_is_refused_and_nothing_is_touched(web3, tmp_path):
     api.run("web3", f"echo 'server {{ listen 81; this_is_not_a_directive; }}' > {BROKEN}", check=True)
     res = cli(web3, tmp_path, "reload", "web3", "--yes")
     assert res.returncode == 3, res.stdout + res.stderr
-    assert "nginx -t failed on web3" in res.stderr and "this_is_not_a_directive" in res.stderr
+    assert "reload on web3" in res.stderr and "nginx -t failed" in res.stderr
+    assert "this_is_not_a_directive" in res.stderr and "nothing was touched" in res.stderr
     assert nginx_state("web3") == before and serves("web3")
     api.run("web3", f"rm -f {BROKEN}", check=True)
     res = cli(web3, tmp_path, "reload", "web3", "--yes")
