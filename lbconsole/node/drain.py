@@ -3,10 +3,11 @@ recorded weight back. Check, apply, read back, all on the node.
 
 Drain: the record first (an existing one is kept: re-draining never loses the weight to
 restore), then the track file when keepalived.conf is prepared for it (keepalived then holds
-the weight at 0 itself), then `ipvsadm -e` with everything but the weight as it was (ipvsadm
-resets what it is not given). Undrain: the record goes first (a console polling in between must
-never see a drain whose weight is back: it would take it for a revert), then the track file is
-reset (keepalived restores the weight once its check passes: waited for) or the weight is set.
+the weight at 0 itself), then the weight over netlink (IPVS_CMD_SET_DEST, everything else as it
+was: the kernel takes the whole entry), read back over netlink: no process is started.
+Undrain: the record goes first (a console polling in between must never see a drain whose
+weight is back: it would take it for a revert), then the track file is reset (keepalived
+restores the weight once its check passes: waited for) or the weight is set.
 The last real server in service is refused unless "force". Ported from lbconsole/actions/
 drain*.py and ipvs_state.py.
 """
@@ -21,61 +22,31 @@ from typing import (
     Tuple,
 )
 
-from . import kconf, kdump, keys, procs, records
+from . import ipvs_edit, ipvs_netlink, kconf, kdump, keys, records
 from .ipvs import NOT_LOADED
 from .protocol import BAD_REQUEST, REFUSED, UNAVAILABLE, NodeError
 
 MAX_REASON = 1 << 20
 UNDRAIN_WAIT_S = 4.0
-_FORWARD = {"Route": "-g", "Masq": "-m", "Tunnel": "-i", "Local": "-g"}
 
 
-class Row:
-    __slots__ = ("active", "forward", "inactive", "l_thresh", "u_thresh", "weight")
-
-    def __init__(self, forward: str, weight: int, active: int, inactive: int) -> None:
-        self.forward, self.weight, self.active, self.inactive = forward, weight, active, inactive
-        self.u_thresh = self.l_thresh = 0
-
-    def edit(self, svc: keys.Service, key: str, weight: int) -> List[str]:
-        return ["ipvsadm", "-e"] + svc.ipvsadm_args() + ["-r", key, self.forward, "-w", str(weight),
-                                                         "-x", str(self.u_thresh), "-y", str(self.l_thresh)]
-
-
-def parse_rows(listing: str, thresholds: str = "") -> Dict[str, Row]:
-    """{real server key: Row} from `ipvsadm -Ln --exact` of one service and its --thresholds."""
-    rows = {}
-    for line in listing.splitlines():
-        parts = line.split()
-        if len(parts) == 6 and parts[0] == "->" and parts[2] in _FORWARD:
-            try:
-                rows[keys.parse_real_server(parts[1])] = Row(_FORWARD[parts[2]], int(parts[3]), int(parts[4]),
-                                                             int(parts[5]))
-            except (NodeError, ValueError):
-                continue
-    for line in thresholds.splitlines():
-        parts = line.split()
-        if len(parts) == 6 and parts[0] == "->":
-            try:
-                row = rows.get(keys.parse_real_server(parts[1]))
-                if row is not None:
-                    row.u_thresh, row.l_thresh = int(parts[2]), int(parts[3])
-            except (NodeError, ValueError):
-                continue
-    return rows
-
-
-def read_rows(svc: keys.Service) -> Dict[str, Row]:
+def read_rows(svc: keys.Service) -> Dict[str, ipvs_edit.Dest]:
+    """The service's real servers on this director, over netlink."""
     try:
-        rc, listing = procs.run(["ipvsadm", "-Ln", "--exact"] + svc.ipvsadm_args())
-    except procs.Missing as exc:
-        raise NodeError(UNAVAILABLE, f"{exc} (drain needs it on the director)")
-    if rc != 0:
-        if "Can't initialize ipvs" in listing or "Protocol not available" in listing:
-            raise NodeError(UNAVAILABLE, NOT_LOADED)
-        raise NodeError(REFUSED, f"this director has no service {svc.key}; nothing was touched")
-    _, thresholds = procs.run(["ipvsadm", "-Ln", "--exact", "--thresholds"] + svc.ipvsadm_args())
-    return parse_rows(listing, thresholds)
+        return ipvs_edit.read(svc)
+    except ipvs_edit.NoService:
+        raise NodeError(REFUSED, f"this director has no service {svc.key}; nothing was touched") from None
+    except ipvs_netlink.IPVSUnavailable as exc:
+        raise NodeError(UNAVAILABLE, NOT_LOADED if "not loaded" in str(exc) else str(exc)) from None
+
+
+def _set(svc: keys.Service, row: ipvs_edit.Dest, weight: int) -> Optional[str]:
+    """None, or what went wrong setting the weight."""
+    try:
+        ipvs_edit.set_weight(svc, row, weight)
+    except (ipvs_edit.NoService, ipvs_netlink.IPVSUnavailable, OSError) as exc:
+        return f"setting the weight of {row.key} to {weight}: {exc or type(exc).__name__}"
+    return None
 
 
 def _conf() -> Tuple[Optional[List[kconf.Stmt]], Optional[str]]:
@@ -95,7 +66,7 @@ def _targets(args: Dict[str, Any]) -> Tuple[keys.Service, List[str]]:
     return svc, keys.parse_real_servers(args.get("real_servers"))
 
 
-def _check_present(svc: keys.Service, wanted: List[str], rows: Dict[str, Row]) -> None:
+def _check_present(svc: keys.Service, wanted: List[str], rows: Dict[str, ipvs_edit.Dest]) -> None:
     missing = [k for k in wanted if k not in rows]
     if missing:
         raise NodeError(REFUSED, "no real server {} in service {} on this director (it has {}); nothing was "
@@ -132,9 +103,9 @@ def drain(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
         if track:
             _write_track(track, "1")
         how[key] = f"keepalived-safe (track file {track})" if track else f"set directly ({why})"
-        rc, out = procs.run(rows[key].edit(svc, key, 0))
-        if rc != 0:
-            problems.append(f"ipvsadm -e for {key}: {out.strip()[-500:]}")
+        failed = _set(svc, rows[key], 0)
+        if failed:
+            problems.append(failed)
     now = read_rows(svc)
     after = {k: now[k].weight if k in now else None for k in wanted}
     problems += [f"{k} has weight {w}" for k, w in after.items() if w != 0]
@@ -174,9 +145,9 @@ def undrain(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
             _write_track(track, "0")
             waits.append(key)
         else:
-            rc, out = procs.run(rows[key].edit(svc, key, weight))
-            if rc != 0:
-                problems.append(f"ipvsadm -e for {key}: {out.strip()[-500:]}")
+            failed = _set(svc, rows[key], weight)
+            if failed:
+                problems.append(failed)
         expect[key] = weight
     deadline = time.monotonic() + UNDRAIN_WAIT_S
     now = read_rows(svc)

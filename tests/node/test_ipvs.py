@@ -74,3 +74,34 @@ def test_proc_net_ip_vs_garbage():
 def test_without_ip_vs_the_error_says_so():
     with pytest.raises(ipvs.IPVSError, match="^the ip_vs kernel module is not loaded$"):
         ipvs.collect([])
+
+
+def test_drain_requests_name_the_service_as_the_proven_dump_requests_do():
+    from lbconsole.node import ipvs_edit
+    from lbconsole.node.keys import parse_service
+
+    family = 37
+    a4 = bytes([10, 99, 0, 100])
+    row = (2, 6, a4, bytes(12), (80).to_bytes(2, "big"), 0)
+    mine = ipvs_edit._message(family, ipvs_edit.GET_DEST, 0x301, ipvs_edit._service_attr(parse_service("10.99.0.100:80")))
+    assert mine == ipvs_netlink._request(family, ipvs_edit.GET_DEST, 1, row)
+    mark = ipvs_edit._message(family, ipvs_edit.GET_DEST, 0x301, ipvs_edit._service_attr(parse_service("fwm:10")))
+    assert mark == ipvs_netlink._request(family, ipvs_edit.GET_DEST, 1, (2, 0, bytes(4), bytes(12), bytes(2), 10))
+
+
+@pytest.mark.parametrize("name", ["lb1", "scratch"])
+def test_drain_reads_real_servers_as_the_decoder_does(name):
+    from lbconsole.node import ipvs_edit
+    from lbconsole.node.keys import parse_service
+    from lbconsole.node.snapshot import service_key
+
+    dumps = load_dumps(name)
+    table = ipvs_netlink.decode(dumps[0], dumps[1:])
+    assert table
+    for svc, dump in zip(table, dumps[1:]):
+        spec = parse_service(service_key(svc))
+        got = ipvs_edit.parse(ipvs_edit.split(dump), spec)
+        want = {f"{r['address']}:{r['port']}" if ":" not in r["address"] else f"[{r['address']}]:{r['port']}":
+                (ipvs_edit.FORWARD.index(r["forward"]), r["weight"], r["active_conns"], r["inactive_conns"])
+                for r in svc["real_servers"]}
+        assert {k: (d.forward, d.weight, d.active, d.inactive) for k, d in got.items()} == want
