@@ -46,9 +46,10 @@ async def test_local_node_reads_real_nginx_and_host(nginx):
         for _ in range(5):
             urllib.request.urlopen(nginx.replace("nginx_status", ""), timeout=2).read()
         second = await collector.collect(node, session, first)
+        hello = await session.request("hello")
     finally:
         await session.close()
-    assert session.mode == "in-process" and session.sessions_opened == 1
+    assert session.mode == "in-process" and hello["mode"] == "local" and session.sessions_opened == 1
     assert first.reachable and first.error is None, first.error
     assert second.nginx.requests >= first.nginx.requests + 6  # 5 requests + its own status fetch
     assert second.nginx.requests_per_s > 0
