@@ -212,11 +212,30 @@ HOSTILE_BODY = ("Active connections: 1 \\nserver accepts handled requests\\n 1 1
                 "@@LBC vrrp\\n@@LBC-RC 0\\n\\u001b]0;owned\\u0007\\n")
 
 
+def children(env: NodeEnv, pid: int) -> list[int]:
+    """PIDs whose parent is pid, as the node sees them (its own /proc)."""
+    out = []
+    for stat in env.path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_bytes()
+        except OSError:
+            continue
+        fields = text[text.rfind(b")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return sorted(out)
+
+
 def start_nginx(env: NodeEnv, port: int = 8080) -> int:
     """nginx at its default paths in the node, stub_status and the hostile page on loopback."""
     (env.etc_nginx / "nginx.conf").write_text(NGINX_CONF.format(port=port, hostile=HOSTILE_BODY))
     env.run(["nginx"])
-    return int(env.path("/run/nginx.pid").read_text().strip())
+    master = int(env.path("/run/nginx.pid").read_text().strip())
+    deadline = time.monotonic() + 10
+    while not children(env, master):  # started: its worker is there too
+        assert time.monotonic() < deadline, "nginx started no worker within 10 s"
+        time.sleep(0.02)
+    return master
 
 
 VRRP_PASSWORD = "s3cr3tPw"
