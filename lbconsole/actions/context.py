@@ -102,9 +102,10 @@ class ActionContext:
         session = self.session(node)
         if session.hello is None:
             try:
-                await session.request("hello")
+                hello = await session.request("hello")
             except TransportError as exc:
                 return str(exc)
+            session.hello = session.hello or hello  # the session's own hello may still be on its way
         return session.version_problem
 
     def say(self, text: str) -> None:
