@@ -19,14 +19,14 @@ class RecordingChannel(LocalChannel):
         await super().send(line)
 
 
-def session(name: str, read_only: bool = False) -> AgentSession:
+def session(name: str, read_only: bool = False, expected: tuple[str, str] | None = None) -> AgentSession:
     """An in-process agent session; `session.sent` lists the requests it got (hello included)."""
     sent: list[dict] = []
 
     async def opener():
         return RecordingChannel(Agent(read_only=read_only, mode="local"), sent)
 
-    s = AgentSession(name, opener, connect_timeout=10, command_timeout=10)
+    s = AgentSession(name, opener, connect_timeout=10, command_timeout=10, expected=expected)
     s.sent = sent  # type: ignore[attr-defined]
     return s
 

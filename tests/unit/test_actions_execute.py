@@ -119,6 +119,18 @@ async def test_unknown_or_harmless_action_names_are_usage_errors(tmp_path):
         assert getattr(err.value, "exit_code", None) == 2
 
 
+async def test_an_agent_of_another_version_refuses_actions_naming_node_install(tmp_path):
+    ctx, ds = make(tmp_path)
+    ds["web1"] = ctx.transports["web1"] = agents.session("web1", expected=("0.0.0", "0" * 64))
+    try:
+        res = await execute(ctx, "reload", {"cluster": "c", "node": "web1"}, {})
+    finally:
+        await asyncio.gather(*(s.close() for s in ds.values()))
+    assert res.exit_code == 3 and "lbconsole node install web1" in res.message, res.message
+    assert agents.verbs(ds["web1"]) == ["audit"]  # asked who it is, then only the audit line: no reload
+    assert ctx.audit.read()[-1]["result"] == "refused"
+
+
 def test_audit_lines_are_json(tmp_path):
     log = AuditLog(tmp_path / "x.jsonl")
     log.append({"id": "1", "what": "drain"})
