@@ -11,6 +11,7 @@ from typing import Any
 
 from lbconsole.actions import nodecall
 from lbconsole.actions.targets import ServiceSpec
+from lbconsole.collectors import node as collector
 from lbconsole.inventory import ClusterConfig, NodeConfig
 from lbconsole.snapshot import NodeSnapshot, RealServer
 
@@ -56,5 +57,6 @@ def from_snapshot(node: NodeConfig, snap: NodeSnapshot, raw: dict[str, Any], ser
 
 async def inspect(ctx: Any, nodes: list[NodeConfig], service: ServiceSpec,
                   rs_keys: list[str] | None = None) -> dict[str, DirectorView]:
-    got = await nodecall.snapshots(ctx, nodes)
+    # IPVS and the drain records are read afresh; VRRP state plays no part here, so the shared dump will do.
+    got = await nodecall.snapshots(ctx, nodes, dump_max_age=collector.DUMP_MAX_AGE_S)
     return {n.name: from_snapshot(n, got[n.name][0], got[n.name][1], service) for n in nodes}

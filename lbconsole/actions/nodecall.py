@@ -60,12 +60,16 @@ async def call_all(ctx: Any, jobs: list[tuple[NodeConfig, str, dict[str, Any]]],
     return {r.node: r for r in replies}
 
 
-async def snapshots(ctx: Any, nodes: list[NodeConfig], timeout: float = ACTION_TIMEOUT_S) -> dict[str, Any]:
-    """A fresh NodeSnapshot of each node (unreachable ones marked so), plus the raw results by name."""
+async def snapshots(ctx: Any, nodes: list[NodeConfig], timeout: float = ACTION_TIMEOUT_S,
+                    dump_max_age: float = 0.0) -> dict[str, Any]:
+    """A fresh NodeSnapshot of each node (unreachable ones marked so), plus the raw results by name.
+
+    `dump_max_age`: how old keepalived's shared dump may be (0: signal it now; a drain needs no VRRP state)."""
     from lbconsole.collectors import node as collector
 
     async def one(node: NodeConfig) -> tuple[Any, dict[str, Any]]:
-        reply = await call(ctx, node, "snapshot", collector.snapshot_args(node, dump_max_age=0.0), timeout=timeout)
+        args = collector.snapshot_args(node, dump_max_age=dump_max_age)
+        reply = await call(ctx, node, "snapshot", args, timeout=timeout)
         if not reply.ok:
             return collector.unreachable(node, None, reply.error or "no answer", 0.0), {}
         try:
