@@ -76,6 +76,8 @@ class NodeEnv:
     def add_link(self, name: str = "eth0") -> None:
         """An Ethernet interface (a veth pair inside the node: this kernel has no dummy)."""
         self.run(["ip", "link", "add", name, "type", "veth", "peer", "name", name + "p"])
+        for link in (name, name + "p"):  # no IPv6 link-local appearing later (it would move the address set)
+            self.run(["ip", "link", "set", link, "addrgenmode", "none"])
         self.run(["ip", "link", "set", name + "p", "up"])
         self.run(["ip", "link", "set", name, "up"])
 
