@@ -1,40 +1,44 @@
-"""The node's keepalived.conf reader decides "prepared" exactly as the console did, on the lab's
-real config, its prepared form and the half-prepared variants; and it reads the running
+"""The node's keepalived.conf reader decides "prepared" as the console did (fixtures/README.md) on the
+lab's real config, its prepared form and half-prepared variants; and it reads the running
 keepalived's file with its includes."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from lbconsole.actions import kconf as console_kconf
-from lbconsole.actions import prepare_conf, prepared
-from lbconsole.lab import configs
-from lbconsole.lab import topology as lab
 from lbconsole.node import kconf
 
-LAB_CONF = configs.keepalived_conf(lab.node("lb1"))
-PREPARED = prepare_conf.prepare(LAB_CONF, track_dir="/run/lbconsole/track", failover_file="/run/lbconsole/fo")
-VARIANTS = [LAB_CONF, PREPARED, PREPARED.replace("        inhibit_on_failure\n", "", 1),
-            PREPARED.replace("    weight 0\n", "    weight 1\n", 1), PREPARED.replace("FILE_CHECK", "XFILE_CHECK", 1)]
+HERE = Path(__file__).parent / "fixtures"
+LAB = (HERE / "keepalived_lab.conf").read_text()
+PREPARED = (HERE / "keepalived_lab_prepared.conf").read_text()
+EXPECTED = json.loads((HERE / "kconf_expected.json").read_text())
+VARIANTS = {"lab": LAB, "prepared": PREPARED, "no_inhibit": PREPARED.replace("        inhibit_on_failure\n", "", 1),
+            "weight_1": PREPARED.replace("    weight 0\n", "    weight 1\n", 1),
+            "no_file_check": PREPARED.replace("FILE_CHECK", "XFILE_CHECK", 1)}
 
 
-@pytest.mark.parametrize("text", VARIANTS)
-def test_prepared_decisions_equal_the_consoles(text):
-    theirs, ours = console_kconf.parse(text), kconf.parse(text)
-    pairs = 0
-    for vs in theirs.top("virtual_server"):
-        svc = console_kconf.service_key(vs)
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_prepared_decisions(variant):
+    conf = kconf.parse(VARIANTS[variant])
+    rows = []
+    for vs in kconf.top(conf, "virtual_server"):
+        svc = kconf.service_key(vs)
         for rs in vs.children("real_server"):
-            key = console_kconf.real_server_key(vs, rs)
-            prep = prepared.drain_prep(theirs, svc, key)
-            path, why = kconf.drain_track(ours, svc, key)
-            assert (path is not None, path or why) == (prep.prepared, prep.path if prep.prepared else prep.why)
-            assert kconf.configured_weight(ours, svc, key) == console_kconf.int_arg(rs.child("weight"), 1)
-            pairs += 1
-    assert pairs == 6
-    fo = prepared.failover_prep(theirs, "VI_1")
-    path, extra = kconf.failover_track(ours, "VI_1")
-    assert (path is not None, path or extra) == (fo.prepared, fo.path if fo.prepared else fo.why)
+            key = kconf.real_server_key(vs, rs)
+            path, why = kconf.drain_track(conf, svc, key)
+            rows.append([svc, key, path, why, kconf.configured_weight(conf, svc, key)])
+    assert rows == EXPECTED[variant]["drain"] and len(rows) == 6
+    assert list(kconf.failover_track(conf, "VI_1")) == EXPECTED[variant]["failover"]
+
+
+def test_lab_config_is_the_one_the_lab_runs():
+    from lbconsole.lab import configs
+    from lbconsole.lab import topology as lab
+
+    assert configs.keepalived_conf(lab.node("lb1")) == LAB
 
 
 def test_running_config_with_includes(tmp_path):
