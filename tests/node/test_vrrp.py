@@ -91,7 +91,7 @@ def test_a_stale_dump_is_refreshed_after_max_age(node, work, program_file, sessi
     args = {"roles": ["director"], "dump_max_age": 0.6}
     t1 = s.request("snapshot", args)["result"]["vrrp"][0]
     t2 = s.request("snapshot", args)["result"]["vrrp"][0]
-    time.sleep(0.7)
+    time.sleep(1.2)  # past max_age, and past keepalived's next advert (advert_int 1)
     t3 = s.request("snapshot", args)["result"]["vrrp"][0]
     assert dumps.poll() == 2  # the first and the third
     assert t1["adverts_sent"] == t2["adverts_sent"] < t3["adverts_sent"]
