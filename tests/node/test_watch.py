@@ -36,7 +36,7 @@ def test_vip_add_and_del_events_with_node_time(node, program_file, sessions):
     for s in sessions:
         add = s.event(where=_is_addr("10.98.0.100", "add"))
         assert add["data"] == {"interface": "eth0", "address": "10.98.0.100", "family": "inet", "action": "add"}
-        assert before <= add["at"] <= after_add + 0.5
+        assert before <= add["at"] <= after_add + 2  # read when the kernel sent it (slack for a loaded machine)
         deleted = s.event(where=_is_addr("10.98.0.100", "del"))
         assert deleted["at"] >= add["at"]
         v6 = s.event(where=_is_addr("2001:db8::100", "add"))
