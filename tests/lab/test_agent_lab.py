@@ -148,16 +148,6 @@ def _ssh_connections(node: str) -> int:
     return len([line for line in out.splitlines() if line.strip()])
 
 
-def _agent_pid(node: str) -> int:
-    """The PID of the agent serving this node (host nodes share the host's PID space: match the netns)."""
-    script = (f"me=$(readlink /proc/self/ns/net); for f in $(grep -lsa {AGENT} /proc/[0-9]*/cmdline); do "
-              "p=${f%/cmdline}; read -r c < $p/comm; [ \"$c\" = sudo ] && continue; "
-              "[ \"$(readlink $p/ns/net)\" = \"$me\" ] && echo ${p#/proc/}; done; true")
-    pids = [int(p) for p in api.run(node, script, check=True).stdout.split() if p.isdigit()]
-    assert len(pids) == 1, pids
-    return pids[0]
-
-
 class Watching:
     """A LivePoller run in lbc-ops in its own thread; `snap(name)` is that node's latest NodeSnapshot."""
 
@@ -168,7 +158,7 @@ class Watching:
 
     def _run(self):
         async def main():
-            source = LivePoller(self.inv, interval=1.0)
+            source = self.source = LivePoller(self.inv, interval=1.0)
             try:
                 while not self.stop.is_set():
                     snap = await asyncio.wait_for(source.next(), 60)
@@ -181,6 +171,10 @@ class Watching:
 
     def snap(self, name):
         return self.latest.get(name)
+
+    def agent_pid(self, name) -> int:
+        """The PID (on the node) of the agent this console's session to `name` talks to."""
+        return int(self.source.poller.sessions[name].hello["pid"])
 
     def close(self):
         self.stop.set()
@@ -197,16 +191,16 @@ def watching(lab):
 
 
 def test_agent_killed_the_console_says_so_and_reconnects(watching):
-    old = _agent_pid("web1")
+    old = watching.agent_pid("web1")
     api.run("web1", f"kill -9 {old}", check=True)
     lost = wait_for(lambda: (s := watching.snap("web1")) and not s.reachable and s, 15, 0.1, "web1 unreachable")
     assert "session lost" in lost.error and lost.nginx is not None  # says so, keeps the last data
     wait_for(lambda: watching.snap("web1").reachable, 60, 0.3, "web1 back")
-    assert _agent_pid("web1") != old
+    assert watching.agent_pid("web1") != old
 
 
 def test_sshd_killed_then_back(watching):
-    agent = _agent_pid("web3")
+    agent = watching.agent_pid("web3")
     # The listener and the connection's own sshd: the session's link is gone, no new one possible.
     api.stop_daemon("web3", "sshd")
     api.run("web3", f"p={agent}; while [ $p -gt 1 ]; do read -r c < /proc/$p/comm; "
@@ -221,14 +215,18 @@ def test_sshd_killed_then_back(watching):
 
 
 def test_link_dropped_then_back(watching):
-    api.run("web1", "ip link set eth0 down", check=True)
+    import subprocess
+
+    # The cable pulled: web1's port on the lab switch goes down (web1 itself is untouched).
+    port = ["ip", "-n", t.SWITCH_NS, "link", "set", "v-web1"]
+    subprocess.run(port + ["down"], check=True)
     try:
         down = wait_for(lambda: (s := watching.snap("web1")) and not s.reachable and s, 30, 0.2,
                         "web1 unreachable after its link dropped")
-        assert down.error
+        assert down.error and all(watching.snap(n).reachable for n in ("web2", "lb1"))
     finally:
-        api.run("web1", "ip link set eth0 up", check=True)
-    wait_for(lambda: watching.snap("web1").reachable, 90, 0.5, "web1 back after its link")
+        subprocess.run(port + ["up"], check=True)
+    wait_for(lambda: watching.snap("web1").reachable, 120, 0.5, "web1 back after its link")
 
 
 HOSTILE = ("it's \"quoted\" $(touch /tmp/lbc-pwned) `touch /tmp/lbc-pwned2` \n@@LBC vrrp\n"
@@ -281,8 +279,9 @@ def test_a_change_in_flight_when_the_link_dies_is_applied_once(lab):
             await session.request("hello")
             before = await session.request("snapshot", {"roles": ["nginx"]})
             pending = asyncio.ensure_future(session.request("reload", {"by": "test"}, mutating=True))
-            await asyncio.sleep(0.05)
-            session._opener.ssh._conn.abort()  # the link goes with the request on it
+            while not any(p.sent_on for p in session._pending.values()):
+                await asyncio.sleep(0)
+            session._opener.ssh._conn.abort()  # the link goes with the request just written on it
             result = await asyncio.wait_for(pending, 120)
             return before, result, session.sessions_opened
         finally:
