@@ -135,7 +135,10 @@ def main() -> None:
     with api.in_ops_netns():
         asyncio.run(steady_state(inv, args.polls))
         asyncio.run(cycle_vs_round_trip(inv, args.rounds))
-        asyncio.run(one_shot(inv))
+        try:
+            asyncio.run(asyncio.wait_for(one_shot(inv), 300))
+        except TimeoutError:
+            print("one-shot status: no result within 300 s (see README: a known open problem)")
 
 
 if __name__ == "__main__":
