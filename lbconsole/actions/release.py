@@ -33,7 +33,10 @@ async def release(ctx: Any, target: InstanceTarget) -> ActionResult:
     problems = [r.error or "" for r in replies.values() if not r.ok]
     problems += [f"{n}: {r.result.get('detail')}" for n, r in replies.items() if r.ok and not r.result.get("verified")]
     released = [d.node.name for d in forced]
-    ok, ds2, took = await wait(ctx, lambda ds: _settled(ds, name, released), RELEASE_VERIFY_S)
+    # With preempt a released director of higher priority takes the VIP back: wait for that second flap too.
+    ok, ds2, took = await wait(ctx, lambda ds: _settled(ds, name, released, strict=True), RELEASE_VERIFY_S)
+    if not ok:  # nopreempt (or preempt_delay): one MASTER holding the VIP is settled enough
+        ok = _settled(ds2, name, released)
     after = state_of(ds2, name)
     details = [("with preempt, the director with the higher configured priority takes the VIP back (a second "
                 "flap); set nopreempt or preempt_delay to avoid it")]
@@ -49,7 +52,13 @@ async def release(ctx: Any, target: InstanceTarget) -> ActionResult:
     return res
 
 
-def _settled(ds: list[Director], name: str, released: list[str]) -> bool:
+def _settled(ds: list[Director], name: str, released: list[str], strict: bool = False) -> bool:
+    """One MASTER holding the VIP and every released director running the instance again; `strict`: and
+    no released director has a higher configured priority than that MASTER (it would preempt)."""
     masters = [d for d in ds if (i := d.instance(name)) and i.state == "MASTER" and d.holds(i.vips)]
-    back = all((d := next((x for x in ds if x.node.name == n), None)) and d.instance(name) for n in released)
-    return bool(back) and len(masters) == 1
+    back = [d.instance(name) for d in ds if d.node.name in released]
+    if len(back) != len(released) or not all(back) or len(masters) != 1:
+        return False
+    top = masters[0].instance(name)
+    return not strict or all(i is not None and top is not None and i.priority <= top.priority for i in back
+                             if i is not top)

@@ -60,3 +60,11 @@ def test_settled_needs_one_master_holding_the_vip():
     assert not release._settled([director("lb1", None), director("lb2", "MASTER", vip=True)], "VI_1", ["lb1"])
     assert not release._settled([director("lb1", "MASTER", vip=True), director("lb2", "MASTER", vip=True)],
                                 "VI_1", ["lb1"])
+
+
+def test_release_waits_for_a_higher_priority_director_to_take_the_vip_back():
+    lb1_back, lb2 = director("lb1", "BACKUP", 150), director("lb2", "MASTER", 100, vip=True)
+    assert release._settled([lb1_back, lb2], "VI_1", ["lb1"])  # settled enough (nopreempt)...
+    assert not release._settled([lb1_back, lb2], "VI_1", ["lb1"], strict=True)  # ...but preempt comes next
+    lb1_master = director("lb1", "MASTER", 150, vip=True)
+    assert release._settled([lb1_master, director("lb2", "BACKUP", 100)], "VI_1", ["lb1"], strict=True)
