@@ -98,3 +98,21 @@ def test_an_answer_that_cannot_be_encoded_is_an_internal_error():
     msg = json.loads(buf.getvalue())
     assert msg["id"] == 3 and msg["error"]["code"] == "internal"
     assert "could not be encoded" in msg["error"]["message"]
+
+
+def test_in_process_agent_answers_concurrent_callers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lbconsole.node.agent import Agent
+
+    agent = Agent(read_only=True)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda i: agent.handle({"id": i, "verb": "snapshot", "args": {"roles": ["director"]}}),
+                                range(40)))
+        assert [r["id"] for r in got] == list(range(40)) and all(r["ok"] for r in got)
+        assert all(r["result"]["host_stats"]["cpus"] >= 1 for r in got)
+        refused = agent.handle({"id": 1, "verb": "reload", "args": {"op_id": "x", "by": "me"}})
+        assert refused["error"]["code"] == "read_only"
+    finally:
+        agent.close()
