@@ -65,6 +65,7 @@ class AgentSession:
         self._failed = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._closed = False
+        self._live = False  # something arrived on the current channel
         self._backoff = 0.0
         self._retry_at = 0.0
 
@@ -200,11 +201,16 @@ class AgentSession:
             except TransportError as exc:
                 self._fail(str(exc))
                 continue
-            await self._serve(channel)
+            try:
+                await self._serve(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the runner must outlive any one session's failure
+                self._lost(f"{type(exc).__name__}: {exc}")
 
     async def _serve(self, channel: Channel) -> None:
         """hello goes first and requests are pipelined behind it: one round trip after set-up."""
-        self._channel, self.hello = channel, None
+        self._channel, self.hello, self._live = channel, None, False
         self._generation += 1
         hello_id = next(self._ids)
         self._up.set()
@@ -237,6 +243,7 @@ class AgentSession:
                 msg = _decode(line)
                 if msg is None:
                     continue
+                self._live = True  # the agent answered on this channel: it was a session
                 if "event" in msg and "id" not in msg:
                     self._notify(msg)
                 elif msg.get("id") == hello_id:
@@ -283,7 +290,7 @@ class AgentSession:
         if channel is None:
             return  # already known
         channel.abort(hard)
-        was_up = self.hello is not None
+        was_up = self._live
         self._up.clear()
         if why.startswith(self.describe):
             message = why

@@ -192,9 +192,10 @@ class SSHChannel(Channel):
     async def diagnose(self) -> str:
         try:
             await asyncio.wait_for(self.proc.wait_closed(), 2)
-            await asyncio.wait_for(self._stderr_task, 1)
         except (TimeoutError, asyncssh.Error, OSError):
             pass
+        # asyncio.wait, not wait_for: the task may have been cancelled by abort(), and that is no error here.
+        await asyncio.wait({self._stderr_task}, timeout=1)
         if self.conn.is_closed():
             return f"connection lost ({self.node.host}:{self.node.port} closed it or stopped answering)"
         return diagnose.message(self.node.name, self.proc.exit_status, self.stderr.decode("utf-8", "replace"),

@@ -108,3 +108,21 @@ async def test_dead_node_fails_fast_while_backing_off(sshd):
         assert time.monotonic() - started < 0.5
     finally:
         await session.close()
+
+
+async def test_an_unanswered_request_drops_the_link_and_the_session_comes_back(sshd):
+    # What a dropped link looks like from here: no answer in time (the agent is frozen with SIGSTOP). The
+    # session is taken as dead, the connection under it too, and the runner must open a new one.
+    session = session_for(node_for(sshd))
+    frozen = None
+    try:
+        frozen = (await session.request("hello"))["pid"]
+        os.kill(frozen, signal.SIGSTOP)
+        with pytest.raises(TransportError, match="no answer to snapshot"):
+            await session.request("snapshot", {"roles": ["nginx"]}, timeout=1.0)
+        await wait_until(lambda: session.sessions_opened == 2)
+        assert (await session.request("hello"))["pid"] != frozen
+    finally:
+        if frozen:
+            os.kill(frozen, signal.SIGKILL)
+        await session.close()
