@@ -296,8 +296,9 @@ def test_a_change_in_flight_when_the_link_dies_is_applied_once(lab):
     assert opened == 2  # it reconnected, and sent the same op_id again
     assert result["verified"], result
     after = _workers("web1")
-    # One reload: the workers are those the recorded reload made, none from a second one.
-    assert after == set(result["after"]["worker_pids"]) and not after & workers_before
+    # One reload: every worker now is one the recorded reload made (the old ones it listed exit gracefully),
+    # none from a second reload, none from before.
+    assert after and after <= set(result["after"]["worker_pids"]) and not after & workers_before
 
 
 def _workers(node: str) -> set[int]:
