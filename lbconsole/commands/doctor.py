@@ -74,6 +74,13 @@ async def _probe(node: NodeConfig, session: Any) -> tuple[Any, str | None]:
     from lbconsole.collectors import node as collector
 
     snap = await collector.collect(node, session, dump_max_age=0.0)
+    if snap.reachable and session.hello is None:  # its own hello may answer after the snapshot
+        from lbconsole.transport import AgentError, TransportError
+
+        try:
+            session.hello = await session.request("hello")
+        except (AgentError, TransportError) as exc:
+            return snap, str(exc)
     return snap, (None if snap.reachable else snap.error)
 
 
