@@ -31,7 +31,7 @@ def weights(rs_key: str, service: str = SVC) -> dict[str, int | None]:
     out = {}
     for d in DIRECTORS:
         text = api.run(d, "ipvsadm -Sn", check=True).stdout
-        m = re.search(rf"^-a -t {re.escape(service)} -r {re.escape(rs_key)} -\w -w (\d+)", text, re.M)
+        m = re.search(rf"^-a -t {re.escape(service)} -r {re.escape(rs_key)} -\w -w (\d+)", text, re.MULTILINE)
         out[d] = int(m.group(1)) if m else None
     return out
 
@@ -99,7 +99,8 @@ def syslog_capture():
 
     def lines() -> list[str]:
         text = api.run("lb1", "cat /tmp/lbc-syslog.log 2>/dev/null; true").stdout
-        return [ln for ln in text.splitlines() if " lbconsole: " in ln]
+        # The agents log with the stdlib (ident lbconsole, with its PID): "lbconsole[123]: ..."
+        return [ln for ln in text.splitlines() if re.search(r" lbconsole(\[\d+\])?: ", ln)]
     try:
         yield lines
     finally:

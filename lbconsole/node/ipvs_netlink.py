@@ -1,15 +1,17 @@
 """The local IPVS table over generic netlink, decoded from the raw reply bytes.
 
-Standard library only (it also runs on nodes): the "IPVS" family id comes from the kernel's
-genetlink controller (CTRL_CMD_GETFAMILY), once per process. The GET_SERVICE dump and one GET_DEST dump per service are built here and read
-with struct and memoryview: pyroute2's message objects cost 9x `ipvsadm -Ln --stats` for
+Python 3.6+ standard library only: it runs in lbconsole-node, and the console imports it as
+lbconsole.node.ipvs_netlink (the one decoder). The "IPVS" family id comes from the kernel's
+genetlink controller (CTRL_CMD_GETFAMILY), once per process. The GET_SERVICE dump and one
+GET_DEST dump per service are built here and read with struct and memoryview: pyroute2's message objects cost 9x `ipvsadm -Ln --stats` for
 10,000 real servers.
 
 Why it is fast: the kernel writes every real server with the same attributes in the same
 order. All GET_DEST replies are received back to back into one buffer; one message is walked
 attribute by attribute into a template (where each wanted field is); the headers of every
 message are checked against it by strided memoryview comparisons; each field is then read
-for all real servers at once as a strided column, and the objects are built column-wise.
+for all real servers at once as a strided column, and the dicts (the service and real server
+objects of `status --json`) are built column-wise.
 Replies that do not fit one template are read message by message, with bounds checks.
 
 The result equals what lbconsole.collectors.ipvs_text reads from `ipvsadm -Ln --exact`
@@ -17,8 +19,6 @@ The result equals what lbconsole.collectors.ipvs_text reads from `ipvsadm -Ln --
 that -Ln does not show. Counters are the 64-bit ones (the 32-bit ones if a kernel has no
 IPVS_*_ATTR_STATS64); rates are the kernel estimator's per-second values, as ipvsadm prints.
 """
-
-from __future__ import annotations
 
 import contextlib
 import errno
@@ -30,18 +30,25 @@ import struct
 import sys
 import threading
 from array import array
-from collections import deque
-from dataclasses import fields
 from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter
+from typing import (
+    Any,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    cast,
+)
 
-from lbconsole.collectors.ipvs_order import ipvsadm_order as _ipvsadm_order
-from lbconsole.collectors.ipvs_order import HALF as _HALF
-from lbconsole.collectors.ipvs_order import words as _words
-from lbconsole.snapshot import Counters, Rates, RealServer, Service
+from .ipvs_order import HALF as _HALF
+from .ipvs_order import ipvsadm_order as _ipvsadm_order
+from .ipvs_order import words as _words
 
-__all__ = ["IPVSUnavailable", "DecodeError", "collect", "decode", "read_raw"]
+__all__ = ["DecodeError", "IPVSUnavailable", "collect", "decode", "read_raw"]
 
 
 class IPVSUnavailable(Exception):
@@ -76,7 +83,7 @@ _CODE = {"addr": "16s", "port": "2s", "flags": "I"}  # struct ip_vs_flags {flags
 _SIZE = {"addr": 16, "port": 2, "flags": 8}
 
 
-def _attrs(data, pos: int, end: int, kind: str) -> list[tuple[int, int, int]]:
+def _attrs(data: Any, pos: int, end: int, kind: str) -> List[Tuple[int, int, int]]:
     """[(type, payload offset, payload length)] of the attributes in data[pos:end]."""
     out = []
     while pos < end:
@@ -94,9 +101,9 @@ class _Template:
     """One message layout: each wanted field's offset and struct code, and the header words
     that every message of this layout has (to check a message, or thousands, against it)."""
 
-    __slots__ = ("size", "names", "where", "checks", "struct", "pick", "defaults", "mask", "expect")
+    __slots__ = ("checks", "defaults", "expect", "mask", "names", "pick", "size", "struct", "where")
 
-    def __init__(self, data, pos: int, size: int, kind: str):
+    def __init__(self, data: Any, pos: int, size: int, kind: str) -> None:
         cmd, top, self.names, attr_names = _KINDS[kind]
         if size < 20 or size % 4 or data[pos + 16] != cmd:
             raise DecodeError(f"IPVS {kind} reply: expected command {cmd} in a {size}-byte message")
@@ -134,17 +141,17 @@ class _Template:
         self.mask = int.from_bytes(mask, "little")
         self.expect = int.from_bytes(data[pos:pos + size], "little") & self.mask
 
-    def fits(self, data, pos: int) -> bool:
+    def fits(self, data: Any, pos: int) -> bool:
         return int.from_bytes(data[pos:pos + self.size], "little") & self.mask == self.expect
 
-    def row(self, data, pos: int) -> tuple:
-        return self.pick(self.struct.unpack_from(data, pos) + self.defaults)
+    def row(self, data: Any, pos: int) -> Tuple[Any, ...]:
+        return cast(Tuple[Any, ...], self.pick(self.struct.unpack_from(data, pos) + self.defaults))
 
 
-_templates: dict[tuple[str, int], _Template] = {}
+_templates: "Dict[Tuple[str, int], _Template]" = {}
 
 
-def _check_end(data, pos: int, typ: int) -> None:
+def _check_end(data: Any, pos: int, typ: int) -> None:
     """An NLMSG_ERROR, or an NLMSG_DONE that reports an error, becomes the matching exception."""
     if pos < 0 or pos + 20 > len(data):
         raise DecodeError("netlink error message cut short")
@@ -162,9 +169,10 @@ def _check_end(data, pos: int, typ: int) -> None:
     raise IPVSUnavailable(f"IPVS netlink error: {os.strerror(code) if 0 < code < 4096 else code}")
 
 
-def _rows(data, kind: str, done: bool = True) -> list[tuple]:
+def _rows(data: Any, kind: str, done: bool = True) -> List[Tuple[Any, ...]]:
     """Canonical rows, message by message (up to NLMSG_DONE if `done`)."""
-    rows, pos, end = [], 0, len(data)
+    rows: List[Tuple[Any, ...]] = []
+    pos, end = 0, len(data)
     while pos < end:
         size, typ = _HDR.unpack_from(data, pos)[:2] if pos + 16 <= end else (0, 0)
         if size < 16 or pos + size > end:
@@ -184,10 +192,10 @@ def _rows(data, kind: str, done: bool = True) -> list[tuple]:
 
 # --- all real servers at once: strided columns over the back-to-back GET_DEST replies ------
 
-_consts: dict[tuple[int, int], memoryview] = {}
+_consts: "Dict[Tuple[int, int], memoryview]" = {}
 _LO = 0 if sys.byteorder == "little" else 1  # which u32 of a u64 is the low one
 _HI32 = (1 << 32).__mul__
-_split4, _split12 = re.compile(b".{4}", re.S).findall, re.compile(b".{12}", re.S).findall
+_split4, _split12 = re.compile(b".{4}", re.DOTALL).findall, re.compile(b".{12}", re.DOTALL).findall
 
 
 def _all(col: memoryview, value: int, n: int) -> bool:
@@ -200,12 +208,12 @@ def _all(col: memoryview, value: int, n: int) -> bool:
     return col == const
 
 
-def _bulk(view: memoryview, n: int, tmpl: _Template) -> dict | None:
+def _bulk(view: memoryview, n: int, tmpl: _Template) -> Optional[Dict[str, Any]]:
     """The canonical columns of n messages of tmpl's layout, or None if one does not fit."""
     w, s = view.cast("I"), tmpl.size // 4
     if not all(_all(w[i::s], v, n) for i, v in tmpl.checks):
         return None
-    cols: dict = dict.fromkeys(_DEST)
+    cols = dict.fromkeys(_DEST)
     for name, (off, code) in tmpl.where.items():
         i = off // 4
         if code == "I" or code == "Q" and _all(w[i + 1 - _LO::s], 0, n):  # a u64 whose high half is 0
@@ -230,7 +238,7 @@ def _bulk(view: memoryview, n: int, tmpl: _Template) -> dict | None:
     return cols
 
 
-def _dest_columns(buf, spans: list[tuple[int, int]]) -> tuple[list[int], dict]:
+def _dest_columns(buf: Any, spans: List[Tuple[int, int]]) -> Tuple[List[int], Dict[str, Any]]:
     """(real servers per service, canonical columns) of the GET_DEST replies in buf, one
     span each; the spans follow each other and hold whole messages without NLMSG_DONE."""
     view = memoryview(buf)[:spans[-1][1] if spans else 0]
@@ -246,59 +254,55 @@ def _dest_columns(buf, spans: list[tuple[int, int]]) -> tuple[list[int], dict]:
             cols = None  # the first message is bad: the slow path says where
         if cols is not None:
             return [(e - b) // size for b, e in spans], cols
-    counts, rows = [], []
+    counts: List[int] = []
+    rows: List[Tuple[Any, ...]] = []
     for b, e in spans:
         rows += _rows(view[b:e], "dest", done=False)
         counts.append(len(rows) - sum(counts))
-    return counts, dict(zip(_DEST, map(list, zip(*rows)))) if rows else dict.fromkeys(_DEST, [])
+    return counts, dict(zip(_DEST, map(list, zip(*rows)))) if rows else dict.fromkeys(_DEST, [])  # noqa: RUF024 - read only
 
 
-# --- the snapshot objects, built column-wise ----------------------------------------------
-# A frozen dataclass __init__ costs ~1 us per field; setting the slots through their
-# descriptors, one map() per field, keeps the per-real-server work in C.
+# --- the snapshot objects (plain dicts, the fields of `status --json`), built column-wise ---
 
-_new, _consume = object.__new__, deque(maxlen=0).extend
-_SETTERS = {cls: tuple(getattr(cls, f.name).__set__ for f in fields(cls)) for cls in (RealServer, Counters, Rates)}
-_ZERO_COUNTERS, _ZERO_RATES = Counters(), Rates()
+_COUNTER_KEYS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
+_RATE_KEYS = ("cps", "inpps", "outpps", "inbps", "outbps")
+_ZERO_COUNTERS, _ZERO_RATES = dict.fromkeys(_COUNTER_KEYS, 0), dict.fromkeys(_RATE_KEYS, 0)
 _ntop4 = partial(socket.inet_ntop, socket.AF_INET)
-_names: dict[bytes, str] = {}  # IPv4 address texts: the same few thousand at every poll
+_names: "Dict[bytes, str]" = {}  # IPv4 address texts: the same few thousand at every poll
 
 
-def _build(cls: type, n: int, columns) -> list:
-    objs = list(map(_new, repeat(cls, n)))
-    for setter, column in zip(_SETTERS[cls], columns):
-        _consume(map(setter, objs, column))
-    return objs
+def _numbers(keys: Tuple[str, ...], zero: Dict[str, int], n: int, cols: List[Any]) -> List[Dict[str, int]]:
+    """Counter or rate dicts per row; one shared zero dict when all are zero (idle servers):
+    treat the result as read-only."""
+    if all(c.count(0) == n for c in cols):
+        return [zero] * n
+    return list(map(dict, map(zip, repeat(keys, n), zip(*cols))))
 
 
-def _numbers(cls: type, zero, n: int, cols: list) -> list:
-    """Counters or Rates per row; one shared zero object when all are zero (idle servers)."""
-    return [zero] * n if all(c.count(0) == n for c in cols) else _build(cls, n, cols)
-
-
-def _hosts(afs: list, a4s: list, a12s: list | None) -> list[str]:
+def _hosts(afs: List[int], a4s: List[bytes], a12s: Optional[List[bytes]]) -> List[str]:
     kinds = set(afs)
     if kinds == {socket.AF_INET}:
-        hosts = list(map(_names.get, a4s))
-        if None in hosts:
-            hosts = list(map(_ntop4, a4s))
+        known: List[Any] = list(map(_names.get, a4s))
+        if None in known:
+            fresh = list(map(_ntop4, a4s))
             if len(_names) > 100_000:
                 _names.clear()
-            _names.update(zip(a4s, hosts))
-        return hosts
+            _names.update(zip(a4s, fresh))
+            return fresh
+        return known
     if not kinds <= _AF_NAME.keys():
         raise DecodeError(f"IPVS address family {min(kinds - _AF_NAME.keys())} is not IPv4 or IPv6")
     return [_ntop4(a) if f == socket.AF_INET else socket.inet_ntop(socket.AF_INET6, a + b)
-            for f, a, b in zip(afs, a4s, a12s)]
+            for f, a, b in zip(afs, a4s, a12s or [])]
 
 
-def _ports(raw: list) -> list[int]:
+def _ports(raw: List[Any]) -> List[int]:
     """Ports from network byte order (bytes, or a u16 read in host order); few distinct ones."""
     conv = {p: int.from_bytes(p if isinstance(p, bytes) else p.to_bytes(2, sys.byteorder), "big") for p in set(raw)}
     return list(map(conv.__getitem__, raw))
 
 
-def _real_servers(counts: list[int], cols: dict, svc_afs: list[int]) -> list[tuple[RealServer, ...]]:
+def _real_servers(counts: List[int], cols: Dict[str, Any], svc_afs: List[int]) -> List[List[Dict[str, Any]]]:
     n, af = sum(counts), cols["af"]
     if af is None or 0 in af:  # no IPVS_DEST_ATTR_ADDR_FAMILY (before Linux 4.x): the service's
         own = chain.from_iterable(map(repeat, svc_afs, counts))
@@ -307,11 +311,13 @@ def _real_servers(counts: list[int], cols: dict, svc_afs: list[int]) -> list[tup
     if bad:
         raise DecodeError(f"IPVS forward method {min(bad)} is not masq, local, tunnel or route")
     ports = _ports(cols["port"])
-    objs = _build(RealServer, n, (
-        _hosts(af, cols["a4"], cols["a12"]), ports, map(_FORWARD.__getitem__, cols["fwd"]), cols["weight"],
-        cols["active"], cols["inact"], cols["persist"],
-        _numbers(Counters, _ZERO_COUNTERS, n, [cols[k] for k in _STATS[:5]]),
-        _numbers(Rates, _ZERO_RATES, n, [cols[k] for k in _STATS[5:]]), repeat(None, n)))
+    objs = [{"address": a, "port": p, "forward": f, "weight": w, "active_conns": ac, "inactive_conns": ic,
+             "persist_conns": pc, "stats": st, "rates": rt, "drain": None}
+            for a, p, f, w, ac, ic, pc, st, rt in zip(
+                _hosts(af, cols["a4"], cols["a12"]), ports, map(_FORWARD.__getitem__, cols["fwd"]), cols["weight"],
+                cols["active"], cols["inact"], cols["persist"],
+                _numbers(_COUNTER_KEYS, _ZERO_COUNTERS, n, [cols[k] for k in _STATS[:5]]),
+                _numbers(_RATE_KEYS, _ZERO_RATES, n, [cols[k] for k in _STATS[5:]]))]
     # ipvsadm's order within a service: address, then port. Sorting by the raw address bytes
     # gives it while a service's IPv4 addresses are less than 2^31 apart (see _ipvsadm_order).
     a4, a12 = cols["a4"], cols["a12"]
@@ -323,25 +329,26 @@ def _real_servers(counts: list[int], cols: dict, svc_afs: list[int]) -> list[tup
         else:
             order = [start + i for i in _ipvsadm_order([
                 (0, 0, 0, _words(af[k], a4[k], a12[k] if a12 else b""), ports[k]) for k in range(start, end)])]
-        out.append(tuple(map(objs.__getitem__, order)))
+        out.append(list(map(objs.__getitem__, order)))
         start = end
     return out
 
 
-def _service(row: tuple, host: str, port: int, real: tuple[RealServer, ...]) -> Service:
+def _service(row: Tuple[Any, ...], host: str, port: int, real: List[Dict[str, Any]]) -> Dict[str, Any]:
     af, proto, _, _, _, fwmark, sched, flags, timeout = row[:9]
     if not fwmark and proto not in _PROTO:
         raise DecodeError(f"IPVS service of protocol {proto}")
     persistent = bool(flags & 1)  # IP_VS_SVC_F_PERSISTENT
-    return Service(
-        protocol="FWM" if fwmark else _PROTO[proto], fwmark=fwmark or None,
-        address=None if fwmark else host, port=None if fwmark else port,
-        scheduler=sched.split(b"\0", 1)[0].decode("ascii", "replace"), persistent=persistent,
-        persistence_timeout=timeout if persistent else None, family=_AF_NAME[af],
-        stats=Counters(*row[9:14]), rates=Rates(*row[14:19]), real_servers=real)
+    return {
+        "protocol": "FWM" if fwmark else _PROTO[proto], "address": None if fwmark else host,
+        "port": None if fwmark else port, "fwmark": fwmark or None,
+        "scheduler": sched.split(b"\0", 1)[0].decode("ascii", "replace"), "persistent": persistent,
+        "persistence_timeout": timeout if persistent else None, "family": _AF_NAME[af],
+        "stats": dict(zip(_COUNTER_KEYS, row[9:14])), "rates": dict(zip(_RATE_KEYS, row[14:19])),
+        "real_servers": real}
 
 
-def _table(rows: list[tuple], buf, spans: list[tuple[int, int]]) -> tuple[Service, ...]:
+def _table(rows: List[Tuple[Any, ...]], buf: Any, spans: List[Tuple[int, int]]) -> List[Dict[str, Any]]:
     """The Services of the service rows, with the GET_DEST replies in buf (one span each)."""
     was = gc.isenabled()
     gc.disable()  # tens of thousands of acyclic objects: no collections while making them
@@ -349,8 +356,8 @@ def _table(rows: list[tuple], buf, spans: list[tuple[int, int]]) -> tuple[Servic
         counts, cols = _dest_columns(buf, spans)
         if len(counts) != len(rows):
             raise DecodeError(f"{len(rows)} IPVS services but {len(counts)} real-server replies")
-        svc = list(zip(*rows)) or [[]] * len(_SVC)
-        return tuple(map(_service, rows, _hosts(svc[0], svc[2], svc[3]), _ports(svc[4]),
+        svc: List[Any] = list(zip(*rows)) or [[]] * len(_SVC)
+        return list(map(_service, rows, _hosts(svc[0], svc[2], svc[3]), _ports(svc[4]),
                          _real_servers(counts, cols, svc[0])))
     except (struct.error, IndexError, ValueError, TypeError, KeyError) as exc:
         raise DecodeError(f"IPVS netlink reply not understood: {exc}") from None
@@ -359,7 +366,7 @@ def _table(rows: list[tuple], buf, spans: list[tuple[int, int]]) -> tuple[Servic
             gc.enable()
 
 
-def _service_rows(data) -> list[tuple]:
+def _service_rows(data: Any) -> List[Tuple[Any, ...]]:
     """The GET_SERVICE reply's rows, in ipvsadm's order."""
     try:
         rows = _rows(data, "service")
@@ -369,7 +376,7 @@ def _service_rows(data) -> list[tuple]:
         raise DecodeError(f"IPVS netlink reply not understood: {exc}") from None
 
 
-def decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
+def decode(services_dump: bytes, dest_dumps: Iterable[bytes]) -> List[Dict[str, Any]]:
     """The table from raw replies, as read_raw returns them: the GET_SERVICE dump, and one
     GET_DEST dump per service in ipvsadm's order. Raises DecodeError, or IPVSUnavailable for
     a kernel error."""
@@ -377,7 +384,7 @@ def decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
         return _decode(services_dump, dest_dumps)
 
 
-def _decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
+def _decode(services_dump: bytes, dest_dumps: Iterable[bytes]) -> List[Dict[str, Any]]:
     rows, parts, spans, pos = _service_rows(services_dump), [], [], 0
     for d in dest_dumps:
         if len(d) < _DONE_LEN or _HDR.unpack_from(d, len(d) - _DONE_LEN)[:2] != (_DONE_LEN, NLMSG_DONE):
@@ -390,7 +397,7 @@ def _decode(services_dump: bytes, dest_dumps) -> tuple[Service, ...]:
 
 
 @contextlib.contextmanager
-def _decoding():
+def _decoding() -> Iterator[None]:
     """The bounds checks above are the design; this is the guarantee that bytes no check foresaw
     still end as a DecodeError (the node's error), never as an IndexError out of a poll."""
     try:
@@ -403,7 +410,7 @@ def _decoding():
 
 # --- talking to the kernel ----------------------------------------------------------------
 
-_family: int | None = None
+_family = None
 _lock, _local = threading.Lock(), threading.local()
 
 
@@ -419,7 +426,7 @@ def _family_id() -> int:
             try:
                 with _open() as sock:
                     _family = _resolve_family(sock, b"IPVS")
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 raise IPVSUnavailable("IPVS netlink: no reply from the genetlink controller in 10 s") from None
             except OSError as exc:
                 raise IPVSUnavailable(f"IPVS netlink: {exc}") from None
@@ -461,7 +468,7 @@ _BY_ADDR = struct.Struct("=IHHIIBBH HH HH H2x HH H2x HH 4s12s HH 2s2x")
 _BY_MARK = struct.Struct("=IHHIIBBH HH HH H2x HH I")
 
 
-def _request(family: int, cmd: int, seq: int, row: tuple | None = None) -> bytes:
+def _request(family: int, cmd: int, seq: int, row: Optional[Tuple[Any, ...]] = None) -> bytes:
     if row is None:
         return _GET.pack(_GET.size, family, 0x301, seq, 0, cmd, 1, 0)
     af, proto, a4, a12, port, fwmark = row[:6]
@@ -478,7 +485,7 @@ def _open() -> socket.socket:
     return sock
 
 
-def _recv_dump(sock, buf: bytearray, pos: int, keep_done: bool) -> int:
+def _recv_dump(sock: socket.socket, buf: bytearray, pos: int, keep_done: bool) -> int:
     """Receive one dump's datagrams into buf at pos; return where its messages end. Its
     NLMSG_DONE is checked and (unless keep_done) dropped, so that the next dump's messages
     follow directly and all real servers lie back to back."""
@@ -496,7 +503,7 @@ def _recv_dump(sock, buf: bytearray, pos: int, keep_done: bool) -> int:
             return pos if keep_done else pos - _DONE_LEN
 
 
-def _read(keep_done: bool = False) -> tuple[bytes, list[tuple], bytearray, list[tuple[int, int]]]:
+def _read(keep_done: bool = False) -> Tuple[bytes, List[Tuple[Any, ...]], bytearray, List[Tuple[int, int]]]:
     """(GET_SERVICE reply, its rows, GET_DEST replies back to back in a buffer, their spans)."""
     family, buf = _family_id(), getattr(_local, "buf", None) or bytearray()
     _local.buf = None  # a buffer with memoryviews left (an exception's frames) cannot grow
@@ -509,7 +516,7 @@ def _read(keep_done: bool = False) -> tuple[bytes, list[tuple], bytearray, list[
                 sock.send(_request(family, GET_DEST, seq, row))
                 spans.append((pos, _recv_dump(sock, buf, pos, keep_done)))
                 pos = spans[-1][1]
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise IPVSUnavailable("IPVS over netlink: no reply from the kernel in 10 s") from None
     except OSError as exc:
         if exc.errno in (errno.EPERM, errno.EACCES):
@@ -518,13 +525,13 @@ def _read(keep_done: bool = False) -> tuple[bytes, list[tuple], bytearray, list[
     return services, rows, buf, spans
 
 
-def read_raw() -> tuple[bytes, list[bytes]]:
+def read_raw() -> Tuple[bytes, List[bytes]]:
     """The kernel's replies as they came (for fixtures and debugging); decode() reads them."""
     services, _, buf, spans = _read(keep_done=True)
     return services, [bytes(buf[b:e]) for b, e in spans]
 
 
-def collect() -> tuple[Service, ...]:
+def collect() -> List[Dict[str, Any]]:
     """The local kernel's IPVS table, in ipvsadm's order. Raises IPVSUnavailable (no ip_vs,
     no CAP_NET_ADMIN, no reply) or its subclass DecodeError (a reply that cannot be read)."""
     with _decoding():

@@ -7,28 +7,33 @@ positive), and with values spread around the circle the comparison is not even t
 ipvsadm sorts with glibc's qsort, a merge sort (glibc 2.36): emulated when needed.
 """
 
-from __future__ import annotations
-
 import socket
 import struct
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Tuple,
+)
 
 HALF, _U32 = 1 << 31, (1 << 32) - 1
 
 
-def words(af: int, a4: bytes, a12: bytes) -> tuple[int, ...]:
+def words(af: int, a4: bytes, a12: bytes) -> Tuple[int, ...]:
     return struct.unpack(">IIII", a4 + a12) if af == socket.AF_INET6 else struct.unpack(">I", a4)
 
 
-def _cmp(x: tuple, y: tuple) -> int:
+def _cmp(x: Tuple[Any, ...], y: Tuple[Any, ...]) -> int:
     """ipvs_cmp_services / ipvs_cmp_dests on keys (fwmark, af, protocol, address words, port)."""
     d = (x[0] - y[0]) & _U32
     d = (d - (d & HALF) * 2) or x[1] - y[1] or x[2] - y[2]
     for a, b in zip(x[3], y[3] + (0, 0, 0)):  # as many words as the first one's family has
         d = d or ((a - b) & _U32) - ((a - b) & HALF) * 2
-    return d or x[4] - y[4]
+    return int(d or x[4] - y[4])
 
 
-def _msort(idx: list[int], cmp) -> list[int]:
+def _msort(idx: List[int], cmp: Callable[[int, int], int]) -> List[int]:
     """glibc's msort_with_tmp: halves sorted recursively, then merged taking the left one
     unless cmp says it is greater."""
     if len(idx) < 2:
@@ -45,14 +50,14 @@ def _msort(idx: list[int], cmp) -> list[int]:
     return out + left[i:] + right[j:]
 
 
-def ipvsadm_order(keys: list[tuple]) -> list[int]:
+def ipvsadm_order(keys: List[Tuple[Any, ...]]) -> List[int]:
     """The indexes of keys in ipvsadm's order: a plain sort when every wrapped difference
     has the sign of the plain one (no two values of a level 2^31 or more apart) and IPv4 and
     IPv6 addresses are never compared (services: the family comes first)."""
-    by_len: dict[int, list] = {}
+    by_len: Dict[int, List[Any]] = {}
     for k in keys:
         by_len.setdefault(len(k[3]), []).append(k[3])
-    levels = [[k[0] for k in keys]] + [col for ws in by_len.values() for col in zip(*ws)]
+    levels: List[Any] = [[k[0] for k in keys]] + [col for ws in by_len.values() for col in zip(*ws)]
     if len({k[:3] + (len(k[3]),) for k in keys}) == len({k[:3] for k in keys}) \
             and all(max(v) - min(v) < HALF for v in levels if v):
         return sorted(range(len(keys)), key=keys.__getitem__)
