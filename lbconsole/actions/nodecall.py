@@ -36,7 +36,7 @@ async def call(ctx: Any, node: NodeConfig, verb: str, args: dict[str, Any] | Non
     if mutating:
         problem = await ctx.agent_ready(node)
         if problem:
-            code = "version" if "lbconsole node install" in problem else "unreachable"
+            code = "version" if problem == ctx.session(node).version_problem else "unreachable"
             return Reply(node.name, error=problem, code=code)
     try:
         result = await ctx.session(node).request(verb, args or {}, timeout=timeout, mutating=mutating)
