@@ -92,15 +92,10 @@ def _flat(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
-<<<<<<< HEAD
 async def to_syslog(ctx: Any, nodes: Iterable[Any], record: dict[str, Any]) -> list[str]:
-    """`logger -t lbconsole` on each node (each once, concurrently); returns problems, not raises."""
-=======
-async def to_syslog(ctx, nodes, record: dict[str, Any]) -> list[str]:
     """The `audit` verb on each node (each once, concurrently); returns problems, not raises."""
     from lbconsole.actions import nodecall
 
->>>>>>> agent
     line = syslog_line(record)
     unique = list({n.name: n for n in nodes}.values())
 
