@@ -115,7 +115,7 @@ def report_cluster(rep: Any, cluster: ClusterConfig, confs: dict[str, str | None
     from lbconsole.actions import kconf, prepared
 
     rep.out.write(f"cluster {cluster.name}: prepared for keepalived-safe drain and graceful failover?\n")
-    drains: dict[tuple[Any, ...], list[str]] = {}  # the same advice once for every director that needs it
+    drains: dict[tuple[Any, ...] | None, list[str]] = {}  # the same advice once for every director that needs it
     failovers: dict[tuple[Any, ...], list[str]] = {}
     for node in cluster.directors:
         text = confs.get(node.name)
@@ -127,7 +127,7 @@ def report_cluster(rep: Any, cluster: ClusterConfig, confs: dict[str, str | None
         pairs = [(kconf.service_key(vs), kconf.real_server_key(vs, rs)) for vs in conf.top("virtual_server")
                  for rs in vs.children("real_server")]
         missing = tuple((s, r) for s, r in pairs if s and r and not prepared.drain_prep(conf, s, r).prepared)
-        drains.setdefault(missing, []).append(node.name)
+        drains.setdefault(missing if pairs else None, []).append(node.name)  # None: nothing to drain there
         names = [i.args[0] for i in conf.top("vrrp_instance") if i.args]
         preps = tuple((n, prepared.failover_prep(conf, n)) for n in names)
         failovers.setdefault(tuple((n, p.prepared, p.name, p.weight) for n, p in preps), []).append(node.name)
@@ -139,6 +139,9 @@ def _advise(rep: Any, drains: dict[Any, list[str]], failovers: dict[Any, list[st
 
     for missing, nodes in drains.items():
         where = ", ".join(nodes)
+        if missing is None:
+            rep.line("warn", f"{where}: keepalived.conf has no virtual_server with a real_server: nothing to drain")
+            continue
         if not missing:
             rep.line("ok", f"{where}: every real server is prepared for keepalived-safe drain")
             continue

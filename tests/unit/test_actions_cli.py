@@ -137,7 +137,7 @@ def test_a_read_only_refusal_reaches_no_node(inv, capsys, monkeypatch):
     from lbconsole.actions import context
 
     tried = []
-    monkeypatch.setattr(context, "transport_for", lambda node: tried.append(node.name))
+    monkeypatch.setattr(context, "session_for", lambda node, *a, **k: tried.append(node.name))
     code = cli.main(["drain", "10.0.0.100:80", "10.0.0.21:80", "--reason", "r", "--yes", "--read-only",
                      "--inventory", inv()])
     err = capsys.readouterr().err
