@@ -64,15 +64,23 @@ kd_dump() {
   kill -0 "$pid" 2>/dev/null || { echo "keepalived is not running (pid $pid gone)"; return 3; }
   sig=$(keepalived --signum="$1" 2>/dev/null) || { echo "keepalived has no $1 dump"; return 4; }
   f="${TMPDIR:-/tmp}/$2"
+  # keepalived writes every dump to one fixed file: a second console (or this console's own
+  # action check) signalling meanwhile would remove or rewrite it mid-read. One dump at a time.
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>/run/lbconsole-keepalived-dump.lock && flock -w 10 9 || { echo 'another dump held the lock for 10 s'; return 6; }
+  fi
   rm -f "$f"; kill -"$sig" "$pid" || return 5
   i=0; while [ ! -s "$f" ] && [ $i -lt 300 ]; do i=$((i + 1)); done  # usually written by now
   i=0; kd_size=-1
+  # Up to 5 s: a busy node (or one under emulation) can take seconds to write the dump.
   until kd_done "$f" "$1"; do
     kill -0 "$pid" 2>/dev/null || { echo "keepalived is not running (pid $pid exited)"; return 3; }
-    [ $i -ge 40 ] && { echo "keepalived wrote no complete $2 after 40 tries"; return 6; }
+    [ $i -ge 200 ] && { echo "keepalived wrote no complete $2 within 5 s"; return 6; }
     sleep 0.025; i=$((i + 1))
   done
-  sed -E "$REDACT" "$f"
+  sed -E "$REDACT" "$f"; rc=$?
+  exec 9>&-
+  return $rc
 }
 p_vrrp() {
   if kd_dump JSON keepalived.json; then return 0; fi
