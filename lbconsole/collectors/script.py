@@ -67,7 +67,8 @@ kd_dump() {
   # keepalived writes every dump to one fixed file: a second console (or this console's own
   # action check) signalling meanwhile would remove or rewrite it mid-read. One dump at a time.
   if command -v flock >/dev/null 2>&1; then
-    exec 9>/run/lbconsole-keepalived-dump.lock && flock -w 10 9 || { echo 'another dump held the lock for 10 s'; return 6; }
+    exec 9>/run/lbconsole-keepalived-dump.lock && flock -w 10 9 ||
+      { echo 'another dump held the lock for 10 s'; return 6; }
   fi
   rm -f "$f"; kill -"$sig" "$pid" || return 5
   i=0; while [ ! -s "$f" ] && [ $i -lt 300 ]; do i=$((i + 1)); done  # usually written by now
