@@ -7,7 +7,9 @@ and their keywords; not a validator (`keepalived -t` is). Comments start with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import overload
 
 from lbconsole.actions.targets import parse_real_server, parse_service
 from lbconsole.errors import UsageError
@@ -42,7 +44,7 @@ class Config:
         return [s for s in self.stmts if s.keyword in keywords]
 
 
-def _tokens(text: str):
+def _tokens(text: str) -> Iterator[tuple[str, int, bool]]:
     """(token, line, quoted) triples."""
     for number, raw in enumerate(text.splitlines(), 1):
         i, n = 0, len(raw)
@@ -108,7 +110,8 @@ def service_key(vs: Stmt) -> str | None:
             suffix = ":6" if family and family.args[:1] == ["inet6"] else ""
             return parse_service(f"fwm:{args[1]}{suffix}").key
         if len(args) >= 2 and args[0] != "group":
-            proto = (vs.child("protocol").args[:1] or ["TCP"])[0].upper() if vs.has("protocol") else "TCP"
+            protocol = vs.child("protocol")
+            proto = (protocol.args[:1] or ["TCP"])[0].upper() if protocol is not None else "TCP"
             hp = join_host_port(args[0], int(args[1]))
             return parse_service(hp if proto == "TCP" else f"{proto.lower()}:{hp}").key
     except (UsageError, ValueError):
@@ -144,6 +147,10 @@ def instance(conf: Config, name: str) -> Stmt | None:
     return next((s for s in conf.top("vrrp_instance") if s.args[:1] == [name]), None)
 
 
+@overload
+def int_arg(stmt: Stmt | None, default: int) -> int: ...
+@overload
+def int_arg(stmt: Stmt | None, default: None = None) -> int | None: ...
 def int_arg(stmt: Stmt | None, default: int | None = None) -> int | None:
     if stmt is None or not stmt.args:
         return default

@@ -7,8 +7,14 @@ tests' fixture); `drain_snippet()` / `failover_snippet()` are what doctor prints
 from __future__ import annotations
 
 from lbconsole.actions import kconf
-from lbconsole.actions.prepared import (FAILOVER_FILE, FAILOVER_TRACK, TRACK_DIR, drain_prep, drain_track_name,
-                                        failover_prep)
+from lbconsole.actions.prepared import (
+    FAILOVER_FILE,
+    FAILOVER_TRACK,
+    TRACK_DIR,
+    drain_prep,
+    drain_track_name,
+    failover_prep,
+)
 
 FAILOVER_WEIGHT = -100
 

@@ -43,13 +43,13 @@ class ActionResult:
         return self.message
 
 
-def done(message: str, **kw) -> ActionResult:
+def done(message: str, **kw: Any) -> ActionResult:
     return ActionResult(DONE, message, **kw)
 
 
-def failed(message: str, **kw) -> ActionResult:
+def failed(message: str, **kw: Any) -> ActionResult:
     return ActionResult(FAILED, message, **kw)
 
 
-def refused(message: str, **kw) -> ActionResult:
+def refused(message: str, **kw: Any) -> ActionResult:
     return ActionResult(REFUSED, message, **kw)

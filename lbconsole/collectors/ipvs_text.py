@@ -14,11 +14,12 @@ import ipaddress
 import re
 import socket
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from functools import partial
 from itertools import repeat
-from typing import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from lbconsole.collectors.errors import ParseError, quote
 from lbconsole.snapshot import Counters, Rates, RealServer, Service
@@ -45,18 +46,21 @@ _pton4 = partial(socket.inet_pton, socket.AF_INET)
 # (a unit test checks that), and every field is set.
 
 _new = object.__new__
-_consume = deque(maxlen=0).extend
+_sink: deque[object] = deque(maxlen=0)
+_consume = _sink.extend
+_T = TypeVar("_T")
+_Setter = Callable[[object, object], None]
 
 
-def _setters(cls: type) -> tuple[Callable, ...]:
+def _setters(cls: type) -> tuple[_Setter, ...]:
     return tuple(getattr(cls, f.name).__set__ for f in fields(cls))
 
 
-_SETTERS = {cls: _setters(cls) for cls in (RealServer, Counters, Rates)}
+_SETTERS: dict[type, tuple[_Setter, ...]] = {cls: _setters(cls) for cls in (RealServer, Counters, Rates)}
 
 
 @contextmanager
-def no_gc():
+def no_gc() -> Iterator[None]:
     """Pause the cyclic GC while tens of thousands of acyclic objects are made: otherwise
     each 700 allocations start a collection (~10% of the parse here, and more in a big
     heap such as the TUI's). Restores the previous state."""
@@ -69,12 +73,12 @@ def no_gc():
             gc.enable()
 
 
-def build_columns(cls: type, n: int, columns: Sequence[Iterable]) -> list:
+def build_columns(cls: type[_T], n: int, columns: Sequence[Iterable[object]]) -> list[_T]:
     """`n` instances of the slotted dataclass `cls`, field i taken from columns[i]."""
     setters = _SETTERS[cls]
     if len(columns) != len(setters):
         raise TypeError(f"{cls.__name__} needs {len(setters)} columns, got {len(columns)}")
-    objs = list(map(_new, repeat(cls, n)))
+    objs: list[_T] = list(map(_new, repeat(cls, n)))
     for setter, column in zip(setters, columns):
         _consume(map(setter, objs, column))
     return objs
@@ -199,7 +203,7 @@ def _dest_columns(block: str, width: int, source: str, line: int, expect: str) -
     return cols
 
 
-def _blame(source: str, line: int, block: str, fn: Callable, *args):
+def _blame(source: str, line: int, block: str, fn: Callable[..., _T], *args: object) -> _T:
     """Run a column conversion; on bad input, name the first line of the block that fails."""
     try:
         return fn(*args)
@@ -225,9 +229,9 @@ def _parse_listing(text: str) -> list[tuple[list[str], list[list[str]], int, str
     return out
 
 
-def _parse_numbers(text: str, source: str) -> dict[str, tuple[list[str], list[int], list[list[int]]]]:
+def _parse_numbers(text: str, source: str) -> dict[str, _Numbers]:
     """--stats / --rate: {service name: (service numbers, real-server addrs, 5 columns)}."""
-    out = {}
+    out: dict[str, _Numbers] = {}
     for line, svc, block in _blocks(text, source):
         tokens = svc.split()
         k = _service_name(tokens)
@@ -238,12 +242,16 @@ def _parse_numbers(text: str, source: str) -> dict[str, tuple[list[str], list[in
         except ValueError as e:
             raise ParseError(source, str(e), line) from None
         cols = _dest_columns(block, 7, source, line, "-> ADDR:PORT and 5 numbers")
-        nums = _blame(source, line, block, lambda: [_ints(c) for c in cols[2:]])
+        nums = _blame(source, line, block, lambda: [_ints(c) for c in cols[2:]])  # noqa: B023 (called at once)
         out[" ".join(tokens[:k])] = (svc_nums, cols[1], nums)
     return out
 
 
-def _service_fields(tokens: list[str], source: str, line: int) -> dict:
+# (service numbers, real-server addrs, 5 columns) of --stats / --rate
+_Numbers = tuple[list[int], list[str], list[list[int]]]
+
+
+def _service_fields(tokens: list[str], source: str, line: int) -> dict[str, Any]:
     """Protocol, address or fwmark, scheduler and persistence of a -Ln service line."""
     proto = tokens[0]
     if proto not in PROTOCOLS or len(tokens) < 3:
@@ -251,7 +259,7 @@ def _service_fields(tokens: list[str], source: str, line: int) -> dict:
     k = _service_name(tokens)
     if len(tokens) <= k:
         raise ParseError(source, f"no scheduler in {quote(' '.join(tokens))}", line)
-    f: dict = {"protocol": proto, "scheduler": tokens[k], "address": None, "port": None,
+    f: dict[str, Any] = {"protocol": proto, "scheduler": tokens[k], "address": None, "port": None,
                "fwmark": None, "family": "inet"}
     try:
         if proto == "FWM":
@@ -273,7 +281,7 @@ def _service_fields(tokens: list[str], source: str, line: int) -> dict:
     return f
 
 
-def _matching(addrs: list[str], numbers: tuple | None) -> list[list[int]] | None:
+def _matching(addrs: list[str], numbers: _Numbers | None) -> list[list[int]] | None:
     """The 5 number columns of `numbers` lined up with `addrs` (None: service not listed)."""
     if numbers is None:
         return None
@@ -323,9 +331,9 @@ def _parse_ipvsadm(ln: str, stats: str | None, rate: str | None) -> tuple[Servic
                     except ValueError as e:
                         raise ParseError("ipvsadm -Ln", str(e), off) from None
                     if row[2] not in FORWARD:
-                        raise ParseError("ipvsadm -Ln", f"unknown forward method {quote(row[2])}", off)
+                        raise ParseError("ipvsadm -Ln", f"unknown forward method {quote(row[2])}", off) from None
             raise ParseError("ipvsadm -Ln", "bad real server", line) from None
-        ints = _blame("ipvsadm -Ln", line, block, lambda: [_ints(weights), _ints(active), _ints(inactive)])
+        ints = _blame("ipvsadm -Ln", line, block, lambda: [_ints(weights), _ints(active), _ints(inactive)])  # noqa: B023 (called at once)
         s_cols, r_cols = _matching(addrs, st.get(name)), _matching(addrs, rt.get(name))
         counters = (build_columns(Counters, n, s_cols) if s_cols else repeat(_ZERO_COUNTERS, n))
         rates = build_columns(Rates, n, r_cols) if r_cols else repeat(_ZERO_RATES, n)
@@ -376,7 +384,7 @@ def _parse_proc(text: str, hz: int, source: str) -> tuple[Service, ...]:
         tokens = svc.split()
         if tokens[0] not in PROTOCOLS or len(tokens) < 3:
             raise ParseError(source, f"expected 'PROT HEXADDR:PORT SCHEDULER', got {quote(svc)}", line)
-        f: dict = {"protocol": tokens[0], "scheduler": tokens[2], "address": None, "port": None,
+        f: dict[str, Any] = {"protocol": tokens[0], "scheduler": tokens[2], "address": None, "port": None,
                    "fwmark": None, "family": "inet"}
         if tokens[0] == "FWM":
             try:
@@ -399,7 +407,7 @@ def _parse_proc(text: str, hz: int, source: str) -> tuple[Service, ...]:
         if not set(cols[2]) <= FORWARD.keys():
             bad = next(t for t in cols[2] if t not in FORWARD)
             raise ParseError(source, f"unknown forward method {quote(bad)}", line)
-        weights, active, inactive = _blame(source, line, block, lambda: [_ints(c) for c in cols[3:6]])
+        weights, active, inactive = _blame(source, line, block, lambda: [_ints(c) for c in cols[3:6]])  # noqa: B023 (called at once)
         n = len(addrs)
         real = build_columns(RealServer, n, (
             [a[0] for a in addrs], [a[1] for a in addrs], [FORWARD[t] for t in cols[2]],

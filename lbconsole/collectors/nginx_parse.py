@@ -8,6 +8,7 @@ Rates (requests_per_s, conns_per_s) come from two samples: the collector compute
 from __future__ import annotations
 
 import re
+
 from lbconsole.collectors.errors import ParseError, quote
 from lbconsole.snapshot import NginxStatus
 

@@ -62,7 +62,7 @@ def _vip(entry: Any, source: str) -> str:
 _MISSING = object()
 
 
-def _get(obj: dict, key: str, kind: type | tuple, source: str, default: Any = _MISSING) -> Any:
+def _get(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str, default: Any = _MISSING) -> Any:
     """obj[key] checked against `kind` (never a bool: no field read here is one)."""
     if key not in obj:
         if default is _MISSING:
@@ -149,8 +149,8 @@ def parse_keepalived_data(text: str, stats: str | None = None) -> tuple[VrrpInst
     if not isinstance(text, str):
         raise ParseError(source, "no text")
     counters = parse_keepalived_stats(stats) if stats is not None else {}
-    found: list[dict] = []
-    cur: dict | None = None
+    found: list[dict[str, Any]] = []
+    cur: dict[str, Any] | None = None
     in_vips = False
     for no, raw in enumerate(text.split("\n"), start=1):
         line = raw.rstrip()

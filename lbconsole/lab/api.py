@@ -14,8 +14,8 @@ Everything needs root.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from lbconsole.lab import extra, lifecycle, netns, nodes
 from lbconsole.lab import topology as t

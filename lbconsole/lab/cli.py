@@ -16,7 +16,7 @@ def _say(msg: str) -> None:
     print(f"lab: {msg}", flush=True)
 
 
-def cmd_up(args) -> int:
+def cmd_up(args: argparse.Namespace) -> int:
     from lbconsole.lab import lifecycle
 
     already, seconds = lifecycle.up(_say)
@@ -26,7 +26,7 @@ def cmd_up(args) -> int:
     return 0
 
 
-def cmd_down(args) -> int:
+def cmd_down(args: argparse.Namespace) -> int:
     from lbconsole.lab import lifecycle
 
     lifecycle.down(_say)
@@ -34,7 +34,7 @@ def cmd_down(args) -> int:
     return 0
 
 
-def cmd_status(args) -> int:
+def cmd_status(args: argparse.Namespace) -> int:
     from lbconsole.lab import lifecycle
     from lbconsole.lab.status import lab_status, render
 
@@ -44,7 +44,7 @@ def cmd_status(args) -> int:
     return 0 if st.ok else 1
 
 
-def cmd_inventory(args) -> int:
+def cmd_inventory(args: argparse.Namespace) -> int:
     from lbconsole.lab import api
 
     if not api.is_up():
@@ -53,7 +53,7 @@ def cmd_inventory(args) -> int:
     return 0
 
 
-def cmd_exec(args) -> int:
+def cmd_exec(args: argparse.Namespace) -> int:
     from lbconsole.lab import access, lifecycle
 
     lifecycle.require_root()
@@ -70,7 +70,7 @@ def cmd_exec(args) -> int:
     return subprocess.call(argv)
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("lab", help="a real LVS-DR test cluster on this machine (root)",
                               description="A real LVS-DR cluster on this machine: directors lb1 lb2 "
                                           "(keepalived + IPVS in a qemu VM), nginx nodes web1-3, backend "

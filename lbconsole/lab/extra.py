@@ -4,6 +4,7 @@ many hosts. Each is a host like the others: own namespaces, sshd and host key.""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from lbconsole.lab import access, lifecycle, netns, nodes
@@ -20,7 +21,7 @@ def present() -> list[str]:
     return sorted(found, key=lambda name: int(name[3:]))
 
 
-def _set_known_hosts(lines: dict[str, str | None]) -> None:
+def _set_known_hosts(lines: Mapping[str, str | None]) -> None:
     """Replace, add (value) or drop (None) the known_hosts lines of the given addresses."""
     kept = [ln for ln in t.KNOWN_HOSTS.read_text().splitlines(keepends=True)
             if ln.split(" ", 1)[0] not in lines]

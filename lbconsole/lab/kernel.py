@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from lbconsole.lab.errors import LabError
@@ -24,11 +25,12 @@ MODULES = (
     "ip_vs_sed", "ip_vs_nq", "ip_vs_dh", "ip_vs_lblc", "ip_vs_lblcr", "ip_vs_fo", "ip_vs_ovf",
     "veth", "bridge",
 )
+Progress = Callable[[str], None]
 # Soft dependencies modules.dep does not list: (module, must load first).
 SOFTDEPS = {"libcrc32c": "crc32c_generic"}
 
 
-def _say(progress, msg: str) -> None:
+def _say(progress: Progress | None, msg: str) -> None:
     if progress:
         progress(msg)
 
@@ -46,7 +48,7 @@ def kernel_package() -> str:
     raise LabError(f"apt-cache knows no {META_PACKAGE}: check the Debian sources and `apt-get update`")
 
 
-def fetch(progress=None) -> str:
+def fetch(progress: Progress | None = None) -> str:
     """Make sure the kernel is extracted in the cache; return its version. Downloads only once."""
     version_file = KERNEL_DIR / "VERSION"
     if version_file.is_file():
@@ -84,7 +86,7 @@ def modules_dir(version: str) -> Path:
     return KERNEL_DIR / "lib" / "modules" / version
 
 
-def module_order(version: str, wanted=MODULES) -> list[str]:
+def module_order(version: str, wanted: Iterable[str] = MODULES) -> list[str]:
     """Relative .ko paths of wanted and their dependencies, each after what it needs."""
     deps: dict[str, list[str]] = {}
     by_name: dict[str, str] = {}
@@ -111,7 +113,7 @@ def module_order(version: str, wanted=MODULES) -> list[str]:
     return order
 
 
-def initramfs(version: str, progress=None) -> Path:
+def initramfs(version: str, progress: Progress | None = None) -> Path:
     """A cached cpio archive: static busybox, /init and the modules in load order."""
     out = CACHE_DIR / f"initramfs-{version}.cpio"
     init = initramfs_init()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from lbconsole.lab import configs, vm
 from lbconsole.lab import topology as t
@@ -31,7 +32,7 @@ done
 ip -o -4 addr show dev eth0 | grep -q ' {t.VIP}/' && echo 'vip up'; true"""
 
 
-def keygen(path, comment: str) -> None:
+def keygen(path: Path, comment: str) -> None:
     """An ed25519 key at path unless one is there (keys survive down/up so known_hosts stays valid)."""
     if not path.exists():
         sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path])

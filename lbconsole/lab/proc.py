@@ -6,15 +6,15 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from lbconsole.lab.errors import LabError
 from lbconsole.lab.topology import PIDS_DIR
 
 
-def sh(args: Sequence[str], *, check: bool = True, timeout: float = 60, input: str | None = None,
-       ns: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def sh(args: Sequence[object], *, check: bool = True, timeout: float = 60, input: str | None = None,
+       ns: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run args (in network namespace ns if given); a failure becomes a LabError naming the command."""
     argv = (["ip", "netns", "exec", ns] if ns else []) + [str(a) for a in args]
     try:

@@ -26,14 +26,17 @@ def _package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _skip(ti: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    return None if "__pycache__" in ti.name else ti
+
+
 def bundle(main: str, packages: tuple[str, ...] = ()) -> bytes:
     """A gzipped tarball of lbconsole, the named installed packages and main.py."""
     buf = io.BytesIO()
-    skip = (lambda ti: None if "__pycache__" in ti.name else ti)
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        tar.add(PACKAGE, "lbconsole", filter=skip)
+        tar.add(PACKAGE, "lbconsole", filter=_skip)
         for name in packages:
-            tar.add(_package_dir(name), name, filter=skip)
+            tar.add(_package_dir(name), name, filter=_skip)
         data = main.encode()
         info = tarfile.TarInfo("main.py")
         info.size = len(data)

@@ -64,7 +64,7 @@ class Node:
     def mac(self) -> str:
         """A fixed MAC from the last two octets (unique in the lab), so the VM can tell its NICs apart."""
         third, fourth = (int(x) for x in self.ip.split(".")[2:])
-        return "52:54:00:99:%02x:%02x" % (third, fourth)
+        return f"52:54:00:99:{third:02x}:{fourth:02x}"
 
     @property
     def tap(self) -> str:

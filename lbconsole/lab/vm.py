@@ -12,6 +12,7 @@ import os
 import shlex
 import shutil
 import time
+from pathlib import Path
 
 from lbconsole.lab import kernel
 from lbconsole.lab import topology as t
@@ -26,7 +27,7 @@ CTL = t.VM_DIR / "ctl"
 _ids = itertools.count()
 
 
-def qemu_argv(version: str, initrd) -> list[str]:
+def qemu_argv(version: str, initrd: str | Path) -> list[str]:
     argv = [
         "qemu-system-x86_64", "-name", "lbc-vm", "-nodefaults", "-no-user-config",
         "-accel", "tcg", "-cpu", "max", "-smp", str(t.VM_CPUS), "-m", str(t.VM_MEMORY_MB),
@@ -43,7 +44,7 @@ def qemu_argv(version: str, initrd) -> list[str]:
     return argv
 
 
-def start(progress=None) -> int:
+def start(progress: kernel.Progress | None = None) -> int:
     """Boot the VM (kernel fetched and initramfs built first, both cached); return qemu's pid."""
     version = kernel.fetch(progress)
     initrd = kernel.initramfs(version, progress)

@@ -11,7 +11,6 @@ import pytest
 from lbconsole.inventory import NodeConfig
 from lbconsole.transport import HostKeyError, TransportError
 from lbconsole.transport.ssh import SSHTransport
-
 from support import free_port, keygen
 
 

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from support import free_port
-from support.loopback_nginx import HttpServer, LoopbackNginx
 
 from lbconsole.node import nginx_reload, upstream_edit
 from lbconsole.node.nginx_reload import Nginx
 from lbconsole.node.upstream_edit import Refused
+from support import free_port
+from support.loopback_nginx import HttpServer, LoopbackNginx
 
 UPSTREAMS = """\
 # app1 and app2 behind one upstream; a second upstream with a backup

@@ -7,11 +7,11 @@ import subprocess
 import time
 
 import pytest
-from support import free_port
-from support.loopback_nginx import LoopbackNginx, SilentServer, get
 
 from lbconsole.node import nginx_conf, upstream_conf
 from lbconsole.node.upstream_log import ErrorLogs
+from support import free_port
+from support.loopback_nginx import LoopbackNginx, SilentServer, get
 
 SITE = """\
 upstream dead {{ server 127.0.0.1:{a} max_fails=1 fail_timeout=30s; server 127.0.0.1:{b} max_fails=1; }}

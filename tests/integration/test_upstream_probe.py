@@ -6,10 +6,10 @@ import socket
 import time
 
 import pytest
-from support import free_port
-from support.loopback_nginx import HttpServer, SilentServer
 
 from lbconsole.node.upstream_probe import Prober, Target, probe_all
+from support import free_port
+from support.loopback_nginx import HttpServer, SilentServer
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from support import free_port
-from support.loopback_nginx import HttpServer, LoopbackNginx, get
 
 from lbconsole import upstreams
 from lbconsole.node import upstream_edit
 from lbconsole.node.nginx_reload import Nginx
 from lbconsole.node.upstream_snapshot import UpstreamWatcher
+from support import free_port
+from support.loopback_nginx import HttpServer, LoopbackNginx, get
 
 CONF = """\
 upstream backend {{ server 127.0.0.1:{a} max_fails=1; server 127.0.0.1:{b} max_fails=1; keepalive 4; }}

@@ -6,8 +6,17 @@ from __future__ import annotations
 import pytest
 
 from lbconsole.lab import api
-from support.lab_actions import (LAB_FAILOVER_FILE, Traffic, audit_lines, cli, longest_outage, master,
-                                 prepared_cluster, reset_lab, syslog_capture)
+from support.lab_actions import (
+    LAB_FAILOVER_FILE,
+    Traffic,
+    audit_lines,
+    cli,
+    longest_outage,
+    master,
+    prepared_cluster,
+    reset_lab,
+    syslog_capture,
+)
 
 pytestmark = pytest.mark.lab
 OUTAGE_S = 8.0  # VRRP takeover (~1-3 s) plus the slow VM; requests must resume after it

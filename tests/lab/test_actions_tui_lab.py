@@ -177,6 +177,9 @@ def test_real_terminal_drain_and_failover(clean_lab, tmp_path):
         keys("Right")
         keys("Enter")
         wait_for(lambda: weights(WEB1) == {"lb1": 0, "lb2": 0}, 60, 1, "web1 drained on both directors")
+        # The drain runs to its end (it follows active connections down) before the cluster takes another
+        # action: a failover key pressed meanwhile is refused, by design.
+        wait_for(lambda: any(r["what"] == "drain" for r in AuditLog().read()), 90, 1, "the drain's audit line")
         keys("F")
         wait_for(lambda: "Cancel" in screen(), 20, 0.5, "the failover confirmation")
         keys("Right")

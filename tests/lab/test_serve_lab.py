@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support import free_port, lbconsole_in_ops, wait_for
 
 from lbconsole.lab import api
+from support import free_port, lbconsole_in_ops, wait_for
 
 pytestmark = pytest.mark.lab
 CHECKOUT = Path(__file__).resolve().parents[2]

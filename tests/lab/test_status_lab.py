@@ -29,18 +29,16 @@ def keepalived_json(node: str) -> list:
 
 def ipvsadm_save(node: str) -> set[tuple[str, str, int]]:
     """(service, real server, weight) from `ipvsadm -Sn`, a format our parser never reads."""
-    rows, service = set(), None
+    rows = set()
     for line in api.run(node, "ipvsadm -Sn", check=True).stdout.splitlines():
         words = line.split()
-        if words[:1] == ["-A"]:
-            service = words[2]
-        elif words[:1] == ["-a"]:
+        if words[:1] == ["-a"]:
             rows.add((words[2], words[4], int(words[words.index("-w") + 1])))
     return rows
 
 
 def test_status_matches_ipvsadm_keepalived_and_stub_status(lab):
-    for web in ("web1", "web2", "web3"):
+    for _web in ("web1", "web2", "web3"):
         api.run("client", "for i in 1 2 3 4 5 6; do curl -s -o /dev/null http://10.99.0.100/; done")
     before = {w: api.run(w, "curl -s http://127.0.0.1/nginx_status", check=True).stdout
               for w in ("web1", "web2", "web3")}

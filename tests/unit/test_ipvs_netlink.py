@@ -314,7 +314,7 @@ def test_order_shortcut_agrees_with_the_emulation(data):
 
 
 def test_mixed_layouts_in_one_dump_use_the_slow_path():
-    rs = [RealServer("10.0.0.%d" % i, 80, "route", i) for i in range(1, 6)]
+    rs = [RealServer(f"10.0.0.{i}", 80, "route", i) for i in range(1, 6)]
     svc = Service("TCP", "10.0.0.100", 80, None, "wlc", real_servers=tuple(rs))
     dump = b"".join(dest_msg(r, pad=i % 2 == 0) for i, r in enumerate(rs)) + done()
     assert nl.decode(service_msg(svc) + done(), [dump]) == (svc,)

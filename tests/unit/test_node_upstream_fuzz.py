@@ -43,7 +43,8 @@ def test_a_real_file_cut_or_spliced_anywhere(seed, at, insert):
         tree = nginx_conf.parse(text, "f")
     except ConfError:
         return
-    dump = f"# configuration file /x/nginx.conf:\nhttp {{ include /x/a.conf; }}\n# configuration file /x/a.conf:\n{text}\n"
+    dump = (f"# configuration file /x/nginx.conf:\nhttp {{ include /x/a.conf; }}\n"
+            f"# configuration file /x/a.conf:\n{text}\n")
     try:
         upstream_conf.read(nginx_conf.Config.from_dump(dump), lambda h, p: ["10.0.0.1"])
     except ConfError:

@@ -8,7 +8,13 @@ import pytest
 
 from lbconsole.collectors.errors import ParseError
 from lbconsole.collectors.host_parse import (
-    cpu_percent, cpu_times, parse_host, parse_host_section, parse_loadavg, parse_meminfo, parse_nproc,
+    cpu_percent,
+    cpu_times,
+    parse_host,
+    parse_host_section,
+    parse_loadavg,
+    parse_meminfo,
+    parse_nproc,
     parse_uptime,
 )
 

@@ -71,7 +71,8 @@ def test_services_from_listing():
     assert [s.key for s in svcs] == ["10.99.0.100:80", "10.99.0.100:8080", "udp:10.99.0.100:53",
                                      "[2001:db8::100]:443", "fwm:10", "fwm:11:6", "sctp:10.99.0.100:3868"]
     web = svcs[0]
-    assert (web.protocol, web.address, web.port, web.scheduler, web.persistent) == ("TCP", "10.99.0.100", 80, "wlc", False)
+    assert ((web.protocol, web.address, web.port, web.scheduler, web.persistent)
+            == ("TCP", "10.99.0.100", 80, "wlc", False))
     assert [(r.address, r.port, r.forward, r.weight, r.active_conns, r.inactive_conns) for r in web.real_servers] == [
         ("10.99.0.21", 80, "route", 100, 3, 17), ("10.99.0.22", 80, "route", 0, 0, 2)]
     assert svcs[1].persistent and svcs[1].persistence_timeout == 300

@@ -12,8 +12,13 @@ import pytest
 
 from lbconsole.collectors.errors import ParseError
 from lbconsole.collectors.vrrp_parse import (
-    REDACT_SED, REDACTED, parse_ip_addr, parse_keepalived_data, parse_keepalived_json,
-    parse_keepalived_stats, redact_keepalived,
+    REDACT_SED,
+    REDACTED,
+    parse_ip_addr,
+    parse_keepalived_data,
+    parse_keepalived_json,
+    parse_keepalived_stats,
+    redact_keepalived,
 )
 from lbconsole.snapshot import Address
 
@@ -37,7 +42,8 @@ def test_json_normal_master_backup_fault():
     a = by_name(parse_keepalived_json(fixture("keepalived227_a_normal.json")))
     assert list(a) == ["VI_1", "VI_2", "VI_6", "VI_3"]
     vi1 = a["VI_1"]
-    assert (vi1.vrid, vi1.state, vi1.priority, vi1.effective_priority, vi1.interface) == (51, "MASTER", 150, 150, "lbp-va")
+    assert ((vi1.vrid, vi1.state, vi1.priority, vi1.effective_priority, vi1.interface)
+            == (51, "MASTER", 150, 150, "lbp-va"))
     # "10.98.0.100/24 dev lbp-va scope global set" -> the address only.
     assert vi1.vips == ("10.98.0.100", "10.98.0.110")
     assert vi1.last_transition == pytest.approx(1795509843.809959)
@@ -92,8 +98,10 @@ def test_data_dump_with_stats_equals_json_apart_from_counters():
     for node in ("a_normal", "b_normal", "a_splitbrain", "b_splitbrain"):
         data = parse_keepalived_data(fixture(f"keepalived227_{node}.data"), fixture(f"keepalived227_{node}.stats"))
         js = parse_keepalived_json(fixture(f"keepalived227_{node}.json"))
-        key = lambda i: (i.instance, i.vrid, i.state, i.priority, i.effective_priority, i.interface, i.vips,
-                         round(i.last_transition, 6), i.become_master)
+        def key(i):
+            return (i.instance, i.vrid, i.state, i.priority, i.effective_priority, i.interface, i.vips,
+                    round(i.last_transition, 6), i.become_master)
+
         assert [key(i) for i in data] == [key(i) for i in js]
         assert all(i.source == "data" for i in data)
     sb = by_name(parse_keepalived_data(fixture("keepalived227_b_splitbrain.data"),
@@ -245,7 +253,8 @@ def test_lab_director_vrrp(node, state, prio):
 
 def test_lab_vip_only_on_the_master():
     holders = {n for n in ("lb1", "lb2")
-               if any(a.address == "10.99.0.100" and a.interface != "lo" for a in parse_ip_addr(lab(f"{n}_ip_addr.json")))}
+               if any(a.address == "10.99.0.100" and a.interface != "lo"
+                      for a in parse_ip_addr(lab(f"{n}_ip_addr.json")))}
     assert holders == {"lb1"}
 
 

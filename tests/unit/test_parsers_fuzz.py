@@ -18,8 +18,13 @@ from lbconsole.collectors.host_parse import cpu_times, parse_host_section, parse
 from lbconsole.collectors.ipvs_text import parse_ipvsadm, parse_proc_ip_vs
 from lbconsole.collectors.nginx_parse import parse_stub_status
 from lbconsole.collectors.vrrp_parse import (
-    REDACT_SED, REDACTED, parse_ip_addr, parse_keepalived_data, parse_keepalived_json,
-    parse_keepalived_stats, redact_keepalived,
+    REDACT_SED,
+    REDACTED,
+    parse_ip_addr,
+    parse_keepalived_data,
+    parse_keepalived_json,
+    parse_keepalived_stats,
+    redact_keepalived,
 )
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
