@@ -88,7 +88,8 @@ def install_script(program: bytes, sha256: str, sudoers_for: str | None) -> str:
     return f"""set -e
 umask 022
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-command -v python3 >/dev/null 2>&1 || {{ echo "no python3 on this node: install python3 (3.6 or later) first" >&2; exit 3; }}
+command -v python3 >/dev/null 2>&1 || \
+  {{ echo "no python3 on this node: install python3 (3.6 or later) first" >&2; exit 3; }}
 d={shell_quote(dest_dir)}
 mkdir -p "$d"; chown root:root "$d"; chmod 0755 "$d"
 tmp="$d/.lbconsole-node.$$"

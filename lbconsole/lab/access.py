@@ -10,7 +10,7 @@ import shlex
 import socket
 import subprocess
 import tempfile
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from lbconsole.lab import topology as t
 from lbconsole.lab.errors import LabError
@@ -49,7 +49,7 @@ def in_netns(ns: str) -> Iterator[None]:
         os.close(original)
 
 
-def in_ops_netns():
+def in_ops_netns() -> contextlib.AbstractContextManager[None]:
     """`with in_ops_netns(): ...` opens sockets from lbc-ops, where lbconsole runs in the lab."""
     return in_netns(t.OPS_NS)
 
@@ -73,7 +73,7 @@ def argv(node: Node, cmd: str | Sequence[str]) -> list[str]:
 
 
 def run(name: str, cmd: str | Sequence[str], *, check: bool = False, timeout: float = 60,
-        input: str | None = None, ssh: bool = False) -> subprocess.CompletedProcess:
+        input: str | None = None, ssh: bool = False) -> subprocess.CompletedProcess[str]:
     """Run cmd on the node called name; stdout/stderr captured as text.
 
     Out of band (inside the node's namespaces, no SSH) unless `ssh`: tests check the daemons'
@@ -96,7 +96,7 @@ def run(name: str, cmd: str | Sequence[str], *, check: bool = False, timeout: fl
 
 
 def _out_of_band(node: Node, cmd: str, *, check: bool, timeout: float,
-                 input: str | None) -> subprocess.CompletedProcess:
+                 input: str | None) -> subprocess.CompletedProcess[str]:
     from lbconsole.lab import nodes
 
     feed = None

@@ -7,9 +7,9 @@ import fcntl
 import hashlib
 import os
 import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 from lbconsole.lab import access, configs, netns, nodes, prereqs, scripts, vm
 from lbconsole.lab import topology as t
@@ -32,7 +32,7 @@ def require_root() -> None:
 
 
 @contextlib.contextmanager
-def locked():
+def locked() -> Iterator[None]:
     """One lab operation at a time on this machine (tests of several sessions may share it)."""
     t.LAB_DIR.mkdir(parents=True, exist_ok=True)
     with open(t.LOCK, "w") as f:
@@ -200,7 +200,7 @@ def _wait(what: str, deadline: float, ready: Callable[[], bool], explain: Callab
         time.sleep(0.3)
 
 
-def _boot_failures(group) -> str:
+def _boot_failures(group: Sequence[t.Node]) -> str:
     bad = [n for n in group if not (n.dir / "booted").exists()]
     return "; ".join(f"{n.name}: {(n.dir / 'boot.log').read_text(errors='replace').strip()[-300:]}"
                      for n in bad if (n.dir / "boot.log").exists())

@@ -196,7 +196,8 @@ class AgentSession:
             try:
                 channel = await asyncio.wait_for(self._opener(), self.connect_timeout)
             except TimeoutError:
-                self._fail(f"{self.describe}: timed out opening the session ({self.connect_timeout:g} s, connect_timeout)")
+                self._fail(f"{self.describe}: timed out opening the session "
+                           f"({self.connect_timeout:g} s, connect_timeout)")
                 continue
             except TransportError as exc:
                 self._fail(str(exc))
@@ -228,7 +229,7 @@ class AgentSession:
         hello_by = loop.time() + self.connect_timeout
         try:
             while True:
-                if self.hello is None:
+                if not self._greeted():  # a method: mypy would keep self.hello narrowed to None here
                     try:
                         line = await asyncio.wait_for(channel.receive(), max(0.0, hello_by - loop.time()))
                     except TimeoutError:
@@ -283,6 +284,9 @@ class AgentSession:
     async def _watch(self) -> None:
         with contextlib.suppress(TransportError, AgentError):
             await self.request("watch")
+
+    def _greeted(self) -> bool:
+        return self.hello is not None
 
     def _lost(self, why: str, hard: bool = False) -> None:
         """The session is dead: say so, fail reads in flight, keep mutating ones for a resend."""

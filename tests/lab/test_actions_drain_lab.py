@@ -8,6 +8,13 @@ import asyncio
 import json
 
 import pytest
+
+from lbconsole import inventory as inventory_mod
+from lbconsole.actions import reapply
+from lbconsole.actions.audit import AuditLog
+from lbconsole.actions.context import ActionContext
+from lbconsole.lab import api
+from lbconsole.source.poller import Poller
 from support import wait_for
 from support.lab_actions import (
     DIRECTORS,
@@ -26,13 +33,6 @@ from support.lab_actions import (
     wait_weights,
     weights,
 )
-
-from lbconsole import inventory as inventory_mod
-from lbconsole.actions import reapply
-from lbconsole.actions.audit import AuditLog
-from lbconsole.actions.context import ActionContext
-from lbconsole.lab import api
-from lbconsole.source.poller import Poller
 
 pytestmark = pytest.mark.lab
 

@@ -8,9 +8,9 @@ import sys
 from dataclasses import dataclass, field
 
 import pytest
-from support.lab_actions import audit_lines, cli, reset_lab
 
 from lbconsole.lab import api
+from support.lab_actions import audit_lines, cli, reset_lab
 
 pytestmark = pytest.mark.lab
 BROKEN = "/etc/nginx/conf.d/zz-lbconsole-test.conf"

@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import keygen
-from support.lab_actions import cli
 
 from lbconsole.lab import api
+from support import keygen
+from support.lab_actions import cli
 
 pytestmark = pytest.mark.lab
 USER = "lbcop"

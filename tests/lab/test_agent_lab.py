@@ -11,13 +11,13 @@ import threading
 import time
 
 import pytest
-from support import lbconsole_in_ops, wait_for
 
 from lbconsole import inventory as inventory_mod
 from lbconsole.lab import api
 from lbconsole.lab import topology as t
 from lbconsole.source.poller import LivePoller, Poller
 from lbconsole.transport import AgentError, expected_identity, session_for
+from support import lbconsole_in_ops, wait_for
 
 pytestmark = pytest.mark.lab
 AGENT = "/usr/local/lib/lbconsole/lbconsole-node"

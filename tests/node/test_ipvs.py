@@ -80,7 +80,8 @@ def test_drain_requests_name_the_service_as_the_proven_dump_requests_do():
     family = 37
     a4 = bytes([10, 99, 0, 100])
     row = (2, 6, a4, bytes(12), (80).to_bytes(2, "big"), 0)
-    mine = ipvs_edit._message(family, ipvs_edit.GET_DEST, 0x301, ipvs_edit._service_attr(parse_service("10.99.0.100:80")))
+    mine = ipvs_edit._message(family, ipvs_edit.GET_DEST, 0x301,
+                              ipvs_edit._service_attr(parse_service("10.99.0.100:80")))
     assert mine == ipvs_netlink._request(family, ipvs_edit.GET_DEST, 1, row)
     mark = ipvs_edit._message(family, ipvs_edit.GET_DEST, 0x301, ipvs_edit._service_attr(parse_service("fwm:10")))
     assert mark == ipvs_netlink._request(family, ipvs_edit.GET_DEST, 1, (2, 0, bytes(4), bytes(12), bytes(2), 10))

@@ -9,8 +9,8 @@ import subprocess
 import uuid
 
 import pytest
-from lab.conftest import lab  # noqa: F401 - the lab fixture (one session holds the lab)
 
+from lab.conftest import lab  # noqa: F401 - the lab fixture (one session holds the lab)
 from lbconsole.lab import access
 from lbconsole.lab import topology as t
 from lbconsole.node import program

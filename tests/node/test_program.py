@@ -52,7 +52,8 @@ def test_version_command(program_file):
 def test_only_the_documented_command_lines_run(program_file):
     for args in ([], ["serve", "--read-only", "x"], ["serve", "--readonly"], ["sh"], ["serve", "-c", "id"],
                  ["--read-only", "serve"], ["version", "x"]):
-        res = subprocess.run([str(program_file), *args], check=False, capture_output=True, text=True, timeout=30, input="")
+        res = subprocess.run([str(program_file), *args], check=False, capture_output=True, text=True, timeout=30,
+                             input="")
         assert res.returncode == 2, args
         assert res.stdout == "" and "usage: lbconsole-node serve [--read-only]" in res.stderr
 

@@ -69,7 +69,8 @@ def test_host_stats_read_from_proc(node, program_file, sessions):
     assert set(first) == HOST_FIELDS
     meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
     assert first["mem_total"] == int(meminfo["MemTotal"].split()[0]) * 1024
-    assert first["cpus"] == len([ln for ln in Path("/proc/stat").read_text().splitlines() if ln[:3] == "cpu" and ln[3].isdigit()])
+    stat = Path("/proc/stat").read_text().splitlines()
+    assert first["cpus"] == len([ln for ln in stat if ln[:3] == "cpu" and ln[3].isdigit()])
     assert 0 < first["uptime_s"] <= second["uptime_s"]
     assert second["cpu_total"] >= first["cpu_total"] and 0 <= second["cpu_percent"] <= 100
 

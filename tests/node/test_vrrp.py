@@ -66,7 +66,7 @@ def test_two_agents_hammering_share_one_dump_per_interval(node, work, program_fi
             ids.append(i)
             i += 1
             time.sleep(0.01)
-        for req_id in ids:
+        for _ in ids:
             answers.append(s.lines.get(timeout=60))
 
     started = time.monotonic()
@@ -121,7 +121,8 @@ def test_protocol_looking_instance_name_stays_its_own_field(node, work, program_
 
 
 EXPECTED = json.loads((Path(__file__).parent / "fixtures" / "vrrp_expected.json").read_text())  # see its README
-SECRET = re.compile(r'"auth_data"\s*:\s*"(?!<redacted>")|^\s*(SSL )?[Pp]assword\s*[=:]\s*(?!<redacted>\s*$)\S', re.MULTILINE)
+SECRET = re.compile(r'"auth_data"\s*:\s*"(?!<redacted>")|^\s*(SSL )?[Pp]assword\s*[=:]\s*(?!<redacted>\s*$)\S',
+                    re.MULTILINE)
 
 
 @pytest.mark.parametrize("name", ["keepalived227_a_normal.json", "keepalived227_b_splitbrain.json",

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from support import agents
 
 from lbconsole.actions.audit import AuditLog
 from lbconsole.actions.context import ActionContext
 from lbconsole.actions.execute import execute
 from lbconsole.inventory import parse
+from support import agents
 
 SVC = "-t 10.0.0.100:80"
 TARGET = {"cluster": "c", "service": "10.0.0.100:80", "real_server": "10.0.0.21:80"}

@@ -15,11 +15,12 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from lbconsole.collectors.ipvs_text import parse_ipvsadm
 from lbconsole.collectors.node import _service
 from lbconsole.node import ipvs_netlink as node_nl
 from lbconsole.node import ipvs_order
-from lbconsole.collectors.ipvs_text import parse_ipvsadm
 from lbconsole.snapshot import Counters, Rates, RealServer, Service
+
 
 class _AsConsole:
     """The decoder with its results as the console maps them (lbconsole.snapshot.Service)."""
