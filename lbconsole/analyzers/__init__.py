@@ -2,7 +2,7 @@
 
 Each rule lives in one module here and nowhere else. `Analyzer` remembers
 what it saw before, because some rules are about time: split brain needs two
-MASTERs *at once*, drift must last across polls, a node's first poll may still
+MASTERs *at once*, drift and reverted drains must last across polls, a node's first poll may still
 be running. `analyze()` is the one-shot form for a single snapshot.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lbconsole.analyzers import daemons, drain, planned, vrrp_health
+from lbconsole.analyzers import daemons, planned, vrrp_health
+from lbconsole.analyzers.drain import Reverted
 from lbconsole.analyzers.drift import Drift
 from lbconsole.analyzers.settings import RunningAction, Settings
 from lbconsole.analyzers.split_brain import SplitBrain
@@ -33,6 +34,7 @@ class Analyzer:
         self.settings = settings or Settings()
         self.split_brain = SplitBrain()
         self.drift = Drift()
+        self.reverted = Reverted()
         self.staleness = Staleness()
         self.releases = planned.Releases()
 
@@ -46,7 +48,7 @@ class Analyzer:
             at = snapshot.taken_at
             found: list[Alert] = [*self.staleness.check(cluster, at, s, extra_age),
                                   *self.split_brain.check(cluster, at, s), *vrrp_health.check(cluster),
-                                  *self.drift.check(cluster, at, s), *drain.check(cluster), *daemons.check(cluster)]
+                                  *self.drift.check(cluster, at, s), *self.reverted.check(cluster, at, s), *daemons.check(cluster)]
             released = self.releases.recent(cluster, at, s)
             alerts.extend(planned.downgrade(found, cluster, running, at, s, released))
             alerts.extend(planned.forced_alerts(cluster, at, s))
