@@ -32,7 +32,7 @@ LOCK_FILE = RUN_DIR + "/vrrp.lock"
 CACHE_FILE = RUN_DIR + "/vrrp.json"
 PID_FILE = "/run/keepalived.pid"
 MIN_AGE_S = 0.5  # a floor under any dump_max_age a console asks for
-WAIT_S = 2.0  # for keepalived to write a dump
+WAIT_S = 5.0  # for keepalived to write a dump (seconds on a busy or emulated node)
 # Signals keepalived uses for dumps (SIGUSR1 data, SIGUSR2 stats, real-time ones for JSON);
 # anything else from --signum is refused rather than sent.
 _SAFE = {signal.SIGUSR1, signal.SIGUSR2}
