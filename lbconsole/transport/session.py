@@ -65,7 +65,7 @@ class AgentSession:
         self._failed = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._closed = False
-        self._live = False  # something arrived on the current channel
+        self._live = False  # the current channel's agent said hello: it is a session
         self._backoff = 0.0
         self._retry_at = 0.0
 
@@ -210,7 +210,13 @@ class AgentSession:
                 self._lost(f"{type(exc).__name__}: {exc}")
 
     async def _serve(self, channel: Channel) -> None:
-        """hello goes first and requests are pipelined behind it: one round trip after set-up."""
+        """hello goes first and requests are pipelined behind it: one round trip after set-up.
+
+        The agent answers on a pool of threads, so another answer can come before hello's (its
+        first call imports the action modules). Those are held until hello is in: no answer is
+        used from an agent whose version is not known yet, and every session that answered is
+        counted, announced up, and watched.
+        """
         self._channel, self.hello, self._live = channel, None, False
         self._generation += 1
         hello_id = next(self._ids)
@@ -227,9 +233,11 @@ class AgentSession:
         why = "the agent ended the session"
         loop = asyncio.get_running_loop()
         hello_by = loop.time() + self.connect_timeout
+        greeted = False
+        early: list[dict[str, Any]] = []  # what came before hello, in order
         try:
             while True:
-                if not self._greeted():  # a method: mypy would keep self.hello narrowed to None here
+                if not greeted:
                     try:
                         line = await asyncio.wait_for(channel.receive(), max(0.0, hello_by - loop.time()))
                     except TimeoutError:
@@ -244,15 +252,18 @@ class AgentSession:
                 msg = _decode(line)
                 if msg is None:
                     continue
-                self._live = True  # the agent answered on this channel: it was a session
-                if "event" in msg and "id" not in msg:
-                    self._notify(msg)
-                elif msg.get("id") == hello_id:
-                    self._hello(msg)
+                if greeted:
+                    self._deliver(msg)
+                elif msg.get("id") != hello_id:
+                    early.append(msg)
                 else:
-                    waiting = self._pending.get(msg["id"]) if isinstance(msg.get("id"), int) else None
-                    if waiting is not None and not waiting.future.done():
-                        waiting.future.set_result(msg)
+                    greeted = True
+                    self._hello(msg)
+                    if self._channel is not channel:  # hello refused: the session is already lost
+                        return
+                    for held in early:
+                        self._deliver(held)
+                    early.clear()
         except TransportError as exc:
             why = str(exc)
         except asyncio.CancelledError:
@@ -261,7 +272,7 @@ class AgentSession:
         if self._channel is not channel:
             return
         fallback = getattr(self._opener, "fallback", None)
-        if self.hello is None and fallback is not None and fallback(channel):
+        if not greeted and fallback is not None and fallback(channel):
             # Nothing ran (no hello): start the other way now and send what was pending again.
             self._channel = None
             self._up.clear()
@@ -270,11 +281,20 @@ class AgentSession:
             return
         self._lost(why)
 
+    def _deliver(self, msg: dict[str, Any]) -> None:
+        if "event" in msg and "id" not in msg:
+            self._notify(msg)
+            return
+        waiting = self._pending.get(msg["id"]) if isinstance(msg.get("id"), int) else None
+        if waiting is not None and not waiting.future.done():
+            waiting.future.set_result(msg)
+
     def _hello(self, msg: dict[str, Any]) -> None:
         if not msg.get("ok"):
             self._lost(f"the agent refused hello: {msg.get('error')}")
             return
         self.hello = msg.get("result") if isinstance(msg.get("result"), dict) else {}
+        self._live = True
         self.sessions_opened += 1
         self._backoff, self.last_error = 0.0, None
         self._notify({"event": "session", "at": time.time(), "data": {"up": True}})
@@ -284,9 +304,6 @@ class AgentSession:
     async def _watch(self) -> None:
         with contextlib.suppress(TransportError, AgentError):
             await self.request("watch")
-
-    def _greeted(self) -> bool:
-        return self.hello is not None
 
     def _lost(self, why: str, hard: bool = False) -> None:
         """The session is dead: say so, fail reads in flight, keep mutating ones for a resend."""

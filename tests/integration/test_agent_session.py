@@ -66,6 +66,7 @@ async def test_agent_killed_the_console_says_so_and_reconnects(sshd):
     session.subscribe(events.append)
     try:
         first = await session.request("hello")
+        assert session.sessions_opened == 1  # its own hello came before any answer was used
         reads = [asyncio.ensure_future(session.request("snapshot", {"roles": ["nginx"]})) for _ in range(5)]
         os.kill(first["pid"], signal.SIGKILL)
         done = await asyncio.gather(*reads, return_exceptions=True)
@@ -117,6 +118,7 @@ async def test_an_unanswered_request_drops_the_link_and_the_session_comes_back(s
     frozen = None
     try:
         frozen = (await session.request("hello"))["pid"]
+        assert session.sessions_opened == 1
         os.kill(frozen, signal.SIGSTOP)
         with pytest.raises(TransportError, match="no answer to snapshot"):
             await session.request("snapshot", {"roles": ["nginx"]}, timeout=1.0)
