@@ -3,8 +3,8 @@
 keepalived writes its dumps (keepalived --signum=JSON|DATA) to $TMPDIR or /tmp, with the VRRP
 password (auth_data / "Password =") in clear. redact() removes it on the node, before the text
 is cached or parsed; nothing with a password ever leaves the node.
-Ported from lbconsole/collectors/vrrp_parse.py; the instance objects have exactly the fields
-of `status --json`.
+The instance objects have exactly the fields of `status --json`. No reader of the stats dump:
+the JSON dump has the counters, and the data dump (builds without JSON) is read without them.
 """
 
 import json
