@@ -99,8 +99,8 @@ def main() -> None:
         print(f"processes created on the node while polling: {created}; in an idle window as long: {idle}; "
               f"polls' own: {created - idle} (goal 0)")
         print(f"snapshot round trip: median {statistics.median(polls) * 1000:.1f} ms, max {max(polls) * 1000:.1f} ms; "
-              f"hello round trip {hello * 1000:.2f} ms; ratio {statistics.median(polls) / hello:.1f}x (on a local pipe; "
-              "over SSH the round trip dominates)")
+              f"hello round trip {hello * 1000:.2f} ms; ratio {statistics.median(polls) / hello:.1f}x "
+              "(on a local pipe; over SSH the round trip dominates)")
     finally:
         if session is not None:
             session.close()

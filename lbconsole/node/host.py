@@ -3,10 +3,13 @@
 cpu_percent needs two samples: the Agent keeps the last (busy, total) jiffies it read.
 """
 
-
+import re
 from typing import Any, Dict, Optional, Tuple
 
 from .protocol import quote
+
+# str.isdigit() also takes "²" and "٣", which int() then refuses or reads: /proc has ASCII digits only.
+_DIGITS = re.compile(r"[0-9]+\Z")
 
 
 class HostError(ValueError):
@@ -33,7 +36,7 @@ def parse_loadavg(text: str) -> Tuple[float, float, float, int]:
     parts = text.split()
     if len(parts) < 3:
         raise HostError(f"/proc/loadavg: expected three load averages, got {quote(text.strip())}")
-    last = int(parts[4]) if len(parts) > 4 and parts[4].isdigit() else 0
+    last = int(parts[4]) if len(parts) > 4 and _DIGITS.match(parts[4]) else 0
     return _nonneg(parts[0], "/proc/loadavg"), _nonneg(parts[1], "/proc/loadavg"), _nonneg(parts[2], "/proc/loadavg"), last
 
 
@@ -51,7 +54,7 @@ def parse_meminfo(text: str) -> Tuple[int, float]:
         key, sep, rest = line.partition(":")
         if sep and key in ("MemTotal", "MemAvailable", "MemFree", "Buffers", "Cached"):
             parts = rest.split()
-            if not parts or not parts[0].isdigit():
+            if not parts or not _DIGITS.match(parts[0]):
                 raise HostError(f"/proc/meminfo: bad line {quote(line)}")
             fields[key] = int(parts[0]) * 1024
     total = fields.get("MemTotal", 0)
@@ -70,7 +73,7 @@ def parse_stat(text: str) -> Tuple[int, int, int]:
     for line in text.split("\n"):
         if line.startswith("cpu "):
             vals = line.split()[1:9]
-            if len(vals) < 4 or not all(v.isdigit() for v in vals):
+            if len(vals) < 4 or not all(_DIGITS.match(v) for v in vals):
                 raise HostError(f"/proc/stat: bad cpu line {quote(line)}")
             nums = [int(v) for v in vals]
             total = sum(nums)

@@ -14,9 +14,9 @@ for all real servers at once as a strided column, and the dicts (the service and
 objects of `status --json`) are built column-wise.
 Replies that do not fit one template are read message by message, with bounds checks.
 
-The result equals what lbconsole.collectors.ipvs_text reads from `ipvsadm -Ln --exact`
-(--stats, --rate) on the same kernel, in ipvsadm's order, plus the persistent connections
-that -Ln does not show. Counters are the 64-bit ones (the 32-bit ones if a kernel has no
+The result equals what `ipvsadm -Ln --exact` (--stats, --rate) shows on the same kernel, in
+ipvsadm's order (the tests check it against ipvsadm), plus the persistent connections that -Ln
+does not show. Counters are the 64-bit ones (the 32-bit ones if a kernel has no
 IPVS_*_ATTR_STATS64); rates are the kernel estimator's per-second values, as ipvsadm prints.
 """
 

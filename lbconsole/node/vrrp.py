@@ -3,11 +3,12 @@
 keepalived writes its dumps (keepalived --signum=JSON|DATA) to $TMPDIR or /tmp, with the VRRP
 password (auth_data / "Password =") in clear. redact() removes it on the node, before the text
 is cached or parsed; nothing with a password ever leaves the node.
-Ported from lbconsole/collectors/vrrp_parse.py; the instance objects have exactly the fields
-of `status --json`.
+The instance objects have exactly the fields of `status --json`. No reader of the stats dump:
+the JSON dump has the counters, and the data dump (builds without JSON) is read without them.
 """
 
 import json
+import math
 import re
 from typing import (
     Any,
@@ -45,6 +46,17 @@ def _vip(entry: Any, where: str) -> str:
 
 
 _MISSING = object()
+
+
+def _seconds(value: Any, where: str) -> float:
+    """A time stamp as a finite float: JSON ints can be too big for one, and Python's json reads NaN."""
+    try:
+        out = float(value)
+    except OverflowError:
+        out = math.inf
+    if not math.isfinite(out):
+        raise VrrpError(f"{where}: last_transition out of range: {quote(str(value))}")
+    return out
 
 
 def _get(obj: Dict[str, Any], key: str, kind: Any, where: str, default: Any = _MISSING) -> Any:
@@ -90,7 +102,7 @@ def parse_json(text: str) -> List[Dict[str, Any]]:
             "state": JSON_STATES[state], "priority": _get(d, "base_priority", int, where, 0),
             "effective_priority": _get(d, "effective_priority", int, where, 0),
             "interface": _get(d, "ifp_ifname", str, where, ""), "vips": vips,
-            "last_transition": float(_get(d, "last_transition", (int, float), where, 0.0)),
+            "last_transition": _seconds(_get(d, "last_transition", (int, float), where, 0.0), where),
             "adverts_rcvd": _get(s, "advert_rcvd", int, where, 0),
             "adverts_sent": _get(s, "advert_sent", int, where, 0),
             "auth_failures": _get(s, "auth_failure", int, where, 0),
@@ -110,7 +122,7 @@ def _data_value(key: str, value: str, line: int) -> Any:
         if key in ("vrid", "priority", "effective_priority"):
             return int(value)
         if key == "last_transition":  # "1795509843.809959 (Tue Nov 24 08:44:03.809959 2026)"
-            return float(value.split()[0])
+            return _seconds(value.split()[0], f"keepalived.data: line {line}")
     except (KeyError, ValueError, IndexError):
         raise VrrpError(f"keepalived.data: line {line}: bad {key}: {quote(value)}")
     return value

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 
-from lbconsole.collectors.ipvs_text import parse_ipvsadm
 from lbconsole.lab import api
 from lbconsole.lab.remote_python import run_python
 from lbconsole.snapshot import Service, Snapshot
+from support import ipvsadm_text
 
 SCRATCH_NS = "lbcnlfix"
 
@@ -172,7 +172,7 @@ def services_of(dicts: list[dict]) -> tuple[Service, ...]:
 
 
 def assert_same(got: tuple[Service, ...], text: dict) -> None:
-    want = parse_ipvsadm(text["ln"], text["stats"], text["rate"])
+    want = services_of(ipvsadm_text.read(text["ln"], text["stats"], text["rate"]))  # the witness
     assert [s.key for s in got] == [s.key for s in want]
     for g, w in zip(got, want):
         assert [r.key for r in g.real_servers] == [r.key for r in w.real_servers], g.key

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lbconsole.collectors.ipvs_text import parse_ipvsadm
 from lbconsole.collectors.node import _service
 from lbconsole.node import ipvs_netlink as node_nl
 from lbconsole.node import ipvs_order
 from lbconsole.snapshot import Counters, Rates, RealServer, Service
+from support import ipvsadm_text
 
 
 class _AsConsole:
@@ -54,7 +54,7 @@ def load_dumps(name: str) -> list[bytes]:
     return out
 
 
-def ipvsadm_text(name: str) -> tuple[str, str, str]:
+def ipvsadm_listings(name: str) -> tuple[str, str, str]:
     return tuple((FIXTURES / f"{name}.{what}.txt").read_text() for what in ("ln", "stats", "rate"))
 
 
@@ -186,7 +186,7 @@ def test_captures_are_present():
 def test_capture_equals_ipvsadm(name):
     dumps = load_dumps(name)
     got = nl.decode(dumps[0], dumps[1:])
-    want = parse_ipvsadm(*ipvsadm_text(name))
+    want = tuple(_service(s, {}) for s in ipvsadm_text.read(*ipvsadm_listings(name)))
     # ipvsadm -Ln does not show persistent connections.
     assert tuple(replace(s, real_servers=tuple(replace(r, persist_conns=0) for r in s.real_servers))
                  for s in got) == want
