@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 
-from lab.conftest import lab  # noqa: F401 - the lab fixture (one session holds the lab)
 from lbconsole.lab import access
 from lbconsole.lab import topology as t
 from lbconsole.node import program
