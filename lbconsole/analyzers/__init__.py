@@ -48,7 +48,8 @@ class Analyzer:
             at = snapshot.taken_at
             found: list[Alert] = [*self.staleness.check(cluster, at, s, extra_age),
                                   *self.split_brain.check(cluster, at, s), *vrrp_health.check(cluster),
-                                  *self.drift.check(cluster, at, s), *self.reverted.check(cluster, at, s), *daemons.check(cluster)]
+                                  *self.drift.check(cluster, at, s), *self.reverted.check(cluster, at, s),
+                                  *daemons.check(cluster)]
             released = self.releases.recent(cluster, at, s)
             alerts.extend(planned.downgrade(found, cluster, running, at, s, released))
             alerts.extend(planned.forced_alerts(cluster, at, s))
