@@ -219,5 +219,31 @@ def wait_weights(rs_key: str, want: int, timeout: float = 30) -> dict:
     return wait_for(check, timeout, 0.5, f"{rs_key} weight {want} on both directors")
 
 
+def flap_nginx(*webs: str) -> None:
+    """Health check down then up on each web node: keepalived acts on its real server twice (delay_loop 2,
+    retry 1); on an unprepared cluster that writes the configured weight back."""
+    for web in webs:
+        api.stop_daemon(web, "nginx")
+    time.sleep(6)
+    for web in webs:
+        api.start_daemon(web, "nginx")
+    time.sleep(8)
+
+
+@contextlib.contextmanager
+def unreachable(node: str):
+    """node's sshd stopped (connections refused, as from a host that is down for SSH), then started again
+    and answering, whatever the test did."""
+    from lbconsole.lab import access
+    from lbconsole.lab import topology as t
+
+    api.stop_daemon(node, "sshd")
+    try:
+        yield
+    finally:
+        api.start_daemon(node, "sshd")
+        wait_for(lambda: access.sshd_answers(t.node(node)), 30, 0.5, f"sshd on {node} to answer again")
+
+
 def sleep(s: float) -> None:
     time.sleep(s)
