@@ -30,8 +30,16 @@ VARIANTS = 4  # distinct snapshots cycled, so every refresh carries new numbers
 
 
 def build(services: int, servers: int, variant: int):
-    from lbconsole.snapshot import (ClusterSnapshot, NginxStatus, NodeSnapshot, Rates, RealServer, Service,
-                                    Snapshot, VrrpInstance)
+    from lbconsole.snapshot import (
+        ClusterSnapshot,
+        NginxStatus,
+        NodeSnapshot,
+        Rates,
+        RealServer,
+        Service,
+        Snapshot,
+        VrrpInstance,
+    )
 
     t = 1_700_000_000.0
     svcs = []

@@ -96,8 +96,8 @@ def pyroute2_dump():
             n += len(list(ipvs.dest("dump", service=IPVSService.from_message(msg))))
     return n
 
-cold, _ = timed(lambda: __import__("lbconsole.collectors.ipvs_netlink").collectors.ipvs_netlink.collect())
-from lbconsole.collectors import ipvs_netlink
+cold, _ = timed(lambda: __import__("lbconsole.node.ipvs_netlink").node.ipvs_netlink.collect())
+from lbconsole.node import ipvs_netlink
 # (a) and (b) alternate, so that both see the same load (the VM is shared and TCG is slow).
 a, b = [], []
 for r in range({runs}):
@@ -105,8 +105,8 @@ for r in range({runs}):
         which[0].append(timed(which[1]))
 c = [timed(pyroute2_dump) for _ in range(max(1, {runs} // 3))]
 text, table = a[0][1], b[0][1]
-rs = sum(len(s.real_servers) for s in table)
-busy = sum(1 for s in table for r in s.real_servers if r.stats.conns)
+rs = sum(len(s["real_servers"]) for s in table)
+busy = sum(1 for s in table for r in s["real_servers"] if r["stats"]["conns"])
 print(f"IPVS table: {{len(table)}} services, {{rs}} real servers ({{busy}} with traffic); "
       f"ipvsadm output {{len(text) / 1e6:.2f}} MB; pyroute2 saw {{c[0][1]}} real servers; {{len(a)}} rounds")
 print(f"{{'':40}} {{'best':>9}} {{'median':>9}}   ratio to (a): best/best, median/median")

@@ -89,9 +89,8 @@ def main() -> None:
     if args.child:
         asyncio.run(viewers_child(args.child, args.viewers))
         return
-    from support import free_port  # type: ignore[import-not-found]
-
     from lbconsole.lab import api
+    from support import free_port  # type: ignore[import-not-found]
 
     inventory = api.up(print)
     port = free_port()

@@ -23,6 +23,7 @@ SUBCOMMANDS = (
     "lbconsole.commands.actions",
     "lbconsole.commands.doctor",
     "lbconsole.serve.command",
+    "lbconsole.commands.node_install",
     "lbconsole.lab.cli",
 )
 

@@ -23,8 +23,10 @@ from lbconsole.tomlcheck import Path_, TomlError, decode, line_of
 ROLES = ("director", "nginx", "backend")
 DEFAULT_STATUS_URL = "http://127.0.0.1/nginx_status"
 DEFAULT_POLL_INTERVAL = 2.0
-DEFAULT_CONNECT_TIMEOUT = 15.0  # seconds; slow nodes (PAM, a busy VM) take several to log in
-DEFAULT_COMMAND_TIMEOUT = 30.0
+# A node whose SSH session takes 10 s to open (PAM, a heavy shell start-up, an emulated CPU) is slow,
+# not unreachable: these leave room for that.
+DEFAULT_CONNECT_TIMEOUT = 30.0
+DEFAULT_COMMAND_TIMEOUT = 20.0
 DEFAULT_PORT = 22
 DEFAULT_FORCED_WARN_AFTER = 1800.0  # seconds a forced failover may stay before it is "still forced"
 LOCAL_HOST = "local"  # a node with this host is read in-process, not over SSH
@@ -82,8 +84,8 @@ class NodeConfig:
     known_hosts: str | None = None
     sudo: bool = False
     nginx_status_url: str = DEFAULT_STATUS_URL
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    command_timeout: float = DEFAULT_COMMAND_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT  # opening the node's agent session
+    command_timeout: float = DEFAULT_COMMAND_TIMEOUT  # one request on an open session
 
     @property
     def is_local(self) -> bool:

@@ -2,8 +2,9 @@
 
 Each record is one JSON line appended to the operator's audit log (XDG state
 dir) and fsynced before the action returns, and one line sent to the syslog
-of the nodes involved with `logger -t lbconsole`. Records hold who, when,
-what, target, before, after, result and message; never a secret.
+of the nodes involved through their agent's `audit` verb (stdlib syslog, ident
+lbconsole). Records hold who, when, what, target, before, after, result and
+message; never a secret.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from lbconsole import paths
 
 SYSLOG_TAG = "lbconsole"
-SYSLOG_TIMEOUT_S = 4.0
+SYSLOG_TIMEOUT_S = 10.0  # an open session answers in milliseconds; this is for a slow node
 _SECRET_KEYS = ("auth_pass", "auth_data", "password", "secret")
 _MAX_SYSLOG = 900  # syslog implementations cut around 1 KiB
 
@@ -92,23 +93,20 @@ def _flat(value: Any) -> str:
 
 
 async def to_syslog(ctx: Any, nodes: Iterable[Any], record: dict[str, Any]) -> list[str]:
-    """`logger -t lbconsole` on each node (each once, concurrently); returns problems, not raises."""
+    """The `audit` verb on each node (each once, concurrently); returns problems, not raises."""
+    from lbconsole.actions import nodecall
+
     line = syslog_line(record)
     unique = list({n.name: n for n in nodes}.values())
 
     async def one(node: Any) -> str | None:
         # The node's name in the line: a shared syslog (or one without hostnames) still says where.
-        text = f"{line} node={node.name}\n"
         try:
-            res = await asyncio.wait_for(
-                ctx.transport(node).run(f"logger -t {SYSLOG_TAG}", timeout=SYSLOG_TIMEOUT_S, stdin=text),
-                SYSLOG_TIMEOUT_S + 1)
+            reply = await asyncio.wait_for(nodecall.call(ctx, node, "audit", {"line": f"{line} node={node.name}"},
+                                                         timeout=SYSLOG_TIMEOUT_S), SYSLOG_TIMEOUT_S + 1)
         except Exception as exc:  # unreachable node: the local record still stands
             return f"syslog on {node.name}: {exc or type(exc).__name__}"
-        if res.exit_status != 0:
-            why = (res.stderr.strip() or res.stdout.strip() or f"exit {res.exit_status}").splitlines()[0]
-            return f"syslog on {node.name}: logger failed: {why}"
-        return None
+        return None if reply.ok else f"syslog on {node.name}: {reply.error}"
 
     results = await asyncio.gather(*(one(n) for n in unique))
     return [r for r in results if r]

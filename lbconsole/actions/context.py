@@ -1,9 +1,9 @@
 """Everything an action needs besides its target: where, who, how to reach nodes, where to audit.
 
-The TUI passes the poller's transports so an action reuses its open SSH
-connections; the CLI lets the context open its own and close them at the end.
-Any object with the same attribute names (the TUI's own context) is accepted
-by `ActionContext.from_any`.
+The TUI passes the poller's agent sessions so an action reuses them; the CLI
+lets the context open its own and close them at the end. Any object with the
+same attribute names (the TUI's own context) is accepted by
+`ActionContext.from_any`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from lbconsole.actions.audit import AuditLog
 from lbconsole.errors import RefusedError, UsageError
 from lbconsole.inventory import ClusterConfig, Inventory, NodeConfig
-from lbconsole.transport import Transport, transport_for
+from lbconsole.transport import AgentSession, TransportError, session_for
 
 
 def operator() -> str:
@@ -34,12 +34,12 @@ class ActionContext:
     read_only: bool = False
     operator: str = field(default_factory=operator)
     progress: Callable[[str], None] = field(default=lambda text: None)
-    transports: dict[str, Transport] | None = None  # shared (the poller's): never closed here
+    transports: dict[str, AgentSession] | None = None  # shared (the poller's sessions): never closed here
     audit: AuditLog = field(default_factory=AuditLog)
     origin: str = "cli"  # cli | tui | reapply
     snapshot: Any = None
     wait_s: float = 30.0  # how long a drain waits for active connections to reach 0
-    _own: dict[str, Transport] = field(default_factory=dict, repr=False)
+    _own: dict[str, AgentSession] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_any(cls, obj: Any) -> ActionContext:
@@ -88,15 +88,28 @@ class ActionContext:
             return bool(found and found.read_only)
         return False
 
-    def transport(self, node: NodeConfig) -> Transport:
+    def session(self, node: NodeConfig) -> AgentSession:
+        """The node's agent session: the console's own if it has one, else one opened for this action."""
         shared = self.transports.get(node.name) if self.transports else None
-        if shared is not None:
-            if hasattr(shared, "reset_backoff"):
-                shared.reset_backoff()  # an operator's action tries at once
+        if isinstance(shared, AgentSession):
+            shared.reset_backoff()  # an operator's action tries at once
             return shared
         if node.name not in self._own:
-            self._own[node.name] = transport_for(node)
+            self._own[node.name] = session_for(node, self.cluster_read_only)
         return self._own[node.name]
+
+    transport = session  # the name the TUI's context and older callers use
+
+    async def agent_ready(self, node: NodeConfig) -> str | None:
+        """None when the node's agent is the console's own version; else why not, naming the fix."""
+        session = self.session(node)
+        if session.hello is None:
+            try:
+                hello = await session.request("hello")
+            except TransportError as exc:
+                return str(exc)
+            session.hello = session.hello or hello  # the session's own hello may still be on its way
+        return session.version_problem
 
     def say(self, text: str) -> None:
         try:

@@ -1,41 +1,33 @@
-"""What one director says about a service before an action: its rows, drain records and config."""
+"""What one director says about a service before an action: its real servers and drain records.
+
+Read with the agent's `snapshot` verb (a fresh VRRP dump, the IPVS table, the
+drain and forced-failover records), all directors at once; changes nothing.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from lbconsole.actions import drain_script, ipvs_state, kconf, nodescript
-from lbconsole.actions.context import ActionContext
-from lbconsole.actions.ipvs_state import RsState
-from lbconsole.actions.prepared import Prep, drain_prep
+from lbconsole.actions import nodecall
 from lbconsole.actions.targets import ServiceSpec
+from lbconsole.collectors import node as collector
 from lbconsole.inventory import ClusterConfig, NodeConfig
+from lbconsole.snapshot import NodeSnapshot, RealServer
 
 
 @dataclass
 class DirectorView:
     node: NodeConfig
-    error: str | None = None  # unreachable, or ipvsadm unusable
+    error: str | None = None  # unreachable, or IPVS unreadable
     service_missing: bool = False
-    rows: dict[str, RsState] = field(default_factory=dict)
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # by real-server key
-    conf: kconf.Config | None = None
-    conf_error: str | None = None
+    rows: dict[str, RealServer] = field(default_factory=dict)  # by real-server key
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # drain records, by real-server key
+    snap: NodeSnapshot | None = None
 
     @property
     def usable(self) -> bool:
         return self.error is None and not self.service_missing
-
-    def prep(self, service: ServiceSpec, rs_key: str) -> Prep:
-        if self.conf is None:
-            return Prep(False, why=self.conf_error or "keepalived config not readable")
-        return drain_prep(self.conf, service.key, rs_key)
-
-    def configured_weight(self, service: ServiceSpec, rs_key: str) -> int | None:
-        found = kconf.find_real_server(self.conf, service.key, rs_key) if self.conf else None
-        return kconf.int_arg(found[1].child("weight"), 1) if found else None
 
 
 def directors(cluster: ClusterConfig) -> list[NodeConfig]:
@@ -43,37 +35,28 @@ def directors(cluster: ClusterConfig) -> list[NodeConfig]:
     return list({n.name: n for n in cluster.directors}.values())
 
 
-def from_reply(node: NodeConfig, reply: nodescript.NodeReply) -> DirectorView:
-    view = DirectorView(node)
-    if reply.error:
-        view.error = reply.error
+def from_snapshot(node: NodeConfig, snap: NodeSnapshot, raw: dict[str, Any], service: ServiceSpec) -> DirectorView:
+    view = DirectorView(node, snap=snap)
+    if not snap.reachable:
+        view.error = snap.error or f"{node.name} unreachable"
         return view
-    rows = reply.get("rows")
-    if rows is None or rows.status == -1:
-        view.error = f"{node.name}: no answer about the IPVS table"
-    elif rows.status == 4:
-        view.service_missing = True
-    elif not rows.ok:
-        view.error = f"{node.name}: {rows.first_line()}"
-    else:
-        view.rows = ipvs_state.parse_rows(rows.text)
-    records = reply.get("records")
-    for line in (records.text.splitlines() if records else ()):
-        try:
-            rec = json.loads(line)
+    errors = raw.get("errors") or {}
+    if raw.get("ipvs") is None or "ipvs" in errors:
+        view.error = f"{node.name}: IPVS not readable: {errors.get('ipvs', 'no table')}"
+        return view
+    for rec in raw.get("drains") or ():
+        if isinstance(rec, dict) and rec.get("service") == service.key and rec.get("real_server"):
             view.records[str(rec["real_server"])] = rec
-        except (ValueError, KeyError, TypeError):
-            continue
-    conf = reply.get("conf")
-    if conf is not None and conf.ok:
-        view.conf = kconf.parse(conf.text)
-    else:
-        view.conf_error = f"keepalived config: {conf.first_line() if conf else 'not read'}"
+    svc = snap.service(service.key)
+    if svc is None:
+        view.service_missing = True
+        return view
+    view.rows = {rs.key: rs for rs in svc.real_servers}
     return view
 
 
-async def inspect(ctx: ActionContext, nodes: list[NodeConfig], service: ServiceSpec,
-                  rs_keys: list[str]) -> dict[str, DirectorView]:
-    script = drain_script.inspect(service, rs_keys)
-    replies = await nodescript.run_all(ctx, [(n, script) for n in nodes])
-    return {n.name: from_reply(n, replies[n.name]) for n in nodes}
+async def inspect(ctx: Any, nodes: list[NodeConfig], service: ServiceSpec,
+                  rs_keys: list[str] | None = None) -> dict[str, DirectorView]:
+    # IPVS and the drain records are read afresh; VRRP state plays no part here, so the shared dump will do.
+    got = await nodecall.snapshots(ctx, nodes, dump_max_age=collector.DUMP_MAX_AGE_S)
+    return {n.name: from_snapshot(n, got[n.name][0], got[n.name][1], service) for n in nodes}

@@ -90,20 +90,24 @@ def _involved(ctx: ActionContext, name: str, target: targets.Target) -> list[Nod
 
 
 async def _run(ctx: ActionContext, name: str, target: Any, params: dict[str, Any]) -> ActionResult:
-    if name in ("drain", "undrain"):
+    if name == "drain":
         from lbconsole.actions import drain
 
-        if name == "undrain":
-            return await drain.undrain(ctx, target, bool(params.get("force")))
         if params.get("wait") is not None:
             ctx.wait_s = float(params["wait"])
         return await drain.drain(ctx, target, str(params.get("reason") or ""), bool(params.get("force")))
-    if name in ("failover", "release"):
+    if name == "undrain":
+        from lbconsole.actions import undrain
+
+        return await undrain.undrain(ctx, target, bool(params.get("force")))
+    if name == "failover":
         from lbconsole.actions import failover
 
-        if name == "release":
-            return await failover.release(ctx, target)
         return await failover.failover(ctx, target)
+    if name == "release":
+        from lbconsole.actions import release
+
+        return await release.release(ctx, target)
     if name == "reload":
         from lbconsole.actions import reload
 

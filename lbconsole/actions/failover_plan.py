@@ -1,21 +1,18 @@
-"""Failover preflight: who is MASTER of the instance, who takes over, and how the step-down is done.
+"""Failover preflight: who is MASTER of the instance, and whether its peers can take over.
 
-Reads every director once (its poll for VRRP state and addresses, and the
-failover inspect script), changes nothing. `plan()` is also what the CLI
-shows before it asks.
+Reads every director once (a fresh snapshot from each agent: VRRP state, addresses, forced-failover
+records) and changes nothing. How the master steps down (its track file where keepalived.conf is
+prepared, else stopping keepalived) is decided on the node and said in the result. `plan()` is also
+what the CLI shows before it asks.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from lbconsole.actions import failover_script, kconf, nodescript, prepared
-from lbconsole.actions.context import ActionContext
+from lbconsole.actions import nodecall
 from lbconsole.actions.director_view import directors
 from lbconsole.actions.targets import InstanceTarget
 from lbconsole.inventory import NodeConfig
@@ -26,10 +23,7 @@ from lbconsole.snapshot import NodeSnapshot, VrrpInstance
 class Director:
     node: NodeConfig
     snap: NodeSnapshot | None = None
-    conf: kconf.Config | None = None
     forced: dict[str, dict[str, Any]] = field(default_factory=dict)  # instance -> record
-    systemd: bool = False
-    argv: list[str] = field(default_factory=list)
     error: str | None = None
 
     def instance(self, name: str) -> VrrpInstance | None:
@@ -37,7 +31,7 @@ class Director:
             return None
         return next((i for i in self.snap.vrrp if i.instance == name), None)
 
-    def holds(self, vips: Collection[str]) -> bool:
+    def holds(self, vips: Any) -> bool:
         have = {a.address for a in (self.snap.addresses if self.snap else ()) if a.interface != "lo"}
         return bool(vips) and all(v in have for v in vips)
 
@@ -47,8 +41,6 @@ class Plan:
     instance: str
     master: Director | None = None
     peers: list[Director] = field(default_factory=list)
-    mode: str = "stop"  # track_file | stop
-    track: prepared.Prep | None = None
     refusal: str | None = None
     warning: str = ""
     directors: list[Director] = field(default_factory=list)
@@ -59,39 +51,21 @@ class Plan:
         return inst.vips if inst else ()
 
 
-async def read_director(ctx: ActionContext, node: NodeConfig) -> Director:
-    from lbconsole.collectors import node as node_collector
-
-    snap, reply = await asyncio.gather(node_collector.collect(node, ctx.transport(node), timeout=20.0),
-                                       nodescript.run(ctx, node, failover_script.inspect()))
-    d = Director(node, snap)
-    if not snap.reachable:
-        d.error = snap.error or f"{node.name} unreachable"
-    if reply.error:
-        d.error = d.error or reply.error
-        return d
-    conf = reply.get("conf")
-    if conf is not None and conf.ok:
-        d.conf = kconf.parse(conf.text)
-    for line in (forced.text.splitlines() if (forced := reply.get("forced")) else ()):
-        try:
-            rec = json.loads(line)
-            d.forced[str(rec["instance"])] = rec
-        except (ValueError, KeyError, TypeError):
-            continue
-    how = reply.get("how")
-    for line in (how.text.splitlines() if how else ()):
-        if line == "systemd=yes":
-            d.systemd = True
-        elif line.startswith("arg="):
-            d.argv.append(line[4:])
-    return d
-
-
-async def read_all(ctx: ActionContext, only: set[str] | None = None) -> list[Director]:
+async def read_all(ctx: Any, only: set[str] | None = None) -> list[Director]:
     """Every director of the cluster (or those named in `only`), read concurrently."""
     nodes = [n for n in directors(ctx.cluster_config()) if only is None or n.name in only]
-    return list(await asyncio.gather(*(read_director(ctx, n) for n in nodes)))
+    got = await nodecall.snapshots(ctx, nodes)
+    out = []
+    for node in nodes:
+        snap, raw = got[node.name]
+        d = Director(node, snap)
+        if not snap.reachable:
+            d.error = snap.error or f"{node.name} unreachable"
+        for rec in raw.get("forced") or ():
+            if isinstance(rec, dict) and rec.get("instance"):
+                d.forced[str(rec["instance"])] = rec
+        out.append(d)
+    return out
 
 
 def _forced(record: dict[str, Any]) -> str:
@@ -107,8 +81,8 @@ def _states(ds: list[Director], name: str) -> str:
         if d.error:
             parts.append(f"{d.node.name} unreachable")
         elif inst is None:
-            assert d.snap is not None  # read, or d.error
-            parts.append(f"{d.node.name}: no {name}" + ("" if d.snap.keepalived_running else " (keepalived down)"))
+            down = d.snap is not None and d.snap.keepalived_running is False
+            parts.append(f"{d.node.name}: no {name}" + (" (keepalived down)" if down else ""))
         else:
             parts.append(f"{d.node.name} {inst.state} prio {inst.effective_priority or inst.priority}")
     return ", ".join(parts)
@@ -147,34 +121,15 @@ def plan(target: InstanceTarget, ds: list[Director]) -> Plan:
         elif inst.state != "BACKUP":
             problems.append(f"peer {d.node.name} is {inst.state}, not BACKUP")
         elif inst.source != "json":
-            assert d.snap is not None  # it has the instance
-            problems.append(f"peer {d.node.name}'s keepalived JSON dump does not work ({d.snap.warnings[:1]})")
+            warn = d.snap.warnings[:1] if d.snap else ()
+            problems.append(f"peer {d.node.name}'s keepalived JSON dump does not work ({warn})")
     if not p.peers:
         problems.append(f"{name} has no peer to take over (only {p.master.node.name} runs it)")
     if problems:
         p.refusal = "; ".join(problems)
         return p
-    _choose_mode(p, name)
+    best = max((d.instance(name).effective_priority or d.instance(name).priority) for d in p.peers)  # type: ignore[union-attr]
+    p.warning = (f"{p.master.node.name} steps down: through its failover track file where keepalived.conf is "
+                 f"prepared (its peer, priority {best}, takes over), else keepalived is STOPPED there (its checkers "
+                 "stop and its IPVS table is flushed until `failover --release` starts it again)")
     return p
-
-
-def _choose_mode(p: Plan, name: str) -> None:
-    assert p.master is not None  # plan() set it
-    master = p.master.instance(name)
-    assert master is not None  # it is the MASTER of name
-    best_peer = max((i.effective_priority or i.priority) for d in p.peers if (i := d.instance(name)) is not None)
-    prep = prepared.failover_prep(p.master.conf, name) if p.master.conf else prepared.Prep(False, why="no config")
-    if prep.prepared:
-        lowered = (master.priority or 0) + (prep.weight or 0)
-        if lowered >= best_peer:
-            p.refusal = (f"track_file {prep.name} weight {prep.weight} leaves {p.master.node.name} at priority "
-                         f"{lowered}, not below its peer's {best_peer}: make the weight more negative")
-            return
-        p.mode, p.track = "track_file", prep
-        p.warning = (f"{p.master.node.name} lowers its priority to {lowered} (track_file {prep.name}); "
-                     f"its peer (priority {best_peer}) takes over the VIP")
-        return
-    p.mode = "stop"
-    p.warning = (f"the cluster is not prepared for graceful failover ({prep.why}), so keepalived will be STOPPED "
-                 f"on {p.master.node.name}: its health checkers stop and its IPVS table is flushed until "
-                 "`failover --release` starts it again")

@@ -23,46 +23,6 @@ FAILOVER_TRACK = "lbc_failover"
 TRACK_DIR = "/var/lib/lbconsole/track"
 FAILOVER_FILE = "/var/lib/lbconsole/failover"
 
-# Shell: the running keepalived's config (its -f, else Debian's default) with `include`s expanded and
-# the VRRP password removed on the node. One awk and no other process: each costs ~0.1 s on a slow VM.
-CONF_SH = r"""
-kconf_cat() {
-  read _p < /run/keepalived.pid 2>/dev/null || _p=none
-  awk -v cmdline="/proc/$_p/cmdline" -v fallback=/etc/keepalived/keepalived.conf '
-    function emit(line) { sub(/auth_pass[[:space:]]+[^[:space:]}]+/, "auth_pass <redacted>", line); print line }
-    function expand(file, depth,    line, dir, pat, cmd, f, n) {
-      dir = file; sub(/\/[^\/]*$/, "", dir)
-      while ((getline line < file) > 0) {
-        if (depth < 3 && line ~ /^[[:space:]]*include[[:space:]]/) {
-          n = split(line, w, /[[:space:]]+/); pat = (w[1] == "" ? w[3] : w[2])
-          if (pat !~ /^\//) pat = dir "/" pat
-          cmd = "for f in " pat "; do [ -f \"$f\" ] && echo \"$f\"; done"
-          while ((cmd | getline f) > 0) expand(f, depth + 1)
-          close(cmd)
-          continue
-        }
-        emit(line)
-      }
-      close(file)
-    }
-    BEGIN {
-      RS = "\0"; conf = ""
-      while ((getline arg < cmdline) > 0) {
-        if (take) { conf = arg; break }
-        if (arg == "-f" || arg == "--use-file") take = 1
-        else if (arg ~ /^--use-file=/) { conf = substr(arg, 12); break }
-        else if (arg ~ /^-f./) { conf = substr(arg, 3); break }
-      }
-      close(cmdline); RS = "\n"
-      if (conf == "") conf = fallback
-      if ((getline probe < conf) < 0) { print "cannot read keepalived config " conf; exit 2 }
-      close(conf)
-      expand(conf, 0); exit
-    }'
-}
-"""
-
-
 def _slug(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]", "_", key)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lbconsole.actions import audit, director_view, drain, drain_script, nodescript
+from lbconsole.actions import audit, director_view, drain, nodecall
 from lbconsole.actions.context import ActionContext
 from lbconsole.actions.result import ActionResult, done, failed
 from lbconsole.actions.targets import RealServerTarget, parse_real_server, parse_service
@@ -80,29 +80,25 @@ async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node: NodeC
     for key in keys:
         state, rec = view.rows.get(key), view.records.get(key)
         if view.usable and state is not None and rec is not None and state.weight != 0:
-            prep = view.prep(target.service, key)
-            items.append((state, drain_script.record_json(target.service.key, key, int(rec.get("weight") or 0),
-                                                          str(rec.get("reason", "")), str(rec.get("by", "")),
-                                                          float(rec.get("since") or 0)),
-                          prep.path if prep.prepared else None))
+            items.append((key, rec))
     before = {node.name: {k: (view.rows[k].weight if k in view.rows else None) for k in keys}}
     if not items and not view.error:
         return None
     if not items:
         res = failed(f"could not re-apply the drain of {', '.join(keys)} on {node.name}: {view.error}", before=before)
     else:
-        replies = await nodescript.run_all(ctx, [(node, drain_script.apply_drain(target.service, items,
-                                                                                 reapply=True))])
-        after, problems = drain._read_back(replies, keys)
-        # Undrained since the snapshot (its record is gone): fine, for that server only.
-        skipped = {label.split(":", 1)[1] for reply in replies.values() for label, sec in reply.sections.items()
-                   if label.startswith("rec:") and "skipped" in sec.text}
-        problems = [p for p in problems if "skipped" not in p]
-        done_keys = [k for k in keys if k not in skipped]
-        if not done_keys and not problems:
-            return None
+        # The drain as it was recorded (the record is kept on the node, with the weight to restore).
+        # Only the servers still recorded as drained: one undrained since the snapshot is left alone,
+        # and never hides a failure on another.
+        done_keys = [k for k, _ in items]
+        skipped = [k for k in keys if k not in done_keys]
+        first = items[0][1]
+        args = {"service": target.service.key, "real_servers": done_keys,
+                "reason": str(first.get("reason") or "re-applied"), "by": ctx.operator, "force": True}
+        replies = await nodecall.call_all(ctx, [(node, "drain", args)], mutating=True)
+        after, problems = drain.read_back(replies, done_keys)
         bad = [f"{k} has weight {w} on {node.name}" for k, w in after.get(node.name, {}).items()
-               if w not in (0, None) and k not in skipped]
+               if w not in (0, None)]
         if not bad and not problems:
             res = done(f"re-applied the drain of {', '.join(done_keys)} of {target.service.key} on {node.name} "
                        "(keepalived had put the weight back)", before=before, after=after)
@@ -110,7 +106,7 @@ async def _reapply_one(ctx: ActionContext, target: RealServerTarget, node: NodeC
             res = failed(f"re-apply of the drain of {', '.join(done_keys)} of {target.service.key} on {node.name} "
                          f"FAILED: {'; '.join(bad + problems)}", before=before, after=after, details=bad + problems)
         if skipped:
-            res.details.append(f"{', '.join(sorted(skipped))}: undrained since, left alone")
+            res.details.append(f"{', '.join(skipped)}: undrained since, left alone")
     record.update(before=res.before, after=res.after, result=res.word, exit_code=res.exit_code, message=res.message)
     ctx.audit.append(record)
     res.details += await audit.to_syslog(ctx, [node], record)

@@ -1,25 +1,40 @@
-"""Collect one node: run its poll script in one round trip and parse each section.
+"""Collect one node: the agent's `snapshot` verb (typed JSON) mapped to lbconsole.snapshot dataclasses.
 
-Nothing a node sends can raise out of here: transport failures make the node
-unreachable (keeping its last data), and garbage in a section becomes that
-node's error while the other sections still count.
+Nothing a node sends can raise out of here: a session that cannot answer makes
+the node unreachable (keeping its last data), and a part the agent could not
+read is null with its message, which becomes that node's error while the
+other parts still count.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
-from lbconsole.collectors import host_parse, ipvs_text, nginx_parse, script, vrrp_parse
-from lbconsole.collectors.errors import ParseError
 from lbconsole.inventory import NodeConfig
-from lbconsole.snapshot import Address, Drain, Forced, HostStats, NginxStatus, NodeSnapshot, Service, VrrpInstance
-from lbconsole.transport.base import Transport, TransportError
+from lbconsole.snapshot import (
+    Address,
+    Counters,
+    Drain,
+    Forced,
+    HostStats,
+    NginxStatus,
+    NodeSnapshot,
+    Rates,
+    RealServer,
+    Service,
+    VrrpInstance,
+)
+from lbconsole.transport.base import AgentError, TransportError
+from lbconsole.transport.session import AgentSession
 
-COMMAND_TIMEOUT = 8.0
+DUMP_MAX_AGE_S = 2.0  # a keepalived dump younger than this (any console's) is fresh enough
+
+
+class BadSnapshot(ValueError):
+    """The agent's answer does not have the documented shape."""
 
 
 def empty(node: NodeConfig) -> NodeSnapshot:
@@ -33,155 +48,130 @@ def unreachable(node: NodeConfig, previous: NodeSnapshot | None, error: str, now
     return replace(base, reachable=False, error=error, age_s=round(age, 3))
 
 
-async def collect(node: NodeConfig, transport: Transport, previous: NodeSnapshot | None = None,
-                  timeout: float = COMMAND_TIMEOUT) -> NodeSnapshot:
-    local_ipvs = node.is_local and node.has_role("director")
+def snapshot_args(node: NodeConfig, dump_max_age: float = DUMP_MAX_AGE_S) -> dict[str, Any]:
+    return {"roles": list(node.roles), "nginx_status_url": node.nginx_status_url, "dump_max_age": dump_max_age}
+
+
+async def collect(node: NodeConfig, session: AgentSession, previous: NodeSnapshot | None = None,
+                  timeout: float | None = None, dump_max_age: float = DUMP_MAX_AGE_S) -> NodeSnapshot:
     try:
-        result = await transport.run(script.build(node, with_ipvs=not local_ipvs), timeout=timeout)
+        result = await session.request("snapshot", snapshot_args(node, dump_max_age), timeout=timeout)
     except TransportError as exc:
         return unreachable(node, previous, str(exc), time.time())
+    except AgentError as exc:
+        return unreachable(node, previous, f"the agent could not take a snapshot: {exc}", time.time())
     now = time.time()
-    sections = script.split(result.stdout)
-    if not sections:
-        why = (result.stderr.strip() or result.stdout.strip() or f"exit status {result.exit_status}")[:300]
-        return unreachable(node, previous, f"poll script failed: {why}", now)
-    errors: list[str] = []
-    # 10,000 real servers take tens of ms to parse: off the event loop, so the console stays live.
-    parsed = await asyncio.to_thread(_parse_sections, node, sections, errors)
-    if local_ipvs:
-        parsed["ipvs"] = await _local_ipvs(errors)
-    snap = NodeSnapshot(
-        name=node.name, host=node.host, roles=node.roles, reachable=True,
-        error="; ".join(errors) or None, updated_at=now, age_s=0.0, sampled_at=now,
-        ipvs=_with_drains(parsed.get("ipvs", ()), parsed.get("drains", {})),
-        vrrp=parsed.get("vrrp", ()), nginx=parsed.get("nginx"), host_stats=parsed.get("host"),
-        addresses=parsed.get("addr", ()), warnings=tuple(parsed.get("warnings", ())),
-        keepalived_running=parsed.get("keepalived_running"), forced=parsed.get("forced", ()))
+    try:
+        # 10,000 real servers take tens of ms to map: off the event loop, so the console stays live.
+        snap = await asyncio.to_thread(from_result, node, result, now)
+    except BadSnapshot as exc:
+        return unreachable(node, previous, f"the agent's snapshot is not valid: {exc}", now)
+    warning = session.version_problem
+    if warning:
+        snap = replace(snap, warnings=(*snap.warnings, warning))
     return with_rates(snap, previous)
 
 
-def _parse_sections(node: NodeConfig, sections: dict[str, script.Section], errors: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"warnings": []}  # parsed values by section name, of several types
-    for name, parse in _PARSERS.items():
-        section = sections.get(name)
-        if section is None:
-            continue
-        try:
-            value = parse(section, out["warnings"])
-        except ParseError as exc:
-            errors.append(f"{name}: {exc}")
-            continue
-        except _SectionFailed as exc:
-            if name == "vrrp" and exc.status == 3:
-                out["keepalived_running"] = False
-                if not node.has_role("director"):
-                    continue  # no keepalived on this tier is normal
-            errors.append(f"{name}: {exc}")
-            continue
-        out[name] = value
-        if name == "vrrp":
-            out["keepalived_running"] = True
-    return out
-
-
-class _SectionFailed(Exception):
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
-
-
-def _require_ok(section: script.Section) -> None:
-    if section.status == -1:
-        raise _SectionFailed(f"output cut off ({section.first_line()})", -1)
-    if not section.ok:
-        raise _SectionFailed(section.first_line(), section.status)
-
-
-def _parse_host(section: script.Section, warnings: list[str]) -> HostStats:
-    _require_ok(section)
-    return host_parse.parse_host_section(section.text)
-
-
-def _parse_addr(section: script.Section, warnings: list[str]) -> tuple[Address, ...]:
-    _require_ok(section)
-    return vrrp_parse.parse_ip_addr(section.text)
-
-
-def _parse_ipvs(section: script.Section, warnings: list[str]) -> tuple[Service, ...]:
-    _require_ok(section)
-    parts = section.parts()
-    if "proc" in parts:
-        warnings.append("ipvsadm missing: weights and connections from /proc/net/ip_vs, no counters")
-        return ipvs_text.parse_proc_ip_vs(parts["proc"])
-    return ipvs_text.parse_ipvsadm(parts[""], parts.get("stats"), parts.get("rate"))
-
-
-def _parse_vrrp(section: script.Section, warnings: list[str]) -> tuple[VrrpInstance, ...]:
-    _require_ok(section)
-    parts = section.parts()
-    if "data" in parts:
-        warnings.append(f"keepalived JSON dump unavailable ({parts[''].strip()[:80]}); used the data dump")
-        return vrrp_parse.parse_keepalived_data(parts["data"])
-    return vrrp_parse.parse_keepalived_json(parts[""])
-
-
-def _parse_nginx(section: script.Section, warnings: list[str]) -> NginxStatus:
-    _require_ok(section)
-    return nginx_parse.parse_stub_status(section.text)
-
-
-def _parse_drains(section: script.Section, warnings: list[str]) -> dict[tuple[str, str], Drain]:
-    _require_ok(section)
-    drains = {}
-    for line in section.text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            drains[(rec["service"], rec["real_server"])] = Drain(
-                reason=str(rec["reason"]), by=str(rec["by"]), since=float(rec["since"]),
-                weight=int(rec["weight"]) if rec.get("weight") is not None else None)
-        except (ValueError, KeyError, TypeError):
-            raise ParseError(f"drain record is not valid: {line[:60]!r}") from None
-    return drains
-
-
-def _parse_forced(section: script.Section, warnings: list[str]) -> tuple[Forced, ...]:
-    _require_ok(section)
-    out = []
-    for line in section.text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            reason = rec.get("reason")
-            out.append(Forced(instance=str(rec["instance"]), by=str(rec["by"]), since=float(rec["since"]),
-                              reason=None if reason is None else str(reason),
-                              mode=None if rec.get("mode") is None else str(rec["mode"])))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise ParseError(f"forced-failover record is not valid: {line[:60]!r}") from None
-    return tuple(out)
-
-
-_PARSERS = {"host": _parse_host, "addr": _parse_addr, "ipvs": _parse_ipvs, "drains": _parse_drains,
-            "forced": _parse_forced, "vrrp": _parse_vrrp, "nginx": _parse_nginx}
-
-
-def _with_drains(services: tuple[Service, ...], drains: dict[tuple[str, str], Drain]) -> tuple[Service, ...]:
-    if not drains:
-        return services
-    return tuple(replace(svc, real_servers=tuple(
-        replace(rs, drain=drains.get((svc.key, rs.key))) for rs in svc.real_servers)) for svc in services)
-
-
-async def _local_ipvs(errors: list[str]) -> tuple[Service, ...]:
-    from lbconsole.collectors import ipvs_netlink
-
+def from_result(node: NodeConfig, result: dict[str, Any], now: float) -> NodeSnapshot:
+    """The NodeSnapshot of one `snapshot` result (docs/node-agent.md); BadSnapshot on a wrong shape."""
     try:
-        return await asyncio.to_thread(ipvs_netlink.collect)
-    except ipvs_netlink.IPVSUnavailable as exc:
-        errors.append(f"ipvs: {exc}")
-        return ()
+        errors = {str(k): str(v) for k, v in (result.get("errors") or {}).items()}
+        running = result.get("keepalived_running")
+        if running is False and not node.has_role("director"):
+            errors.pop("vrrp", None)  # no keepalived on this tier is normal
+        drains = {(str(d["service"]), str(d["real_server"])): _drain(d) for d in result.get("drains") or ()}
+        services = tuple(_service(s, drains) for s in result.get("ipvs") or ())
+        sampled = result.get("sampled_at")
+        return NodeSnapshot(
+            name=node.name, host=node.host, roles=node.roles, reachable=True,
+            error="; ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or None,
+            updated_at=now, age_s=0.0, sampled_at=float(sampled) if sampled is not None else now,
+            ipvs=services, vrrp=tuple(_vrrp(v) for v in result.get("vrrp") or ()),
+            nginx=_plain(NginxStatus, result["nginx"]) if result.get("nginx") else None,
+            host_stats=_plain(HostStats, result["host_stats"]) if result.get("host_stats") else None,
+            addresses=tuple(_plain(Address, a) for a in result.get("addresses") or ()),
+            warnings=tuple(str(w) for w in result.get("warnings") or ()),
+            keepalived_running=running if isinstance(running, bool) else None,
+            forced=tuple(_forced(f) for f in result.get("forced") or ()))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadSnapshot(f"{type(exc).__name__}: {str(exc)[:120]}") from None
+
+
+def _plain(cls: type, data: Any) -> Any:
+    """A flat dataclass from a dict: known fields only, each checked against its default's type."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__} must be an object, not {type(data).__name__}")
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _typed(f.name, data[f.name], f.type)
+    return cls(**kwargs)
+
+
+def _typed(name: str, value: Any, kind: Any) -> Any:
+    kind = str(kind)
+    if kind == "str":
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string")
+        return value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an integer")
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must be a number")
+        return value  # an int stays exact (a byte rate can pass 2**53)
+    if kind == "bool":
+        return bool(value)
+    return value
+
+
+def _counted(cls: type, data: Any) -> Any:
+    return _plain(cls, data) if data else cls()
+
+
+def _service(data: dict[str, Any], drains: dict[tuple[str, str], Drain]) -> Service:
+    base = {k: v for k, v in data.items() if k not in ("stats", "rates", "real_servers")}
+    if base["protocol"] not in ("TCP", "UDP", "SCTP", "FWM"):
+        raise ValueError(f"unknown protocol {str(base['protocol'])[:20]!r}")
+    if base["protocol"] == "FWM" and not isinstance(base.get("fwmark"), int):
+        raise TypeError("a FWM service needs an integer fwmark")
+    if base["protocol"] != "FWM" and not (isinstance(base.get("address"), str) and isinstance(base.get("port"), int)):
+        raise TypeError("a service needs an address (string) and a port (integer)")
+    svc = Service(protocol=str(base["protocol"]), address=base.get("address"), port=base.get("port"),
+                  fwmark=base.get("fwmark"), scheduler=str(base["scheduler"]),
+                  persistent=bool(base.get("persistent", False)),
+                  persistence_timeout=base.get("persistence_timeout"), family=str(base.get("family", "inet")),
+                  stats=_counted(Counters, data.get("stats")), rates=_counted(Rates, data.get("rates")))
+    real = []
+    for rs in data.get("real_servers") or ():
+        server = RealServer(address=str(rs["address"]), port=int(rs["port"]), forward=str(rs["forward"]),
+                            weight=int(rs["weight"]), active_conns=int(rs.get("active_conns", 0)),
+                            inactive_conns=int(rs.get("inactive_conns", 0)),
+                            persist_conns=int(rs.get("persist_conns", 0)),
+                            stats=_counted(Counters, rs.get("stats")), rates=_counted(Rates, rs.get("rates")))
+        mark = _drain(rs["drain"]) if rs.get("drain") else drains.get((svc.key, server.key))
+        real.append(replace(server, drain=mark))
+    return replace(svc, real_servers=tuple(real))
+
+
+def _vrrp(data: dict[str, Any]) -> VrrpInstance:
+    fields_ = {k: v for k, v in data.items() if k != "vips"}
+    inst: VrrpInstance = _plain(VrrpInstance, fields_)
+    return replace(inst, vips=tuple(str(v) for v in data.get("vips") or ()))
+
+
+def _drain(data: dict[str, Any]) -> Drain:
+    weight = data.get("weight")
+    return Drain(reason=str(data["reason"]), by=str(data["by"]), since=float(data["since"]),
+                 weight=int(weight) if weight is not None else None)
+
+
+def _forced(data: dict[str, Any]) -> Forced:
+    reason, mode = data.get("reason"), data.get("mode")
+    return Forced(instance=str(data["instance"]), by=str(data["by"]), since=float(data["since"]),
+                  reason=None if reason is None else str(reason), mode=None if mode is None else str(mode))
 
 
 def with_rates(snap: NodeSnapshot, previous: NodeSnapshot | None) -> NodeSnapshot:
@@ -195,10 +185,15 @@ def with_rates(snap: NodeSnapshot, previous: NodeSnapshot | None) -> NodeSnapsho
     if nginx is not None and previous.nginx is not None:
         nginx = replace(nginx, requests_per_s=_rate(nginx.requests, previous.nginx.requests, dt),
                         conns_per_s=_rate(nginx.accepts, previous.nginx.accepts, dt))
-    if host is not None and previous.host_stats is not None:
-        host = replace(host, cpu_percent=host_parse.cpu_percent(
+    if host is not None and previous.host_stats is not None and host.cpu_total and previous.host_stats.cpu_total:
+        host = replace(host, cpu_percent=cpu_percent(
             (previous.host_stats.cpu_busy, previous.host_stats.cpu_total), (host.cpu_busy, host.cpu_total)))
     return replace(snap, nginx=nginx, host_stats=host)
+
+
+def cpu_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return round(min(100.0, 100.0 * busy / total), 1) if total > 0 and busy >= 0 else 0.0
 
 
 def _rate(cur: int, prev: int, dt: float) -> float:

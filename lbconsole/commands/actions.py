@@ -175,9 +175,8 @@ async def describe(ctx: Any, name: str, target: dict[str, Any], params: dict[str
         plan = await failover.plan(ctx, parsed)
         if plan.refusal or plan.master is None:
             return f"Failover of {target['instance']}: preflight says: {plan.refusal}"
-        warn = "WARNING: " if plan.mode == "stop" else ""
         return (f"Failover of {target['instance']} in cluster {cluster}: {plan.master.node.name} (MASTER) steps down.\n"
-                f"{warn}{plan.warning}.\nConnections through the old master may break unless LVS sync runs.")
+                f"WARNING: {plan.warning}.\nConnections through the old master may break unless LVS sync runs.")
     if name == "release":
         return (f"Release the forced failover of {target['instance']} in cluster {cluster}: configured priorities "
                 "apply again. With preempt, the higher-priority director takes the VIP back (a second flap).")

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"\rrecorded {n} snapshot{'s' if n != 1 else ''}{note}   ", end="", file=sys.stderr, flush=True)
 
     try:
-        written = asyncio.run(record(LivePoller(inv), args.file, args.count, args.duration, args.append,
+        source = LivePoller(inv, read_only=True)  # recording changes nothing
+        written = asyncio.run(record(source, args.file, args.count, args.duration, args.append,
                                      progress if sys.stderr.isatty() else None))
     except KeyboardInterrupt:
         print(f"\nlbconsole: recording stopped; {args.file} holds what was recorded", file=sys.stderr)

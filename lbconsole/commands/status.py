@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def take(inv: inventory_mod.Inventory) -> Snapshot:
     from lbconsole.source.poller import Poller  # asyncssh is slow to import: only when polling
 
-    poller = Poller(inv)
+    poller = Poller(inv, read_only=True)  # a look changes nothing: the agents start --read-only
     try:
         return await poller.poll_once()
     finally:

@@ -7,22 +7,19 @@ from lbconsole.lab.topology import Node
 
 
 def sshd_config(node: Node) -> str:
-    # Root by key only, on the node's lab address; PAM off so nothing outside the node is consulted.
+    # Debian's default sshd_config (PAM on, start-up files read), plus where this node listens.
     return f"""\
-# lbconsole lab: sshd of {node.name}
+# lbconsole lab: sshd of {node.name}: Debian's defaults and the lab's address, key and limits
 ListenAddress {node.ip}
-Port 22
 HostKey /etc/ssh/ssh_host_ed25519_key
 PidFile /run/sshd.pid
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-UseDNS no
-AuthorizedKeysFile .ssh/authorized_keys
 MaxStartups 200:30:400
 MaxSessions 50
+Include /etc/ssh/sshd_config.d/*.conf
+KbdInteractiveAuthentication no
+UsePAM yes
+X11Forwarding yes
+PrintMotd no
 AcceptEnv LANG LC_*
 Subsystem sftp /usr/lib/openssh/sftp-server
 """
@@ -162,6 +159,7 @@ def inventory_toml() -> str:
         f'known_hosts = "{t.KNOWN_HOSTS}"',
         "sudo = false",
         "poll_interval = 1.0",
+        "connect_timeout = 60  # a root session in the emulated VM runs pyenv init: ~10-20 s",
         "",
         "[[cluster]]",
         f'name = "{t.CLUSTER_NAME}"',
@@ -171,4 +169,6 @@ def inventory_toml() -> str:
         roles = ", ".join(f'"{r}"' for r in node.roles)
         lines += ["", "[[cluster.node]]", f'name = "{node.name}"', f'host = "{node.ip}"',
                   f"roles = [{roles}]"]
+        if node.name in t.SUDO_NODES:  # a non-root account with only the sudoers drop-in
+            lines += [f'user = "{t.SUDO_USER}"', "sudo = true"]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from lbconsole.lab import access, configs, netns, nodes, prereqs, scripts, vm
 from lbconsole.lab import topology as t
@@ -17,6 +18,7 @@ from lbconsole.lab.proc import alive, kill_pids, netns_pids, recorded_pids, sh
 
 STATE = t.LAB_DIR / "state"  # exists while the lab is (meant to be) up
 UP_TIMEOUT = 90.0
+INSTALL_TIMEOUT = 180.0  # root sessions to the VM run pyenv init under TCG: 10-20 s each
 Say = Callable[[str], None]
 
 
@@ -141,6 +143,7 @@ def _up(say: Say, start: float) -> None:
     for d in (t.NODES_DIR, t.PIDS_DIR, t.VM_DIR, t.CACHE_DIR, t.BIN_DIR):
         d.mkdir(parents=True, exist_ok=True)
     ops_pub = nodes.prepare_ops()
+    nodes.ensure_ops_user(ops_pub)  # before the VM boots: it sees the host's /home as it was then
     known = "".join(nodes.prepare_node(n, ops_pub) for n in t.NODES)
     t.KNOWN_HOSTS.write_text(known)
     t.INVENTORY.write_text(configs.inventory_toml())
@@ -168,17 +171,21 @@ def _up(say: Say, start: float) -> None:
     say(f"VM booted after {time.monotonic() - start:.1f} s; waiting for sshd on every node")
     pending = list(t.NODES)
 
-    def all_ssh() -> bool:  # each node is asked until it has answered once
-        pending[:] = [n for n, ok in zip(pending, _ssh_answers(pending)) if not ok]
+    def all_sshd() -> bool:  # each node is asked until it has answered once
+        pending[:] = [n for n in pending if not access.sshd_answers(n)]
         return not pending
 
-    _wait("every sshd to answer over SSH", deadline, all_ssh,
-          lambda: "no SSH to " + ", ".join(n.name for n in pending))
-    say("waiting for lb1 to be MASTER with the VIP and IPVS to have its real servers")
-    _wait("lb1 MASTER with the VIP and 2 services x 3 real servers", deadline, _directors_ready,
-          _director_report)
-    say("checking a request from client to the VIP")
-    _wait("a request from client to the VIP", deadline, _client_request, lambda: "")
+    _wait("every sshd to answer", deadline, all_sshd, lambda: "no sshd on " + ", ".join(n.name for n in pending))
+    # Over SSH as an operator would, while the directors settle: it also proves SSH works end to end.
+    say("installing the node agent with `lbconsole node install` (SSH, as root)")
+    with ThreadPoolExecutor(1) as pool:
+        installed = pool.submit(_node_install, INSTALL_TIMEOUT)
+        say("waiting for lb1 to be MASTER with the VIP and IPVS to have its real servers")
+        _wait("lb1 MASTER with the VIP and 2 services x 3 real servers", deadline, _directors_ready,
+              _director_report)
+        say("checking a request from client to the VIP")
+        _wait("a request from client to the VIP", deadline, _client_request, lambda: "")
+        installed.result()
     STATE.write_text(f"{fingerprint()} {time.time():.0f}\n")
     say(f"lab is up after {time.monotonic() - start:.1f} s; inventory: {t.INVENTORY}")
 
@@ -199,21 +206,27 @@ def _boot_failures(group: Sequence[t.Node]) -> str:
                      for n in bad if (n.dir / "boot.log").exists())
 
 
-def _ssh_ok(node: t.Node) -> bool:
+def _node_install(timeout: float) -> None:
+    """`lbconsole node install` of this checkout, from the ops namespace, to every node."""
+    import subprocess
+    import sys
+
+    checkout = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": checkout}
     try:
-        return access.run(node.name, "true", timeout=20).returncode == 0
-    except LabError:
-        return False
-
-
-def _ssh_answers(group: Sequence[t.Node]) -> list[bool]:
-    with ThreadPoolExecutor(len(group)) as pool:
-        return list(pool.map(_ssh_ok, group))
+        res = subprocess.run(["ip", "netns", "exec", t.OPS_NS, sys.executable, "-m", "lbconsole", "node", "install",
+                              "--inventory", str(t.INVENTORY), "--ssh-user", "root"],
+                             capture_output=True, text=True, timeout=timeout, env=env, cwd=checkout, check=False)
+    except subprocess.TimeoutExpired:
+        raise LabError(f"lbconsole node install took over {timeout:.0f} s") from None
+    if res.returncode != 0:
+        raise LabError(f"lbconsole node install failed:\n{res.stdout}{res.stderr}")
 
 
 def _director_view(name: str) -> str:
-    res = access.run(name, "ip -o -4 addr show dev eth0; ipvsadm -Ln", timeout=20)
-    return res.stdout if res.returncode == 0 else ""
+    # From outside the node (no SSH): a session pays the node's shell start-up, seconds in the VM.
+    rc, out = nodes.node_shell(t.node(name), "ip -o -4 addr show dev eth0; ipvsadm -Ln", timeout=20)
+    return out if rc == 0 else ""
 
 
 def _directors_ready() -> bool:

@@ -61,9 +61,17 @@ def prepare_node(node: Node, ops_pub: str) -> str:
     (ssh_dir / "sshd_config").write_text(configs.sshd_config(node))
     shutil.copy2("/etc/ssh/ssh_config", ssh_dir / "ssh_config")
     os.chmod(d / "root", 0o700)
-    for rc in (".bashrc", ".profile"):
-        if os.path.exists(f"/etc/skel/{rc}"):
-            shutil.copy2(f"/etc/skel/{rc}", d / "root" / rc)
+    for rc in (".bashrc", ".profile"):  # this machine's root start-up files, as a real host has them
+        src = f"/root/{rc}" if os.path.exists(f"/root/{rc}") else f"/etc/skel/{rc}"
+        if os.path.exists(src):
+            shutil.copy2(src, d / "root" / rc)
+    if node.name == t.SLOW_NODE:
+        with open(d / "root" / ".bashrc", "a") as f:
+            f.write(f"\n# lbconsole lab: this node's shell start-up is slow on purpose\nsleep {t.SLOW_START_S:g}\n")
+    os.chmod(d / "usr-local-lib-lbconsole", 0o755)
+    os.chmod(d / "etc-sudoers-d", 0o750)
+    if os.path.exists("/etc/sudoers.d/README"):
+        shutil.copy2("/etc/sudoers.d/README", d / "etc-sudoers-d" / "README")
     root_ssh = d / "root" / ".ssh"
     root_ssh.mkdir(mode=0o700)
     (root_ssh / "authorized_keys").write_text(ops_pub)
@@ -82,6 +90,25 @@ def prepare_node(node: Node, ops_pub: str) -> str:
         os.chmod(conf, 0o600)  # it holds the VRRP password
     key = (ssh_dir / "ssh_host_ed25519_key.pub").read_text().split()
     return f"{node.ip} {key[0]} {key[1]}\n"
+
+
+def ensure_ops_user(ops_pub: str) -> None:
+    """The non-root account (t.SUDO_USER) some directors are reached by: before the VM boots, so it sees it."""
+    import pwd
+
+    try:
+        pwd.getpwnam(t.SUDO_USER)
+    except KeyError:
+        sh(["useradd", "-m", "-s", "/bin/bash", t.SUDO_USER])
+    user = pwd.getpwnam(t.SUDO_USER)
+    ssh_dir = os.path.join(user.pw_dir, ".ssh")
+    os.makedirs(ssh_dir, mode=0o700, exist_ok=True)
+    keys = os.path.join(ssh_dir, "authorized_keys")
+    with open(keys, "w") as f:
+        f.write(ops_pub)
+    for path in (ssh_dir, keys):
+        os.chown(path, user.pw_uid, user.pw_gid)
+    os.chmod(keys, 0o600)
 
 
 def write_boot_script() -> None:

@@ -10,13 +10,20 @@ BINDS = (
     ("etc-ssh", "/etc/ssh"),
     ("etc-nginx", "/etc/nginx"),
     ("etc-keepalived", "/etc/keepalived"),
-    ("root", "/root"),  # its own home (and .ssh): the host's ~/.bashrc may be slow or odd
+    ("root", "/root"),  # its own home and .ssh, with this machine's ~/.bashrc (see HOME_TOOLS)
     ("var-lib-lbconsole", "/var/lib/lbconsole"),
+    ("usr-local-lib-lbconsole", "/usr/local/lib/lbconsole"),  # `lbconsole node install` writes here
+    ("etc-sudoers-d", "/etc/sudoers.d"),  # and its sudoers drop-in here: never the host's
 )
+# What root's ~/.bashrc on this machine runs (pyenv init, cargo's env): the host's own, bound into
+# each node's home, so every SSH session to a node pays what it pays on a real host.
+HOME_TOOLS = (".pyenv", ".cargo")
 # Private tmpfs mounts; /var/log covers /var/log/nginx and keeps each node's logs its own.
 TMPFS = ("/run", "/tmp", "/var/log", "/var/lib/nginx")
 
-_binds = "\n".join(f'mount --bind "$d/{src}" {dst}' for src, dst in BINDS)
+_home_tools = "\n".join(f'[ -d /root/{x} ] && mkdir -p "$d/root/{x}" && mount --bind /root/{x} "$d/root/{x}"'
+                        for x in HOME_TOOLS)
+_binds = _home_tools + "\n" + "\n".join(f'mount --rbind "$d/{src}" {dst}' for src, dst in BINDS)
 
 # Runs as `unshare --mount --uts --propagation private -- sh node-boot.sh NAME` inside the
 # node's network namespace. It stays alive (the "holder") so the host can nsenter the node.

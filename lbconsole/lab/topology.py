@@ -103,6 +103,13 @@ HOST_NODES = tuple(n for n in NODES if not n.in_vm)
 MASTER, BACKUP = DIRECTORS
 PRIORITY = {"lb1": 150, "lb2": 100}
 
+# Reached as real hosts are: one node's shell start-up is slow on purpose, and one director is
+# reached by a non-root account that has only the documented sudoers drop-in.
+SLOW_NODE = "web2"
+SLOW_START_S = 2.0
+SUDO_USER = "lbcops"
+SUDO_NODES = ("lb2",)
+
 # Extra sshd-only nodes for SSH benchmarks live in their own /24 on the same bridge.
 EXTRA_PREFIX = "10.99.1."
 EXTRA_PREFIXLEN = 24

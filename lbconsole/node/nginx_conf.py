@@ -9,7 +9,7 @@ it, so an edit can touch exactly that directive.
 """
 
 # Python 3.6 on the node: typing generics and str.format, not the 3.9+ spellings.
-# ruff: noqa: UP006, UP035, UP045, UP032, FURB188
+# ruff: noqa: UP032
 
 import fnmatch
 import os

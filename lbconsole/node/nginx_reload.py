@@ -9,7 +9,7 @@ failure such as a bind in use exits 0 and leaves the old workers).
 """
 
 # Python 3.6 on the node: typing generics and str.format, not the 3.9+ spellings.
-# ruff: noqa: UP006, UP035, UP045, UP032, UP022
+# ruff: noqa: UP032, UP022
 
 import os
 import re

@@ -6,7 +6,7 @@ becomes a peer); the resolver is a parameter so tests need no DNS.
 """
 
 # Python 3.6 on the node: typing generics and str.format, not the 3.9+ spellings.
-# ruff: noqa: UP006, UP035, UP045, UP032
+# ruff: noqa: UP032
 
 import re
 import socket

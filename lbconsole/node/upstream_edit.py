@@ -13,7 +13,7 @@ node (a lock), so two consoles never interleave edits.
 """
 
 # Python 3.6 on the node: typing generics and str.format, not the 3.9+ spellings.
-# ruff: noqa: UP006, UP035, UP045, UP032
+# ruff: noqa: UP032
 
 import fcntl
 import json

@@ -12,7 +12,7 @@ log: failures are counted from the moment lbconsole started looking.
 """
 
 # Python 3.6 on the node: typing generics and str.format, not the 3.9+ spellings.
-# ruff: noqa: UP006, UP035, UP045, UP032
+# ruff: noqa: UP032
 
 import json
 import os

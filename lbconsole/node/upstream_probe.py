@@ -9,7 +9,7 @@ up the agent's other work.
 """
 
 # Python 3.6 on the node: typing generics and str.format, not the 3.9+ spellings.
-# ruff: noqa: UP006, UP035, UP045, UP032
+# ruff: noqa: UP032
 
 import errno
 import os

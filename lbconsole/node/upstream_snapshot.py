@@ -9,7 +9,7 @@ marked stale, and never holds the snapshot up longer.
 """
 
 # Python 3.6 on the node: typing generics and str.format, not the 3.9+ spellings.
-# ruff: noqa: UP006, UP035, UP045, UP032
+# ruff: noqa: UP032
 
 import time
 from concurrent.futures import Future, TimeoutError  # noqa: F401 (Future: type comments)

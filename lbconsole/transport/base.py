@@ -1,6 +1,8 @@
-"""How commands reach a node: in-process/local subprocess or one SSH connection.
+"""How the console reaches a node: errors, the agent's channel, and a one-off command runner.
 
-A transport runs a shell script in one round trip and returns its output.
+Polls and actions talk to the node's agent over a Channel (JSON lines). A
+Transport runs one command with a shell: only `lbconsole node install` and
+doctor's privileged probes use it, never a poll or an action.
 Failures are TransportError with a message fit for the node's error field.
 """
 
@@ -19,6 +21,41 @@ class TransportError(LbconsoleError):
 
 class HostKeyError(TransportError):
     """Unknown or changed host key: never connect, never accept it on our own."""
+
+
+class OutcomeUnknown(TransportError):
+    """A mutating request got no answer, not even after a reconnect: it may or may not have been applied."""
+
+
+class AgentError(LbconsoleError):
+    """The agent answered with an error (code: bad_request, read_only, refused, failed, unavailable...)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class Channel(ABC):
+    """A started agent: lines in, lines out, and why it ended."""
+
+    @abstractmethod
+    async def send(self, line: str) -> None:
+        """Write one line (with its newline); TransportError or OSError when the channel is gone."""
+
+    @abstractmethod
+    async def receive(self) -> str | None:
+        """The next line, None at the end."""
+
+    @abstractmethod
+    async def diagnose(self) -> str:
+        """After the end: why, in one message that names the fix where one is known."""
+
+    @abstractmethod
+    def abort(self, hard: bool = False) -> None:
+        """Drop it now; `hard`: the link under it is suspect too (a request went unanswered)."""
+
+    async def close(self) -> None:
+        self.abort()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""One persistent asyncssh connection per node, reused across polls.
+"""One persistent asyncssh connection per node: the agent's channel, and one-off commands for install.
 
 ~/.ssh/config and the agent are honoured by asyncssh itself. Host keys are
 checked strictly against known_hosts: an unknown or changed key is a
@@ -11,21 +11,31 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from typing import Any
 
 import asyncssh
 
 from lbconsole.inventory import NodeConfig
-from lbconsole.transport.base import CommandResult, HostKeyError, Transport, TransportError, wrap_sudo
+from lbconsole.transport import diagnose
+from lbconsole.transport.base import (
+    Channel,
+    CommandResult,
+    HostKeyError,
+    Transport,
+    TransportError,
+    wrap_sudo,
+)
 
-CONNECT_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 30.0
+STDERR_KEEP = 4096
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 15.0
 
 
 class SSHTransport(Transport):
-    def __init__(self, node: NodeConfig, connect_timeout: float = CONNECT_TIMEOUT):
+    def __init__(self, node: NodeConfig, connect_timeout: float | None = None):
         super().__init__(node)
-        self.connect_timeout = connect_timeout
+        self.connect_timeout = connect_timeout or node.connect_timeout or CONNECT_TIMEOUT
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
         self._backoff = 0.0
@@ -55,9 +65,9 @@ class SSHTransport(Transport):
                 self._fail(exc)
                 raise
             except TimeoutError:
-                err = TransportError(f"{self.description}: connect timed out after {self.connect_timeout:g} s")
-                self._fail(err)
-                raise err from None
+                error = TransportError(f"{self.description}: connect timed out after {self.connect_timeout:g} s")
+                self._fail(error)
+                raise error from None
             self._backoff = 0.0
             self._last_error = None
             return self._conn
@@ -69,7 +79,7 @@ class SSHTransport(Transport):
 
     async def _open(self) -> asyncssh.SSHClientConnection:
         node = self.node
-        options: dict[str, object] = {"port": node.port, "keepalive_interval": 10, "keepalive_count_max": 3,
+        options: dict[str, Any] = {"port": node.port, "keepalive_interval": 10, "keepalive_count_max": 3,
                          "connect_timeout": self.connect_timeout}
         if node.user:
             options["username"] = node.user
@@ -109,6 +119,19 @@ class SSHTransport(Transport):
         status = result.exit_status if result.exit_status is not None else 255
         return CommandResult(_text(result.stdout), _text(result.stderr), status)
 
+    async def start(self, command: str, first: bytes = b"") -> SSHChannel:
+        """Start `command` on a new channel of the connection (opened if needed), `first` fed to it."""
+        conn = await self._connect()
+        try:
+            proc = await conn.create_process(command, encoding=None)
+        except (asyncssh.Error, OSError) as exc:
+            await self._drop()
+            raise TransportError(f"{self.description}: cannot start the agent: {exc}") from None
+        channel = SSHChannel(self.node, proc, conn)
+        if first:
+            await channel.send_bytes(first)
+        return channel
+
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -129,3 +152,65 @@ def _text(data: bytes | str | None) -> str:
         return ""
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
 
+
+
+class SSHChannel(Channel):
+    """The agent's stdin/stdout over one SSH channel; its stderr kept (the tail) for diagnose()."""
+
+    def __init__(self, node: NodeConfig, proc: asyncssh.SSHClientProcess[bytes], conn: asyncssh.SSHClientConnection):
+        self.node, self.proc, self.conn = node, proc, conn
+        self.stderr = bytearray()
+        self._stderr_task = asyncio.get_running_loop().create_task(self._drain_stderr())
+
+    async def _drain_stderr(self) -> None:
+        try:
+            while chunk := await self.proc.stderr.read(4096):
+                self.stderr += chunk if isinstance(chunk, bytes) else chunk.encode()
+                del self.stderr[:-STDERR_KEEP]
+        except (asyncssh.Error, OSError):
+            pass
+
+    async def send_bytes(self, data: bytes) -> None:
+        try:
+            self.proc.stdin.write(data)
+            await self.proc.stdin.drain()
+        except (asyncssh.Error, BrokenPipeError, ConnectionError) as exc:
+            raise TransportError(f"{self.node.name}: connection lost: {exc}") from None
+
+    async def send(self, line: str) -> None:
+        await self.send_bytes(line.encode())
+
+    async def receive(self) -> str | None:
+        try:
+            data = await self.proc.stdout.readline()
+        except (asyncssh.Error, OSError) as exc:
+            raise TransportError(f"connection lost: {exc}") from None
+        if not data:
+            return None
+        return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+
+    async def diagnose(self) -> str:
+        try:
+            await asyncio.wait_for(self.proc.wait_closed(), 2)
+        except (TimeoutError, asyncssh.Error, OSError):
+            pass
+        # asyncio.wait, not wait_for: the task may have been cancelled by abort(), and that is no error here.
+        await asyncio.wait({self._stderr_task}, timeout=1)
+        if self.conn.is_closed():
+            return f"connection lost ({self.node.host}:{self.node.port} closed it or stopped answering)"
+        return diagnose.message(self.node.name, self.proc.exit_status, self.stderr.decode("utf-8", "replace"),
+                                user=self.node.user)
+
+    @property
+    def exit_status(self) -> int | None:
+        return self.proc.exit_status
+
+    @property
+    def stderr_text(self) -> str:
+        return self.stderr.decode("utf-8", "replace")
+
+    def abort(self, hard: bool = False) -> None:
+        self._stderr_task.cancel()
+        self.proc.close()
+        if hard:  # a dropped link: the next session needs a new connection, not this dead one
+            self.conn.abort()

@@ -34,7 +34,8 @@ def run_console(args: argparse.Namespace) -> int:
         from lbconsole.source.poller import LivePoller
     except ImportError as exc:
         raise LbconsoleError(f"the live poller is not available: {exc}") from None
-    return run_app(LivePoller(inventory), inventory=inventory, read_only=read_only, noc=noc, theme=theme)
+    return run_app(LivePoller(inventory, read_only=read_only), inventory=inventory, read_only=read_only, noc=noc,
+                   theme=theme)
 
 
 def run_app(source: SnapshotSource, *, inventory: Inventory | None = None, read_only: bool = False, noc: bool = False,

@@ -1,7 +1,8 @@
-"""The local transport: the real poll script run on this host, against a real nginx on loopback."""
+"""host = "local": the node agent in-process behind the same session, on this host and a real nginx on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 import urllib.request
@@ -10,7 +11,7 @@ import pytest
 
 from lbconsole.collectors import node as collector
 from lbconsole.inventory import NodeConfig
-from lbconsole.transport.local import LocalTransport
+from lbconsole.transport import AgentError, session_for
 from support import free_port
 
 
@@ -40,11 +41,20 @@ def nginx(tmp_path_factory):
 
 async def test_local_node_reads_real_nginx_and_host(nginx):
     node = NodeConfig("here", "local", ("nginx",), "local", nginx_status_url=nginx)
-    transport = LocalTransport(node)
-    first = await collector.collect(node, transport)
-    for _ in range(5):
-        urllib.request.urlopen(nginx.replace("nginx_status", ""), timeout=2).read()
-    second = await collector.collect(node, transport, first)
+    session = session_for(node)
+    try:
+        first = await collector.collect(node, session)
+        for _ in range(5):
+            urllib.request.urlopen(nginx.replace("nginx_status", ""), timeout=2).read()
+        second = await collector.collect(node, session, first)
+        hello = await session.request("hello")
+        for _ in range(100):  # the session's own hello may answer after the snapshots (it hashes the program)
+            if session.hello is not None:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await session.close()
+    assert session.mode == "in-process" and hello["mode"] == "local" and session.sessions_opened == 1
     assert first.reachable and first.error is None, first.error
     assert second.nginx.requests >= first.nginx.requests + 6  # 5 requests + its own status fetch
     assert second.nginx.requests_per_s > 0
@@ -55,12 +65,29 @@ async def test_local_node_reads_real_nginx_and_host(nginx):
 async def test_local_director_without_ip_vs_says_so(nginx):
     # This kernel has no ip_vs: the node still answers, and its error says why IPVS is empty.
     node = NodeConfig("here", "local", ("director",), "local")
-    snap = await collector.collect(node, LocalTransport(node))
+    session = session_for(node)
+    snap = await collector.collect(node, session)
+    await session.close()
     assert snap.reachable and snap.ipvs == ()
     assert "ipvs:" in snap.error and "ip_vs" in snap.error
 
 
 async def test_dead_status_url_is_that_node_error(nginx):
     node = NodeConfig("here", "local", ("nginx",), "local", nginx_status_url=f"http://127.0.0.1:{free_port()}/x")
-    snap = await collector.collect(node, LocalTransport(node))
+    session = session_for(node)
+    snap = await collector.collect(node, session)
+    await session.close()
     assert snap.reachable and snap.nginx is None and snap.error.startswith("nginx:")
+
+
+async def test_local_read_only_agent_refuses_mutating_verbs():
+    node = NodeConfig("here", "local", ("director",), "local")
+    session = session_for(node, read_only=True)
+    try:
+        hello_first = await session.request("hello")
+        with pytest.raises(AgentError) as err:
+            await session.request("drain", {"service": "10.0.0.1:80", "real_servers": ["10.0.0.2:80"],
+                                            "reason": "x", "by": "t"}, mutating=True)
+    finally:
+        await session.close()
+    assert hello_first["read_only"] is True and err.value.code == "read_only"

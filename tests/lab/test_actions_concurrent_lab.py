@@ -29,10 +29,8 @@ def seen(app: LbConsole) -> str:
 
 
 async def test_second_action_key_during_a_drain(clean_lab):  # noqa: F811
-    holder = hold_connections(6, 10.0)  # connections on web1 keep the drain following them for seconds
-    held_on = holder.stdout.readline().split()
-    assert "web1" in held_on, held_on
     inv = inventory_mod.load(str(clean_lab))
+    holder = None
     try:
         with api.in_ops_netns():
             app = LbConsole(LivePoller(inv), inventory=inv)
@@ -41,6 +39,10 @@ async def test_second_action_key_during_a_drain(clean_lab):  # noqa: F811
                     await until(pilot, lambda: has_rs(app), 240, "the first snapshot with lb1's table")
                 except AssertionError as exc:
                     raise AssertionError(f"{exc}: {seen(app)}") from None
+                # Opened now, not before the (possibly slow) first poll: they must outlast the drain's start.
+                holder = hold_connections(6, 20.0)  # connections on web1 keep the drain following them
+                held_on = holder.stdout.readline().split() if holder.stdout else []
+                assert "web1" in held_on, held_on
                 await select_rs(pilot, app, SVC, WEB1)
                 await pilot.press("d")
                 await until(pilot, lambda: isinstance(app.screen, ReasonScreen), 10, "the reason prompt")
@@ -60,7 +62,8 @@ async def test_second_action_key_during_a_drain(clean_lab):  # noqa: F811
                 assert master() == "lb1"
                 await pilot.press("q")
     finally:
-        holder.wait(30)
+        if holder is not None:
+            holder.wait(60)
     records = [(r["what"], r["result"]) for r in AuditLog().read()]
     assert sorted(records) == [("drain", "done"), ("failover", "refused"), ("undrain", "refused")], records
     refusal = next(r for r in AuditLog().read() if r["what"] == "undrain")

@@ -5,6 +5,7 @@ audit lines, and keepalived-safe behaviour on a prepared and an unprepared clust
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -22,8 +23,8 @@ from support.lab_actions import (
     audit_lines,
     cli,
     drain_records,
+    flap_nginx,
     hold_connections,
-    ipvsadm_counter,
     prepared_cluster,
     reload_keepalived,
     reset_lab,
@@ -85,15 +86,26 @@ async def _poll(inventory):
             await poller.close()
 
 
+def drain_ops(director: str) -> list[dict]:
+    """The drain ops the director's agent applied (its op records, /var/lib/lbconsole/ops/)."""
+    out = api.run(director, "for f in /var/lib/lbconsole/ops/*.json; do [ -f \"$f\" ] && { cat \"$f\"; echo; }; "
+                            "done; true", check=True).stdout
+    ops = [json.loads(line) for line in out.splitlines() if line.strip()]
+    return [op for op in ops if op.get("verb") == "drain" and op.get("state") == "done" and "result" in op]
+
+
 def test_last_in_service_is_refused_unless_forced_and_each_target_once(clean_lab, tmp_path):
     web1, web2, web3 = rs("web1"), rs("web2"), rs("web3")
-    with syslog_capture() as syslog, ipvsadm_counter() as calls:
+    with syslog_capture() as syslog:
+        ops_before = {d: drain_ops(d) for d in DIRECTORS}
         res = cli(clean_lab, tmp_path, "drain", SVC, web1, web2, web1, "--reason", "two at once", "--yes",
                   "--wait", "0")
         assert res.returncode == 0, res.stderr
         for d in DIRECTORS:
-            edits = [c for c in calls(d) if c.startswith("-e")]
-            assert sorted(edits) == sorted(f"-e -t {SVC} -r {r} -g -w 0 -x 0 -y 0" for r in (web1, web2)), edits
+            # One drain per director, changing each real server once (the agent sets weights over netlink and
+            # records every op it applies).
+            new = [op for op in drain_ops(d) if op not in ops_before[d]]
+            assert len(new) == 1 and sorted(new[0]["result"]["before"]) == sorted((web1, web2)), new
         drain_id = audit_lines(tmp_path)[-1]["id"]
 
         def drain_lines():
@@ -105,7 +117,7 @@ def test_last_in_service_is_refused_unless_forced_and_each_target_once(clean_lab
         res = cli(clean_lab, tmp_path, "drain", SVC, web3, "--reason", "last one", "--yes")
         assert res.returncode == 3 and "no real server in service" in res.stderr and "--force" in res.stderr
         assert weights(web3) == {"lb1": 100, "lb2": 100}
-        assert [c for d in DIRECTORS for c in calls(d) if c.startswith("-e") and web3 in c] == []
+        assert all(web3 not in op["result"]["before"] for d in DIRECTORS for op in drain_ops(d))
     res = cli(clean_lab, tmp_path, "drain", SVC, web3, "--reason", "forced", "--yes", "--force", "--wait", "0")
     try:
         assert res.returncode == 0, res.stderr
@@ -124,7 +136,7 @@ def test_prepared_cluster_drain_survives_a_health_flap_and_a_reload(clean_lab, t
         track = f"{LAB_TRACK_DIR}/lbc_drain_10.99.0.100_80_10.99.0.22_80"
         for d in DIRECTORS:
             assert api.run(d, f"cat {track}", check=True).stdout.strip() == "1"
-        _flap_nginx("web2")
+        flap_nginx("web2")
         assert weights(web2) == {"lb1": 0, "lb2": 0}
         for d in DIRECTORS:
             reload_keepalived(d)
@@ -137,20 +149,12 @@ def test_prepared_cluster_drain_survives_a_health_flap_and_a_reload(clean_lab, t
         assert "web2" in served_by(30)
 
 
-def _flap_nginx(web: str) -> None:
-    """Health check down then up: keepalived acts on the real server twice (delay_loop 2, retry 1)."""
-    api.stop_daemon(web, "nginx")
-    api.run("lb1", "sleep 6")
-    api.start_daemon(web, "nginx")
-    api.run("lb1", "sleep 8")
-
-
 def test_unprepared_revert_is_detected_and_reapplied_by_a_console(clean_lab, tmp_path):
     web2 = rs("web2")
     res = cli(clean_lab, tmp_path, "drain", SVC, web2, "--reason", "unprepared", "--yes", "--wait", "0")
     assert res.returncode == 0, res.stderr
     assert "set directly on lb1, lb2" in res.stdout
-    _flap_nginx("web2")
+    flap_nginx("web2")
     wait_weights(web2, 100)  # keepalived silently put its configured weight back
     inv = inventory_mod.load(str(clean_lab))
 
@@ -174,3 +178,51 @@ def test_unprepared_revert_is_detected_and_reapplied_by_a_console(clean_lab, tmp
     assert all(drain_records(d)[0]["reason"] == "unprepared" for d in DIRECTORS)
     assert [r["what"] for r in AuditLog(tmp_path / "console-audit.jsonl").read()] == ["drain_reapply"] * 2
     assert cli(clean_lab, tmp_path, "undrain", SVC, web2, "--yes").returncode == 0
+
+
+def _entry(director: str, rs_key: str) -> tuple[str, ...]:
+    """(forward, weight, upper threshold, lower threshold) as ipvsadm lists them (-S leaves thresholds out,
+    --thresholds shows them instead of forward and weight)."""
+    got: list[str] = []
+    for flag in ("", " --thresholds"):
+        text = api.run(director, f"ipvsadm -Ln --exact{flag} -t {SVC}", check=True).stdout
+        got += next(p[2:4] for p in (ln.split() for ln in text.splitlines()) if p[:2] == ["->", rs_key])
+    return tuple(got)
+
+
+def test_drain_and_undrain_change_the_weight_only(clean_lab, tmp_path):
+    """The kernel takes a real server's whole entry: forwarding and thresholds must be given back as they were."""
+    web3 = rs("web3")
+    for d in DIRECTORS:
+        api.run(d, f"ipvsadm -e -t {SVC} -r {web3} -g -w 100 -x 50 -y 10", check=True)
+    try:
+        assert {d: _entry(d, web3) for d in DIRECTORS} == dict.fromkeys(DIRECTORS, ("Route", "100", "50", "10"))
+        res = cli(clean_lab, tmp_path, "drain", SVC, web3, "--reason", "thresholds", "--yes", "--wait", "0")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert {d: _entry(d, web3) for d in DIRECTORS} == dict.fromkeys(DIRECTORS, ("Route", "0", "50", "10"))
+        res = cli(clean_lab, tmp_path, "undrain", SVC, web3, "--yes")
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert {d: _entry(d, web3) for d in DIRECTORS} == dict.fromkeys(DIRECTORS, ("Route", "100", "50", "10"))
+    finally:
+        for d in DIRECTORS:
+            api.run(d, f"ipvsadm -e -t {SVC} -r {web3} -g -w 100 -x 0 -y 0", check=True)
+
+
+def test_prepared_undrain_of_an_unhealthy_server_says_keepalived_keeps_it_down(clean_lab, tmp_path):
+    web3 = rs("web3")
+    with prepared_cluster():
+        res = cli(clean_lab, tmp_path, "drain", SVC, web3, "--reason", "prepared", "--yes", "--wait", "0")
+        assert res.returncode == 0 and "keepalived-safe on lb1, lb2" in res.stdout, res.stdout + res.stderr
+        api.stop_daemon("web3", "nginx")
+        try:
+            api.run("lb1", "sleep 6")  # its health check fails (delay_loop 2, retry 1)
+            res = cli(clean_lab, tmp_path, "undrain", SVC, web3, "--yes")
+            # Not verified, and why: the drain is lifted (no record, track file 0), the check holds it at 0.
+            assert res.returncode == 1, res.stdout + res.stderr
+            assert "NOT verified" in res.stderr and "keepalived keeps it down" in res.stderr, res.stderr
+            assert weights(web3) == {"lb1": 0, "lb2": 0}
+            assert drain_records("lb1") == drain_records("lb2") == []
+        finally:
+            api.start_daemon("web3", "nginx")
+        wait_weights(web3, 100)  # healthy again: keepalived itself puts the weight back
+    assert [(r["what"], r["result"]) for r in audit_lines(tmp_path)] == [("drain", "done"), ("undrain", "failed")]

@@ -42,7 +42,7 @@ def test_unprepared_failover_and_release_with_traffic(clean_lab, tmp_path):
             res = cli(clean_lab, tmp_path, "failover", "VI_1", "--yes")
             assert res.returncode == 0, res.stderr
             assert "lb2 is MASTER of VI_1 and holds 10.99.0.100" in res.stdout
-            assert "keepalived will be STOPPED on lb1" in res.stdout and "IPVS table is flushed" in res.stdout
+            assert "keepalived stopped" in res.stdout and "IPVS table is flushed" in res.stdout
             assert master() == "lb2" and not api.daemon_running("lb1", "keepalived")
             forced = api.run("lb1", "cat /var/lib/lbconsole/forced/VI_1.json", check=True).stdout
             assert '"mode": "stopped"' in forced
@@ -73,7 +73,8 @@ def test_prepared_failover_keeps_keepalived_running(clean_lab, tmp_path):
         try:
             res = cli(clean_lab, tmp_path, "failover", "VI_1", "--yes")
             assert res.returncode == 0, res.stderr
-            assert "lowers its priority to 50" in res.stdout and "STOPPED" not in res.stdout
+            assert "stepped down through its track file" in res.stdout and "-> 50)" in res.stdout
+            assert "keepalived stopped" not in res.stdout
             assert master() == "lb2" and api.daemon_running("lb1", "keepalived")
             assert api.run("lb1", f"cat {LAB_FAILOVER_FILE}", check=True).stdout.strip() == "1"
             res = cli(clean_lab, tmp_path, "failover", "VI_1", "--release", "--yes")

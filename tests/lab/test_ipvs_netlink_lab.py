@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 
-from lbconsole.collectors.ipvs_text import parse_ipvsadm
 from lbconsole.lab import api
 from lbconsole.lab.remote_python import run_python
 from lbconsole.snapshot import Service, Snapshot
+from support import ipvsadm_text
 
 SCRATCH_NS = "lbcnlfix"
 
@@ -130,7 +130,7 @@ def ipvsadm_keys(ln: str) -> list[str]:
 # (the kernel's estimator updates rates every 2 s).
 READ_MAIN = r"""
 import base64, dataclasses, json, subprocess, sys
-from lbconsole.collectors import ipvs_netlink
+from lbconsole.node import ipvs_netlink
 def ipvsadm(*a):
     return subprocess.run(["ipvsadm", "-Ln", "--exact", *a], capture_output=True, text=True, check=True).stdout
 for attempt in range(10):
@@ -141,7 +141,7 @@ for attempt in range(10):
     if (ln, stats, rate0) == (ln2, stats2, rate):
         break
 table = ipvs_netlink.decode(services, dests)
-json.dump({"ln": ln, "stats": stats, "rate": rate, "services": [dataclasses.asdict(s) for s in table],
+json.dump({"ln": ln, "stats": stats, "rate": rate, "services": table,
            "dumps": [base64.b64encode(d).decode() for d in [services, *dests]]}, sys.stdout)
 """
 
@@ -172,7 +172,7 @@ def services_of(dicts: list[dict]) -> tuple[Service, ...]:
 
 
 def assert_same(got: tuple[Service, ...], text: dict) -> None:
-    want = parse_ipvsadm(text["ln"], text["stats"], text["rate"])
+    want = services_of(ipvsadm_text.read(text["ln"], text["stats"], text["rate"]))  # the witness
     assert [s.key for s in got] == [s.key for s in want]
     for g, w in zip(got, want):
         assert [r.key for r in g.real_servers] == [r.key for r in w.real_servers], g.key
@@ -225,7 +225,7 @@ def test_big_marks_sort_like_ipvsadm(lab):
 
 
 def test_without_cap_net_admin_the_error_says_so(lab):
-    main = ("from lbconsole.collectors import ipvs_netlink\n"
+    main = ("from lbconsole.node import ipvs_netlink\n"
             "try:\n    ipvs_netlink.collect()\nexcept ipvs_netlink.IPVSUnavailable as e:\n    print(e)\n")
     res = run_python("lb1", "import os; os.setgid(65534); os.setgroups([]); os.setuid(65534)\n" + main)
     assert res.strip() == "IPVS over netlink needs root or CAP_NET_ADMIN"

@@ -119,13 +119,17 @@ def test_ops_netns_reaches_nodes_in_process(lab):
 def test_inventory_is_the_contract(lab):
     data = tomllib.loads(Path(lab).read_text())
     assert data["defaults"] == {"user": "root", "port": 22, "identity": str(t.IDENTITY),
-                                "known_hosts": str(t.KNOWN_HOSTS), "sudo": False, "poll_interval": 1.0}
+                                "known_hosts": str(t.KNOWN_HOSTS), "sudo": False, "poll_interval": 1.0,
+                                "connect_timeout": 60}
     (cluster,) = data["cluster"]
     assert cluster["name"] == "lab"
     assert {n["name"]: (n["host"], n["roles"]) for n in cluster["node"]} == {
         "lb1": ("10.99.0.11", ["director"]), "lb2": ("10.99.0.12", ["director"]),
         "web1": ("10.99.0.21", ["nginx"]), "web2": ("10.99.0.22", ["nginx"]),
         "web3": ("10.99.0.23", ["nginx"]), "app1": ("10.99.0.31", ["backend"])}
+    # lb2 is reached by a non-root account with only the sudoers drop-in; the others as root.
+    assert {n["name"]: (n.get("user"), n.get("sudo")) for n in cluster["node"] if "user" in n} == {
+        "lb2": (t.SUDO_USER, True)}
     known = t.KNOWN_HOSTS.read_text()
     assert all(f"{n.ip} ssh-ed25519 " in known for n in t.NODES)
 
@@ -151,10 +155,10 @@ def test_exec_passes_output_and_exit_code_through(lab):
 def test_daemons_stop_and_start_out_of_band(lab):
     api.stop_daemon("lb2", "sshd")  # in the VM: only the control queue can start it again
     try:
-        assert api.run("lb2", "true").returncode == 255
+        assert api.run("lb2", "true", ssh=True).returncode == 255
     finally:
         api.start_daemon("lb2", "sshd")
-    assert api.run("lb2", "hostname", check=True).stdout == "lb2\n"
+    assert api.run("lb2", "hostname", check=True, ssh=True).stdout == "lb2\n"
     api.stop_daemon("web3", "nginx")
     try:
         assert not api.daemon_running("web3", "nginx")

@@ -94,29 +94,3 @@ def test_status_does_not_import_textual(lab):
     proc = subprocess.run(["ip", "netns", "exec", "lbc-ops", sys.executable, "-c", code],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "rc 0" in proc.stdout, proc.stderr
-
-
-def test_proc_fallback_when_ipvsadm_is_missing(lab):
-    """Without ipvsadm the collector reads /proc/net/ip_vs: same table, weights and connections."""
-    import asyncio
-
-    from lbconsole import inventory
-    from lbconsole.collectors import node as collector
-    from lbconsole.collectors import script
-    from lbconsole.transport.base import CommandResult, Transport
-
-    lb1 = inventory.load(str(lab)).find_node("lb1")
-
-    class Lab(Transport):  # the lab's own ssh, with the script built as for a node lacking ipvsadm
-        async def run(self, text, timeout=10.0, stdin=None):
-            missing = script.build(lb1, ipvsadm="/nonexistent/ipvsadm")
-            proc = api.run("lb1", missing)
-            return CommandResult(proc.stdout, proc.stderr, proc.returncode)
-
-    snap = asyncio.run(collector.collect(lb1, Lab(lb1)))
-    assert snap.reachable and snap.error is None
-    assert any("/proc/net/ip_vs" in w for w in snap.warnings)
-    table = {(s.key, rs.key, rs.weight, rs.forward) for s in snap.ipvs for rs in s.real_servers}
-    assert table == {(svc, rs, w, "route") for (svc, rs, w) in ipvsadm_save("lb1")}
-    assert len(table) == 6
-    assert {s.key: s.persistence_timeout for s in snap.ipvs} == {"10.99.0.100:80": None, "10.99.0.100:8080": 300}

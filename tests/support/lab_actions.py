@@ -31,7 +31,7 @@ def weights(rs_key: str, service: str = SVC) -> dict[str, int | None]:
     out = {}
     for d in DIRECTORS:
         text = api.run(d, "ipvsadm -Sn", check=True).stdout
-        m = re.search(rf"^-a -t {re.escape(service)} -r {re.escape(rs_key)} -\w -w (\d+)", text, re.M)
+        m = re.search(rf"^-a -t {re.escape(service)} -r {re.escape(rs_key)} -\w -w (\d+)", text, re.MULTILINE)
         out[d] = int(m.group(1)) if m else None
     return out
 
@@ -99,7 +99,8 @@ def syslog_capture():
 
     def lines() -> list[str]:
         text = api.run("lb1", "cat /tmp/lbc-syslog.log 2>/dev/null; true").stdout
-        return [ln for ln in text.splitlines() if " lbconsole: " in ln]
+        # The agents log with the stdlib (ident lbconsole, with its PID): "lbconsole[123]: ..."
+        return [ln for ln in text.splitlines() if re.search(r" lbconsole(\[\d+\])?: ", ln)]
     try:
         yield lines
     finally:
@@ -216,6 +217,32 @@ def wait_weights(rs_key: str, want: int, timeout: float = 30) -> dict:
         found = weights(rs_key)
         return found if all(v == want for v in found.values()) else None
     return wait_for(check, timeout, 0.5, f"{rs_key} weight {want} on both directors")
+
+
+def flap_nginx(*webs: str) -> None:
+    """Health check down then up on each web node: keepalived acts on its real server twice (delay_loop 2,
+    retry 1); on an unprepared cluster that writes the configured weight back."""
+    for web in webs:
+        api.stop_daemon(web, "nginx")
+    time.sleep(6)
+    for web in webs:
+        api.start_daemon(web, "nginx")
+    time.sleep(8)
+
+
+@contextlib.contextmanager
+def unreachable(node: str):
+    """node's sshd stopped (connections refused, as from a host that is down for SSH), then started again
+    and answering, whatever the test did."""
+    from lbconsole.lab import access
+    from lbconsole.lab import topology as t
+
+    api.stop_daemon(node, "sshd")
+    try:
+        yield
+    finally:
+        api.start_daemon(node, "sshd")
+        wait_for(lambda: access.sshd_answers(t.node(node)), 30, 0.5, f"sshd on {node} to answer again")
 
 
 def sleep(s: float) -> None:

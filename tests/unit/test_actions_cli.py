@@ -137,7 +137,7 @@ def test_a_read_only_refusal_reaches_no_node(inv, capsys, monkeypatch):
     from lbconsole.actions import context
 
     tried = []
-    monkeypatch.setattr(context, "transport_for", lambda node: tried.append(node.name))
+    monkeypatch.setattr(context, "session_for", lambda node, *a, **k: tried.append(node.name))
     code = cli.main(["drain", "10.0.0.100:80", "10.0.0.21:80", "--reason", "r", "--yes", "--read-only",
                      "--inventory", inv()])
     err = capsys.readouterr().err
@@ -145,3 +145,13 @@ def test_a_read_only_refusal_reaches_no_node(inv, capsys, monkeypatch):
     assert "audited locally" in err and "syslog" not in err and "Connect" not in err
     assert "to act, run it without --read-only" in err
     assert AuditLog().read()[-1]["result"] == "refused"
+
+
+def test_a_blank_reason_is_a_usage_error_before_any_node_is_asked(inv, capsys):
+    """The inventory's nodes cannot be reached (port 1): exit 2, not a refusal for an unreachable director."""
+    code = cli.main(["drain", "10.0.0.100:80", "10.0.0.21:80", "--reason", "  \t", "--yes", "--inventory", inv()])
+    err = capsys.readouterr().err
+    assert code == 2 and "a drain needs a reason (--reason TEXT)" in err, err
+    assert "no director usable" not in err and "Traceback" not in err
+    [rec] = AuditLog().read()
+    assert rec["result"] == "usage" and rec["what"] == "drain"

@@ -106,7 +106,7 @@ def test_snippets_for_doctor():
 
 
 def test_doctor_knows_which_track_directories_must_exist():
-    from lbconsole.commands.doctor import track_dirs
+    from lbconsole.commands.doctor_prepared import track_dirs
 
     assert track_dirs(LAB_CONF) == set()
     text = prepare_conf.prepare(LAB_CONF, track_dir="/run/lbconsole/track", failover_file="/var/lib/lbconsole/fo")
@@ -114,16 +114,18 @@ def test_doctor_knows_which_track_directories_must_exist():
 
 
 def _kconf_cat(tmp_path, pid: int | None = None) -> tuple[int, str]:
+    """doctor's probe of keepalived's config, with its fixed paths moved into tmp_path."""
     import subprocess
 
-    from lbconsole.actions.nodescript import PRELUDE
-    from support.fake_director import FakeDirector
+    from lbconsole.commands.doctor_prepared import CONF_SH
 
-    d = FakeDirector(tmp_path / "lb", "lb", {}, "vrrp_instance DEFAULT {\n}\n")
+    tmp_path.mkdir(parents=True)
+    (tmp_path / "keepalived.conf").write_text("vrrp_instance DEFAULT {\n}\n")
     if pid is not None:
-        (d.root / "run" / "keepalived.pid").write_text(f"{pid}\n")
-    res = subprocess.run(["sh", "-c", d.rewrite(PRELUDE + prepared.CONF_SH + "kconf_cat")], capture_output=True,
-                         text=True)
+        (tmp_path / "keepalived.pid").write_text(f"{pid}\n")
+    script = (CONF_SH + "kconf_cat").replace("/run/keepalived.pid", str(tmp_path / "keepalived.pid"))
+    script = script.replace("/etc/keepalived/keepalived.conf", str(tmp_path / "keepalived.conf"))
+    res = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
     return res.returncode, res.stdout
 
 

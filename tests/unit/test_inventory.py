@@ -71,7 +71,7 @@ def test_good_inventory_merges_defaults_into_nodes(home):
     assert (lb1.user, lb1.port, lb1.sudo, lb1.known_hosts) == ("ops", 2222, True, str(home / "kh"))
     assert lb1.identity == str(home / ".ssh" / "lb_ed25519")
     assert lb1.nginx_status_url == "http://127.0.0.1/nginx_status"
-    assert (lb1.connect_timeout, lb1.command_timeout) == (15.0, 30.0)  # suited to slow nodes
+    assert (lb1.connect_timeout, lb1.command_timeout) == (30.0, 20.0)  # suited to slow nodes
     assert (web1.user, web1.port, web1.sudo) == ("root", 22, False)
     assert (web1.connect_timeout, web1.command_timeout) == (40.0, 90.5)
     assert web1.nginx_status_url == "http://127.0.0.1:8080/status"

@@ -1,5 +1,6 @@
-"""The IPVS netlink decoder: on replies captured from a real kernel (tests/fixtures/netlink/,
-see capture.py there), on replies encoded here the way kernel 6.1 writes them, and on garbage."""
+"""The IPVS netlink decoder (the node agent's, lbconsole/node/ipvs_netlink.py: the only one): on replies
+captured from a real kernel (tests/fixtures/netlink/, see capture.py there), on replies encoded here the way
+kernel 6.1 writes them, and on garbage. Its plain objects are compared as the console reads them."""
 
 from __future__ import annotations
 
@@ -14,11 +15,29 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lbconsole.collectors import ipvs_netlink as nl
-from lbconsole.collectors import ipvs_order
-from lbconsole.collectors.ipvs_text import parse_ipvsadm
+from lbconsole.collectors.node import _service
+from lbconsole.node import ipvs_netlink as node_nl
+from lbconsole.node import ipvs_order
 from lbconsole.snapshot import Counters, Rates, RealServer, Service
+from support import ipvsadm_text
 
+
+class _AsConsole:
+    """The decoder with its results as the console maps them (lbconsole.snapshot.Service)."""
+
+    def __getattr__(self, name: str):
+        return getattr(node_nl, name)
+
+    @staticmethod
+    def decode(services: bytes, dests: list[bytes]) -> tuple[Service, ...]:
+        return tuple(_service(s, {}) for s in node_nl.decode(services, dests))
+
+    @staticmethod
+    def collect() -> tuple[Service, ...]:
+        return tuple(_service(s, {}) for s in node_nl.collect())
+
+
+nl = _AsConsole()
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "netlink"
 CAPTURES = sorted(p.stem for p in FIXTURES.glob("*.dumps"))
 FAMILY = 0x22
@@ -35,7 +54,7 @@ def load_dumps(name: str) -> list[bytes]:
     return out
 
 
-def ipvsadm_text(name: str) -> tuple[str, str, str]:
+def ipvsadm_listings(name: str) -> tuple[str, str, str]:
     return tuple((FIXTURES / f"{name}.{what}.txt").read_text() for what in ("ln", "stats", "rate"))
 
 
@@ -167,7 +186,7 @@ def test_captures_are_present():
 def test_capture_equals_ipvsadm(name):
     dumps = load_dumps(name)
     got = nl.decode(dumps[0], dumps[1:])
-    want = parse_ipvsadm(*ipvsadm_text(name))
+    want = tuple(_service(s, {}) for s in ipvsadm_text.read(*ipvsadm_listings(name)))
     # ipvsadm -Ln does not show persistent connections.
     assert tuple(replace(s, real_servers=tuple(replace(r, persist_conns=0) for r in s.real_servers))
                  for s in got) == want
@@ -421,8 +440,8 @@ class FakeSocket:
 
 def fake_kernel(monkeypatch, replies: list[bytes], chunk: int = 4000) -> FakeSocket:
     sock = FakeSocket(replies, chunk)
-    monkeypatch.setattr(nl, "_family_id", lambda: FAMILY)
-    monkeypatch.setattr(nl, "_open", lambda: sock)
+    monkeypatch.setattr(node_nl, "_family_id", lambda: FAMILY)
+    monkeypatch.setattr(node_nl, "_open", lambda: sock)
     return sock
 
 

@@ -1,99 +1,76 @@
-"""The node collector on real poll output captured from the lab, and on garbage."""
+"""The node collector: the agent's `snapshot` result (captured from the real agent) to NodeSnapshot."""
 
 from __future__ import annotations
 
-import asyncio
+import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lbconsole.collectors import node as collector
-from lbconsole.collectors import script
 from lbconsole.inventory import NodeConfig
-from lbconsole.transport.base import CommandResult, Transport, TransportError
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+AGENT = Path(__file__).parents[1] / "fixtures" / "agent"
 LB1 = NodeConfig("lb1", "10.99.0.11", ("director",), "lab")
 WEB1 = NodeConfig("web1", "10.99.0.21", ("nginx",), "lab")
+HERE = NodeConfig("here", "local", ("director", "nginx"), "local")
 
 
-class Canned(Transport):
-    """Hands back one recorded output: the transport is not what these tests are about."""
-
-    def __init__(self, node, stdout="", error=None, status=0):
-        super().__init__(node)
-        self.stdout, self.error, self.status = stdout, error, status
-
-    async def run(self, script_text, timeout=10.0, stdin=None):
-        if self.error:
-            raise TransportError(self.error)
-        return CommandResult(self.stdout, "", self.status)
+def load(name: str) -> dict:
+    return json.loads((AGENT / name).read_text())
 
 
-async def collect(node, text):
-    return await collector.collect(node, Canned(node, text))
+def test_a_host_without_ip_vs_nginx_or_keepalived_says_why_per_part():
+    snap = collector.from_result(HERE, load("snapshot_host_no_ipvs.json"), 100.0)
+    assert snap.reachable and snap.updated_at == 100.0
+    assert snap.ipvs == () and snap.nginx is None and snap.keepalived_running is False
+    assert snap.host_stats.cpus >= 1 and snap.host_stats.mem_total > 0
+    assert any(a.interface == "lo" and a.address == "127.0.0.1" for a in snap.addresses)
+    # One message per failed part, by name; the other parts still count.
+    assert [p.split(":")[0] for p in snap.error.split("; ")] == ["ipvs", "nginx", "vrrp"]
 
 
-async def test_director_poll_output_from_the_lab():
-    snap = await collect(LB1, (FIXTURES / "poll_lb1.txt").read_text())
-    assert snap.reachable and snap.error is None
-    assert [s.key for s in snap.ipvs] == ["10.99.0.100:80", "10.99.0.100:8080"]
-    assert [rs.key for rs in snap.ipvs[0].real_servers] == ["10.99.0.21:80", "10.99.0.22:80", "10.99.0.23:80"]
-    assert snap.ipvs[1].persistent and snap.ipvs[1].persistence_timeout == 300
-    (vi,) = snap.vrrp
-    assert (vi.instance, vi.vrid, vi.state, vi.priority, vi.vips) == ("VI_1", 51, "MASTER", 150, ("10.99.0.100",))
-    assert any(a.address == "10.99.0.100" and a.interface != "lo" for a in snap.addresses)
-    assert snap.host_stats.mem_total > 0 and snap.nginx is None and snap.keepalived_running
+def test_no_keepalived_on_a_web_node_is_not_an_error():
+    result = load("snapshot_host_no_ipvs.json")
+    result["errors"] = {"vrrp": "keepalived is not running (no /run/keepalived.pid)"}
+    snap = collector.from_result(WEB1, result, 1.0)
+    assert snap.error is None and snap.keepalived_running is False
 
 
-async def test_nginx_poll_output_and_rates():
-    text = (FIXTURES / "poll_web1.txt").read_text()
-    first = await collect(WEB1, text)
-    assert first.nginx is not None and first.ipvs == () and first.vrrp == ()
-    # The same node 2 s later with 50 more requests: the rate comes from the counter delta.
-    bumped = first.nginx.requests + 50
-    later = await collect(WEB1, text.replace(f" {first.nginx.requests} \n", f" {bumped} \n"))
-    second = collector.with_rates(replace(later, sampled_at=first.sampled_at + 2), first)
-    assert second.nginx.requests == bumped and second.nginx.requests_per_s == 25.0
+@pytest.mark.parametrize("broken", [
+    {"ipvs": [{"protocol": "TCP"}]},  # a service without its fields
+    {"vrrp": [{"instance": "VI_1", "vrid": "fifty-one", "state": "MASTER"}]},
+    {"addresses": "eth0"},
+    {"host_stats": {"load1": "high"}},
+    {"drains": [{"service": "x"}]},
+])
+def test_a_wrong_shape_is_bad_snapshot_not_a_traceback(broken):
+    result = {**load("snapshot_host_no_ipvs.json"), **broken}
+    with pytest.raises(collector.BadSnapshot):
+        collector.from_result(LB1, result, 1.0)
+
+
+def test_rates_from_counter_deltas():
+    first = collector.from_result(HERE, load("snapshot_host_no_ipvs.json"), 1.0)
+    first = replace(first, nginx=collector.NginxStatus(1, 10, 10, 100, 0, 1, 0))
+    later = replace(first, sampled_at=first.sampled_at + 2, nginx=replace(first.nginx, requests=150, accepts=14))
+    rated = collector.with_rates(later, first)
+    assert (rated.nginx.requests_per_s, rated.nginx.conns_per_s) == (25.0, 2.0)
     # A counter that went down is a restart, not a negative rate.
-    assert collector.with_rates(replace(first, sampled_at=first.sampled_at + 2), second).nginx.requests_per_s == 0
+    assert collector.with_rates(replace(first, sampled_at=first.sampled_at + 4), later).nginx.requests_per_s == 0
 
 
-async def test_one_broken_section_does_not_hide_the_others():
-    text = (FIXTURES / "poll_lb1.txt").read_text()
-    sections = script.split(text)
-    broken = text.replace(sections["ipvs"].text, "IP Virtual Server version 1.2.1\nTCP  garbage here\n")
-    snap = await collect(LB1, broken)
-    assert snap.reachable and snap.ipvs == () and snap.error.startswith("ipvs:")
-    assert snap.vrrp and snap.vrrp[0].state == "MASTER"
-
-
-async def test_unreachable_keeps_previous_data():
-    good = await collect(LB1, (FIXTURES / "poll_lb1.txt").read_text())
-    lost = await collector.collect(LB1, Canned(LB1, error="10.99.0.11:22: cannot connect: refused"), good)
-    assert not lost.reachable and lost.ipvs == good.ipvs and "refused" in lost.error
-
-
-async def test_sudo_failure_is_a_clear_error():
-    snap = await collector.collect(LB1, Canned(LB1, "sudo: a password is required\n", status=1))
-    assert not snap.reachable and "sudo: a password is required" in snap.error
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.text(max_size=400), st.sampled_from(["host", "addr", "ipvs", "vrrp", "nginx", "drains"]))
-def test_garbage_in_any_section_never_raises(garbage, section):
-    text = f"@@LBC {section}\n{garbage}\n@@LBC-RC 0\n"
-    node = NodeConfig("n", "h", ("director", "nginx"), "c")
-    snap = asyncio.run(collector.collect(node, Canned(node, text)))
-    assert snap.reachable  # it answered; what it said is judged per section
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.integers(min_value=0, max_value=4692))
-def test_cut_off_output_never_raises(cut):
-    text = (FIXTURES / "poll_lb1.txt").read_text()[:cut]
-    snap = asyncio.run(collect(LB1, text))
-    if "@@LBC-RC" not in text:
-        assert snap.ipvs == () and snap.vrrp == ()
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["ipvs", "vrrp", "nginx", "host_stats", "addresses", "drains", "errors",
+                                        "warnings", "keepalived_running", "sampled_at"]),
+                       st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                                    lambda inner: st.lists(inner, max_size=3)
+                                    | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)))
+def test_garbage_never_raises_anything_but_bad_snapshot(garbage):
+    try:
+        collector.from_result(LB1, {**load("snapshot_host_no_ipvs.json"), **garbage}, 1.0)
+    except collector.BadSnapshot:
+        pass

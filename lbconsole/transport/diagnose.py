@@ -1,0 +1,49 @@
+"""Why an agent session would not start, as one message that names the fix.
+
+The cases an operator meets: the program is not installed, it is another
+version (see AgentSession.version_problem), the node has no python3, sudo
+refuses the command. Anything else is the agent's own last words.
+"""
+
+from __future__ import annotations
+
+import re
+
+AGENT_PATH = "/usr/local/lib/lbconsole/lbconsole-node"
+
+_SUDO_REFUSED = ("a password is required", "is not allowed to execute", "not in the sudoers",
+                 "may not run sudo", "no tty present", "a terminal is required")
+_NO_PYTHON = re.compile(r"python3.*(not found|no such file)|bad interpreter|env: .?python3", re.IGNORECASE)
+_MISSING = re.compile(r"(not found|no such file)", re.IGNORECASE)
+
+
+def kind(exit_status: int | None, stderr: str) -> str:
+    """missing | no_python | sudo_refused | other."""
+    text = stderr.lower()
+    if any(s in text for s in _SUDO_REFUSED):
+        return "sudo_refused"
+    if _NO_PYTHON.search(stderr):
+        return "no_python"
+    if AGENT_PATH in stderr and _MISSING.search(stderr):
+        return "missing"
+    if exit_status == 127 and AGENT_PATH in stderr:
+        return "missing"
+    if exit_status == 127 and "python3" in stderr:
+        return "no_python"
+    return "other"
+
+
+def message(node: str, exit_status: int | None, stderr: str, *, user: str | None = None) -> str:
+    tail = " ".join(stderr.strip().splitlines()[-3:])[:300]
+    which = kind(exit_status, stderr)
+    if which == "sudo_refused":
+        who = user or "the SSH user"
+        return (f"sudo refused to start the agent on {node} ({tail}): {who} needs the sudoers drop-in that "
+                f"`lbconsole node install {node}` writes (README: node set-up)")
+    if which == "no_python":
+        return (f"no python3 on {node} ({tail}): install it (3.6 or later, e.g. apt-get install python3-minimal), "
+                f"then `lbconsole node install {node}`")
+    if which == "missing":
+        return f"the agent is not installed on {node} ({AGENT_PATH}): run `lbconsole node install {node}`"
+    status = "killed" if exit_status is None else f"exit status {exit_status}"
+    return f"the agent on {node} ended ({status})" + (f": {tail}" if tail else "")
