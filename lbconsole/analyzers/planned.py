@@ -130,6 +130,10 @@ def downgrade(alerts: list[Alert], cluster: ClusterSnapshot, running: Iterable[R
         for name, record in released.items():
             if why is None and alert.kind in _FORCED_CAUSES and _touches(alert, cluster.node(name), name):
                 why = f"release of {forced_text(record)}"
+        if why is None and alert.kind == "no_master" and released:
+            # With preempt the peer steps back and the released node takes over: two polls may miss the moment.
+            record = next(iter(released.values()))
+            why = f"release of {forced_text(record)}; the handover back is not polled yet"
         if why is None and alert.kind == "no_master" and handover is not None:
             why = f"{forced_text(handover)}; the takeover is not polled yet"
         if why is None:

@@ -24,6 +24,8 @@ def check(cluster: ClusterSnapshot) -> Iterator[Alert]:
             if inst.state == "FAULT" and node.reachable:
                 yield Alert("critical", "vrrp_fault", f"{node.name}/{inst.instance} (VRID {inst.vrid}) is in FAULT",
                             cluster.name, node.name)
+    # A director never reached (or reached with no VRRP data kept) may be the MASTER of any VRID.
+    unknown = any(not n.reachable and not n.vrrp for n in cluster.directors)
     for vrid, seen in sorted(states.items()):
-        if "MASTER" not in seen and vrid not in blind:  # unreachable nodes have their own alert
+        if "MASTER" not in seen and vrid not in blind and not unknown:  # unreachable nodes have their own alert
             yield Alert("critical", "no_master", f"no node is MASTER for VRID {vrid}", cluster.name)

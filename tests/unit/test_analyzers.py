@@ -376,3 +376,26 @@ def test_one_poll_of_a_real_split_brain_names_the_vrid_and_the_vip():
     alerts = Analyzer().alerts(at(100.4, lb("lb1", 1.0), lb("lb2", 80.0), sampled={"lb1": 100.1}))
     messages = " ".join(a.message for a in alerts if a.kind == "split_brain")
     assert "VRID 51" in messages and "VIP 10.99.0.100 is up on lb1:eth0, lb2:eth0" in messages
+
+
+def test_no_master_is_not_said_while_a_director_was_never_reached():
+    # The console's first minute: lb2 answered BACKUP, lb1 (the MASTER) has not answered yet.
+    never = replace(director("lb1", "MASTER", True), reachable=False, vrrp=(), ipvs=(), addresses=(), updated_at=None)
+    alerts = analyze(Snapshot(100.0, (ClusterSnapshot("lab", (never, director("lb2", "BACKUP", False))),)))
+    assert "no_master" not in [a.kind for a in alerts]
+    assert "node_unreachable" in [a.kind for a in alerts] or "node_waiting" in [a.kind for a in alerts]
+    # Both answered, neither MASTER: that is an incident.
+    both = (director("lb1", "BACKUP", False), director("lb2", "BACKUP", False))
+    assert "no_master" in [a.kind for a in critical(analyze(Snapshot(100.0, (ClusterSnapshot("lab", both),))))]
+
+
+def test_the_handover_back_after_a_release_is_planned_for_a_few_polls():
+    # `--release` with preempt: lb2 sampled stepping back to BACKUP, lb1 sampled a moment before it is MASTER again.
+    record = Forced("VI_1", "root@ops", 90.0, mode="stop")
+    a = Analyzer(Settings(poll_interval=1.0))
+    a.alerts(at(100.0, replace(director("lb1", "STOP", False), forced=(record,)), director("lb2", "MASTER", True)))
+    alerts = a.alerts(at(101.0, director("lb1", "BACKUP", False), director("lb2", "BACKUP", False)))
+    assert not critical(alerts), alerts
+    assert any(x.kind == "no_master" and x.message.startswith("planned (release of VI_1") for x in alerts)
+    later = a.alerts(at(120.0, director("lb1", "BACKUP", False), director("lb2", "BACKUP", False)))
+    assert "no_master" in [x.kind for x in critical(later)]  # nobody took over: an incident
