@@ -8,7 +8,10 @@ alerts, and the UI, `status --json`, record and replay only ever read it.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lbconsole.upstreams import Upstream
 
 COUNTER_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
 RATE_FIELDS = ("cps", "inpps", "outpps", "inbps", "outbps")
@@ -168,6 +171,7 @@ class NodeSnapshot:
     warnings: tuple[str, ...] = ()
     keepalived_running: bool | None = None  # None: not known (not polled, or not asked)
     forced: tuple[Forced, ...] = ()  # forced-failover records on this node (directors)
+    upstreams: tuple[Upstream, ...] | None = None  # nginx nodes: None when not read (see lbconsole.upstreams)
 
     def service(self, key: str) -> Service | None:
         return next((s for s in self.ipvs if s.key == key), None)
@@ -267,6 +271,10 @@ def _from_plain(cls: type, data: dict[str, Any]) -> Any:
             continue  # never reached (see _to_plain)
         if value is None:
             kwargs[f.name] = None
+        elif cls is NodeSnapshot and f.name == "upstreams":
+            from lbconsole import upstreams  # it imports this module
+
+            kwargs[f.name] = upstreams.from_plain(value)
         elif inner is not None and isinstance(value, list):
             kwargs[f.name] = tuple(_from_plain(inner, v) for v in value)
         elif inner is not None:

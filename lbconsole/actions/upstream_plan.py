@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lbconsole.analyzers.upstreams import node_upstreams
 from lbconsole.errors import RefusedError, UsageError
 from lbconsole.snapshot import ClusterSnapshot, NodeSnapshot
 from lbconsole.upstreams import Upstream
@@ -68,8 +67,8 @@ def resolve_server(cluster: ClusterSnapshot, views: dict[str, Upstream], server:
 
 
 def plan(cluster: ClusterSnapshot, upstream: str, server: str, drain: bool, force: bool = False,
-         upstreams_of: UpstreamsOf = node_upstreams) -> UpstreamPlan:
-    views = _views(cluster, upstream, upstreams_of)
+         upstreams_of: UpstreamsOf | None = None) -> UpstreamPlan:
+    views = _views(cluster, upstream, upstreams_of or (lambda n: n.upstreams))
     key = resolve_server(cluster, views, server)
     act_on, already, warnings = [], [], []
     label = key

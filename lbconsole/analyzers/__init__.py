@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lbconsole.analyzers import daemons, planned, vrrp_health
+from lbconsole.analyzers import daemons, planned, upstreams, vrrp_health
 from lbconsole.analyzers.drain import Reverted
 from lbconsole.analyzers.drift import Drift
 from lbconsole.analyzers.settings import RunningAction, Settings
@@ -49,7 +49,7 @@ class Analyzer:
             found: list[Alert] = [*self.staleness.check(cluster, at, s, extra_age),
                                   *self.split_brain.check(cluster, at, s), *vrrp_health.check(cluster),
                                   *self.drift.check(cluster, at, s), *self.reverted.check(cluster, at, s),
-                                  *daemons.check(cluster)]
+                                  *daemons.check(cluster), *upstreams.check(cluster, s.poll_interval)]
             released = self.releases.recent(cluster, at, s)
             alerts.extend(planned.downgrade(found, cluster, running, at, s, released))
             alerts.extend(planned.forced_alerts(cluster, at, s))

@@ -13,14 +13,8 @@ from lbconsole.snapshot import Alert, ClusterSnapshot, NodeSnapshot, Service
 from lbconsole.upstreams import Upstream, UpstreamServer
 
 
-def node_upstreams(node: NodeSnapshot) -> tuple[Upstream, ...] | None:
-    """A node's upstreams; None until NodeSnapshot carries them (or when the node did not send them)."""
-    value = getattr(node, "upstreams", None)
-    return value if isinstance(value, tuple) else None
-
-
 def check(cluster: ClusterSnapshot, poll_interval: float) -> Iterator[Alert]:
-    data = {n.name: ups for n in cluster.nodes if (ups := node_upstreams(n)) is not None}
+    data = {n.name: n.upstreams for n in cluster.nodes if n.upstreams is not None}
     yield from alerts(cluster, data)
 
 
