@@ -73,8 +73,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("lab", help="a real LVS-DR test cluster on this machine (root)",
                               description="A real LVS-DR cluster on this machine: directors lb1 lb2 "
-                                          "(keepalived + IPVS in a qemu VM), nginx nodes web1-3, backend "
-                                          "app1, client and ops namespaces. Needs root.")
+                                          "(keepalived + IPVS in a qemu VM), nginx nodes web1-3, backends "
+                                          "app1 app2, client and ops namespaces. Needs root.")
     sub = p.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
     sub.add_parser("up", help="bring the lab up (no-op if up); prints the inventory path last") \
         .set_defaults(func=cmd_up)

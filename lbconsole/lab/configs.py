@@ -52,14 +52,14 @@ def nginx_conf(node: Node) -> str:
 
 
 def nginx_site(node: Node) -> str:
-    """conf.d/lab.conf: the web tier proxies to the backend; the backend answers with its name."""
+    """conf.d/lab.conf: the web tier proxies to the backends; a backend answers with its name."""
     if "backend" in node.roles:
         return f"""\
 # Backend {node.name}: logs who forwarded each request (the web node's address).
 log_format forwarded '$remote_addr "$request" $status "$http_x_forwarded_for"';
 
 server {{
-    listen 80;
+    listen {t.BACKEND_PORT};
     server_name {node.name};
     access_log /var/log/nginx/access.log forwarded;
     location = /health {{ return 200 "ok\\n"; }}
@@ -67,13 +67,9 @@ server {{
     location / {{ default_type text/plain; return 200 "hello from {node.name}\\n"; }}
 }}
 """
-    backends = "\n".join(f"    server {b.ip}:80;" for b in t.BACKENDS)
     return f"""\
 # Web node {node.name}: a real server of every virtual service (VIP on lo, DR).
-upstream backend {{
-{backends}
-}}
-
+{upstream_block()}
 server {{
     listen 80;
     listen 8080;
@@ -81,12 +77,20 @@ server {{
     location = /nginx_status {{ stub_status; allow 127.0.0.1; deny all; }}
     location = /health {{ default_type text/plain; return 200 "ok\\n"; }}
     location / {{
-        proxy_pass http://backend;
+        proxy_pass http://{t.UPSTREAM};
+        proxy_http_version 1.1;  # keepalive to the upstream needs HTTP/1.1 and no "Connection: close"
+        proxy_set_header Connection "";
         proxy_set_header X-Forwarded-For $remote_addr;
         add_header X-Served-By {node.name} always;
     }}
 }}
 """
+
+
+def upstream_block() -> str:
+    """The upstream every web node proxies to: each backend, as issue 11's example has it."""
+    servers = "".join(f"    server {b.ip}:{t.BACKEND_PORT} max_fails=2 fail_timeout=10s;\n" for b in t.BACKENDS)
+    return f"upstream {t.UPSTREAM} {{\n{servers}    keepalive 32;\n}}\n"
 
 
 def _real_server(web: Node, port: int) -> str:

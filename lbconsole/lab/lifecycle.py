@@ -242,4 +242,4 @@ def _director_report() -> str:
 
 def _client_request() -> bool:
     res = sh(["curl", "-s", "-m", "3", f"http://{t.VIP}/"], ns=t.CLIENT_NS, check=False, timeout=10)
-    return res.returncode == 0 and "app1" in res.stdout
+    return res.returncode == 0 and res.stdout.startswith("hello from app")

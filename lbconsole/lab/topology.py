@@ -39,6 +39,9 @@ VRRP_PASSWORD = "Lb7vRrpX"
 
 # Virtual services: (port, persistence timeout or None). Real servers use the same port.
 SERVICES = ((80, None), (8080, 300))
+# The web tier's nginx upstream: every backend on this port, as issue 11 describes it.
+UPSTREAM = "backend"
+BACKEND_PORT = 8080
 CLUSTER_NAME = "lab"
 CLUSTER_COLOR = "#d08770"
 
@@ -90,6 +93,7 @@ NODES: tuple[Node, ...] = (
     Node("web2", "10.99.0.22", ("nginx",)),
     Node("web3", "10.99.0.23", ("nginx",)),
     Node("app1", "10.99.0.31", ("backend",)),
+    Node("app2", "10.99.0.32", ("backend",)),
 )
 # Plain namespaces without sshd: reached with `ip netns exec`.
 CLIENT = Node("client", "10.99.0.50", (), ssh=False)
