@@ -49,7 +49,10 @@ def unreachable(node: NodeConfig, previous: NodeSnapshot | None, error: str, now
 
 
 def snapshot_args(node: NodeConfig, dump_max_age: float = DUMP_MAX_AGE_S) -> dict[str, Any]:
-    return {"roles": list(node.roles), "nginx_status_url": node.nginx_status_url, "dump_max_age": dump_max_age}
+    args = {"roles": list(node.roles), "nginx_status_url": node.nginx_status_url, "dump_max_age": dump_max_age}
+    if node.has_role("nginx"):
+        args["upstream_health"] = dict(node.upstream_health)  # the others are probed with a TCP connect
+    return args
 
 
 async def collect(node: NodeConfig, session: AgentSession, previous: NodeSnapshot | None = None,
