@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from typing import Any
 
@@ -22,7 +23,7 @@ from lbconsole.transport import expected_identity
 from lbconsole.transport.local import LocalChannel
 from lbconsole.transport.session import AgentSession
 from support import free_port
-from support.loopback_nginx import HttpServer, LoopbackNginx, get
+from support.loopback_nginx import HttpServer, LoopbackNginx, SilentServer, get
 
 CONF = """\
 upstream backend {{
@@ -160,3 +161,39 @@ def test_a_node_without_upstreams_gives_an_empty_list(tmp_path):
     finally:
         agent.close()
         ngx.stop()
+
+
+def test_steady_polls_start_no_process_nor_thread_and_a_config_change_is_read(tmp_path):
+    live = SilentServer()  # the TCP probe connects; one accepting thread, none per connection
+    port = free_port()
+    site = f"upstream backend {{ server 127.0.0.1:{live.port}; }}\nserver {{ listen 127.0.0.1:{port}; }}\n"
+    ngx = LoopbackNginx(tmp_path / "ngx", {"site.conf": site})
+    ngx.start(port)
+    watcher = UpstreamWatcher(Nginx(ngx.argv), record_dir=str(tmp_path / "rec"), probe_timeout=1.0)
+    agent = Agent(upstreams=watcher)
+
+    def names() -> list[str]:
+        r = agent.handle({"id": 1, "verb": "snapshot", "args": {"roles": ["nginx"]}})["result"]
+        assert "upstreams" not in r["errors"], r["errors"]
+        return [u["name"] for u in r["upstreams"]["read"]["upstreams"]]
+
+    try:
+        assert names() == ["backend"] and names() == ["backend"]  # the second read proves the files stood still
+        dumps, threads = watcher.dumps, {t.ident for t in threading.enumerate()}
+        for _ in range(5):
+            assert names() == ["backend"]
+        assert watcher.dumps == dumps  # no `nginx -T`
+        assert {t.ident for t in threading.enumerate()} == threads  # the probe worker is kept, none started
+
+        (ngx.dir / "conf.d" / "more.conf").write_text(f"upstream other {{ server 127.0.0.1:{live.port}; }}\n")
+        assert sorted(names()) == ["backend", "other"]  # a new file where a wildcard include looks
+        site_conf = ngx.dir / "conf.d" / "site.conf"
+        site_conf.write_text(site.replace("upstream backend", "upstream renamed"))
+        assert sorted(names()) == ["other", "renamed"]  # a file of the dump edited in place
+        site_conf.write_text(site + "upstream {\n")
+        r = agent.handle({"id": 1, "verb": "snapshot", "args": {"roles": ["nginx"]}})["result"]
+        assert r["upstreams"] is None and r["errors"]["upstreams"].startswith("nginx -T failed")
+    finally:
+        agent.close()
+        ngx.stop()
+        live.close()
