@@ -30,7 +30,7 @@ from .protocol import (
     ok,
 )
 
-MUTATING = ("drain", "undrain", "failover", "release", "reload")
+MUTATING = ("drain", "undrain", "failover", "release", "reload", "upstream_drain", "upstream_undrain")
 
 
 def _mutations() -> Dict[str, Callable[["Agent", Dict[str, Any]], Dict[str, Any]]]:
