@@ -19,9 +19,9 @@ import pytest
 from lbconsole import cli, upstreams
 from lbconsole.actions.audit import AuditLog
 from lbconsole.collectors import node as collector
+from lbconsole.node import agent as agent_mod
 from lbconsole.node import audit as node_audit
 from lbconsole.node import ops, upstream_edit, upstream_verbs
-from lbconsole.node import agent as agent_mod
 from lbconsole.node.nginx_reload import Nginx
 from lbconsole.node.upstream_snapshot import UpstreamWatcher
 from support import free_port
