@@ -36,9 +36,12 @@ def _detail(result: Dict[str, Any]) -> str:
     return json.dumps(keep, sort_keys=True)[:4000]
 
 
-def _run(fn: Callable[..., Dict[str, Any]], *args: Any, **kw: Any) -> Dict[str, Any]:
+def _run(agent: Any, fn: Callable[..., Dict[str, Any]], *args: Any) -> Dict[str, Any]:
+    # An in-process agent may carry its own nginx and record directory (tests run two nodes in one process).
+    argv = getattr(agent, "nginx_argv", None) or NGINX_ARGV
+    record_dir = getattr(agent, "upstream_record_dir", None) or upstream_edit.RECORD_DIR
     try:
-        return fn(Nginx(NGINX_ARGV), *args, record_dir=upstream_edit.RECORD_DIR, **kw)
+        return fn(Nginx(argv), *args, record_dir=record_dir)
     except upstream_edit.Refused as exc:
         raise NodeError(REFUSED, str(exc)) from None
     except upstream_edit.Failed as exc:
@@ -53,9 +56,9 @@ def drain(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
     force = args.get("force", False)
     if not isinstance(force, bool):
         raise NodeError(BAD_REQUEST, "force must be true or false")
-    return _run(upstream_edit.drain, upstream, server, reason, args["by"], force)
+    return _run(agent, upstream_edit.drain, upstream, server, reason, args["by"], force)
 
 
 def undrain(agent: Any, args: Dict[str, Any]) -> Dict[str, Any]:
     upstream, server = _text(args, "upstream"), _text(args, "server")
-    return _run(upstream_edit.undrain, upstream, server)
+    return _run(agent, upstream_edit.undrain, upstream, server)

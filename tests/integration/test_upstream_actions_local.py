@@ -17,13 +17,18 @@ from pathlib import Path
 import pytest
 
 from lbconsole import cli, upstreams
+from lbconsole import inventory as inventory_mod
 from lbconsole.actions.audit import AuditLog
+from lbconsole.actions.context import ActionContext
+from lbconsole.actions.execute import execute
 from lbconsole.collectors import node as collector
 from lbconsole.node import agent as agent_mod
 from lbconsole.node import audit as node_audit
 from lbconsole.node import ops, upstream_edit, upstream_verbs
 from lbconsole.node.nginx_reload import Nginx
 from lbconsole.node.upstream_snapshot import UpstreamWatcher
+from lbconsole.transport import AgentSession
+from lbconsole.transport.local import LocalChannel
 from support import free_port
 from support.loopback_nginx import HttpServer, LoopbackNginx
 
@@ -53,8 +58,11 @@ exec nginx "$@"
 
 
 class Site:
-    def __init__(self, root: Path):
-        self.app1, self.app2 = HttpServer(200, b"app1"), HttpServer(200, b"app2")
+    """A loopback nginx proxying to two backends (its own, or another site's: two nginx nodes, one backend tier)."""
+
+    def __init__(self, root: Path, apps: tuple[HttpServer, HttpServer] | None = None):
+        self.own_apps = apps is None
+        self.app1, self.app2 = apps or (HttpServer(200, b"app1"), HttpServer(200, b"app2"))
         self.port = free_port()
         self.ngx = LoopbackNginx(root / "ngx", {"upstreams.conf": UPSTREAMS.format(
             a=self.app1.port, b=self.app2.port, port=self.port)})
@@ -62,6 +70,8 @@ class Site:
         self.file = self.ngx.dir / "conf.d" / "upstreams.conf"
         self.app1_key, self.app2_key = f"127.0.0.1:{self.app1.port}", f"127.0.0.1:{self.app2.port}"
         self.records = root / "records"
+        self.watcher = UpstreamWatcher(Nginx(self.ngx.argv), record_dir=str(self.records))
+        self.syslog: list[str] = []
 
     def bodies(self, n: int = 12) -> set[bytes]:
         out = set()
@@ -81,26 +91,44 @@ class Site:
             assert time.monotonic() < deadline, "old workers did not exit"
             time.sleep(0.05)
 
+    def racing(self, tmp_path: Path) -> tuple[str, ...]:
+        """This nginx's argv behind a wrapper that breaks a file exactly when nginx -t runs."""
+        wrapper = tmp_path / f"racing-nginx-{self.port}"
+        wrapper.write_text(RACING.format(dir=self.ngx.dir))
+        wrapper.chmod(0o755)
+        return (str(wrapper), *self.ngx.argv[1:])
+
     def close(self) -> None:
+        self.watcher.close()
         self.ngx.stop()
-        self.app1.close()
-        self.app2.close()
+        if self.own_apps:
+            self.app1.close()
+            self.app2.close()
+
+
+class Env:
+    def __init__(self, tmp_path: Path):
+        self.tmp_path, self.sites, self.syslog = tmp_path, [], []
+
+    def make(self, name: str, apps: tuple[HttpServer, HttpServer] | None = None) -> Site:
+        site = Site(self.tmp_path / name, apps)
+        site.syslog = self.syslog
+        self.sites.append(site)
+        return site
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
-    s = Site(tmp_path)
+def env(tmp_path, monkeypatch):
+    e = Env(tmp_path)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setattr("sys.stdin", open("/dev/null"))  # noqa: SIM115 - not a terminal
-    monkeypatch.setattr(upstream_verbs, "NGINX_ARGV", tuple(s.ngx.argv))
-    monkeypatch.setattr(upstream_edit, "RECORD_DIR", str(s.records))
     monkeypatch.setattr(ops, "OPS_DIR", str(tmp_path / "ops"))
     monkeypatch.setattr(ops, "LOCK_FILE", str(tmp_path / "run" / "actions.lock"))
-    watcher = UpstreamWatcher(Nginx(s.ngx.argv), record_dir=str(s.records))
     agent_snapshot, from_result = agent_mod.Agent.snapshot, collector.from_result
 
     def snapshot(agent, args):
         out = agent_snapshot(agent, args)
+        watcher = getattr(agent, "watcher", None) or e.sites[0].watcher
         out["upstreams"] = watcher.snapshot(max_wait=5)
         return out
 
@@ -113,17 +141,24 @@ def site(tmp_path, monkeypatch):
 
     monkeypatch.setitem(agent_mod._VERBS, "snapshot", snapshot)
     monkeypatch.setattr(collector, "from_result", with_upstreams)
-    s.syslog = []
     real_log = node_audit.log
 
     def log(args):
-        s.syslog.append(args.get("line"))
+        e.syslog.append(args.get("line"))
         return real_log(args)
 
     monkeypatch.setattr(node_audit, "log", log)
-    yield s
-    watcher.close()
-    s.close()
+    yield e
+    for site in reversed(e.sites):
+        site.close()
+
+
+@pytest.fixture
+def site(env, monkeypatch):
+    s = env.make("ngx1")
+    monkeypatch.setattr(upstream_verbs, "NGINX_ARGV", tuple(s.ngx.argv))
+    monkeypatch.setattr(upstream_edit, "RECORD_DIR", str(s.records))
+    return s
 
 
 def inventory(tmp_path: Path, read_only: bool = False) -> str:
@@ -197,10 +232,7 @@ def test_refusals_and_usage_exit_codes(site, tmp_path, capsys):
 
 def test_nginx_t_failing_on_the_node_is_refused_and_put_back(site, tmp_path, monkeypatch, capsys):
     original = site.file.read_bytes()
-    wrapper = tmp_path / "racing-nginx"
-    wrapper.write_text(RACING.format(dir=site.ngx.dir))
-    wrapper.chmod(0o755)
-    monkeypatch.setattr(upstream_verbs, "NGINX_ARGV", (str(wrapper), *site.ngx.argv[1:]))
+    monkeypatch.setattr(upstream_verbs, "NGINX_ARGV", site.racing(tmp_path))
     workers = site.ngx.workers()
     code = cli.main(["upstream", "drain", "backend", site.app1_key, "--reason", "r", "--yes",
                      "-i", inventory(tmp_path)])
@@ -209,3 +241,64 @@ def test_nginx_t_failing_on_the_node_is_refused_and_put_back(site, tmp_path, mon
     assert "web1: nginx -t failed after marking" in err and "was put back" in err and "invalid parameter" in err
     assert site.file.read_bytes() == original and list(site.records.glob("*.json")) == []
     assert site.ngx.workers() == workers and site.bodies() == {b"app1", b"app2"}
+
+
+TWO_NODES = """[[cluster]]
+name = "c"
+[[cluster.node]]
+name = "web1"
+host = "local"
+roles = ["nginx"]
+[[cluster.node]]
+name = "web2"
+host = "local"
+roles = ["nginx"]
+"""
+
+
+def agent_session(name: str, site: Site, argv: tuple[str, ...] | None = None) -> AgentSession:
+    """An in-process agent for one of two nginx nodes in this process: its own nginx and record directory."""
+    agent = agent_mod.Agent(mode="local")
+    agent.nginx_argv, agent.upstream_record_dir, agent.watcher = argv or tuple(site.ngx.argv), str(site.records), \
+        site.watcher
+
+    async def opener():
+        return LocalChannel(agent)
+
+    return AgentSession(name, opener, connect_timeout=10, command_timeout=20)
+
+
+async def test_two_nginx_nodes_one_fails_it_is_named_and_the_other_keeps_the_drain(env, tmp_path):
+    web1 = env.make("web1")
+    web2 = env.make("web2", (web1.app1, web1.app2))  # the same backends behind both
+    path = tmp_path / "two.toml"
+    path.write_text(TWO_NODES)
+    sessions = {"web1": agent_session("web1", web1), "web2": agent_session("web2", web2, web2.racing(tmp_path))}
+    ctx = ActionContext(inventory=inventory_mod.load(str(path)), cluster="c", transports=sessions)
+    original2 = web2.file.read_bytes()
+    target = {"kind": "upstream_server", "cluster": "c", "upstream": "backend", "server": web1.app1_key}
+    try:
+        res = await execute(ctx, "upstream_drain", target, {"reason": "deploy"})
+        (web2.ngx.dir / "conf.d" / "zz-broken.conf").unlink()  # the racing admin is done
+        sessions["web2"] = agent_session("web2", web2)
+        ctx.transports = sessions
+        again = await execute(ctx, "upstream_drain", target, {"reason": "deploy"})
+        back = await execute(ctx, "upstream_undrain", target)
+    finally:
+        for s in sessions.values():
+            await s.close()
+    assert res.exit_code == 1, res.message
+    assert res.message.startswith(f"drain of {web1.app1_key} of upstream backend NOT verified on every nginx node "
+                                  "(done on web1)")
+    assert any(d.startswith("web2: nginx -t failed after marking") for d in res.details), res.details
+    assert res.after == {"web1": "drained", "web2": None}  # web2's config is still broken: not read back
+    assert web2.file.read_bytes() == original2
+    # Drained again: only web2 is acted on, web1 already is.
+    assert again.exit_code == 0, again.message
+    assert again.before == {"web1": "drained", "web2": "up"} and again.after == {"web1": "drained", "web2": "drained"}
+    assert "already drained on web1" in again.details
+    assert back.exit_code == 0 and back.after == {"web1": "up", "web2": "up"}
+    assert web2.file.read_bytes() == original2
+    assert [r["exit_code"] for r in AuditLog().read()] == [1, 0, 0]
+    assert sorted(line.rsplit("node=", 1)[1] for line in env.syslog) == ["web1", "web1", "web1", "web2", "web2",
+                                                                         "web2"]
