@@ -302,3 +302,17 @@ async def test_two_nginx_nodes_one_fails_it_is_named_and_the_other_keeps_the_dra
     assert [r["exit_code"] for r in AuditLog().read()] == [1, 0, 0]
     assert sorted(line.rsplit("node=", 1)[1] for line in env.syslog) == ["web1", "web1", "web1", "web2", "web2",
                                                                          "web2"]
+
+
+def test_an_nginx_node_that_does_not_answer_refuses_the_whole_drain(site, tmp_path, capsys):
+    path = tmp_path / "down.toml"
+    path.write_text(INVENTORY.format(ro="") + '[[cluster.node]]\nname = "web2"\nhost = "127.0.0.1"\nport = 1\n'
+                    'roles = ["nginx"]\nconnect_timeout = 5\n')
+    original = site.file.read_bytes()
+    code = cli.main(["upstream", "drain", "backend", site.app1_key, "--reason", "r", "--yes", "-i", str(path)])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "web2 did not answer" in err and "must reach every nginx node of c; nothing was touched" in err
+    assert site.file.read_bytes() == original and list(site.records.glob("*.json")) == []
+    (record,) = AuditLog().read()
+    assert record["result"] == "refused" and record["after"] == {}
