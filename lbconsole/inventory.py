@@ -9,8 +9,9 @@ the line.
 from __future__ import annotations
 
 import os
+import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -60,11 +61,17 @@ class _Node(_Access, forbid_unknown_fields=True):
     nginx_status_url: Name = DEFAULT_STATUS_URL
 
 
+class _Upstream(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name = ""
+    health_path: str | None = None
+
+
 class _Cluster(msgspec.Struct, forbid_unknown_fields=True):
     name: Name = ""
     read_only: bool = False
     color: Name | None = None
     node: list[_Node] = []
+    upstream: list[_Upstream] = []
 
 
 class _File(msgspec.Struct, forbid_unknown_fields=True):
@@ -86,6 +93,10 @@ class NodeConfig:
     nginx_status_url: str = DEFAULT_STATUS_URL
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT  # opening the node's agent session
     command_timeout: float = DEFAULT_COMMAND_TIMEOUT  # one request on an open session
+    # The cluster's [[cluster.upstream]] health paths, sent to an nginx node's agent: (upstream, path).
+    upstream_health: tuple[tuple[str, str], ...] = ()
+    # host -> node name of every node of the cluster: the names its upstream servers are shown by.
+    peer_names: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_local(self) -> bool:
@@ -96,11 +107,20 @@ class NodeConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    """A `[[cluster.upstream]]`: an nginx upstream, probed with an HTTP GET of health_path (else TCP)."""
+
+    name: str
+    health_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterConfig:
     name: str
     nodes: tuple[NodeConfig, ...]
     read_only: bool = False
     color: str | None = None
+    upstreams: tuple[UpstreamConfig, ...] = ()
 
     def node(self, name: str) -> NodeConfig | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -163,13 +183,13 @@ def _describe(path: Path_) -> str:
     """How a message names the key at path: "node #2 of cluster #1: 'port'"."""
     if path in (("cluster",), ("cluster", 0)) or (len(path) == 2 and path[0] == "cluster"):
         return "each [[cluster]]" if len(path) == 2 else "'cluster'"
-    if len(path) in (3, 4) and path[2] == "node":
-        return "each [[cluster.node]]" if len(path) == 4 else "'node'"
+    if len(path) in (3, 4) and path[2] in ("node", "upstream"):
+        return f"each [[cluster.{path[2]}]]" if len(path) == 4 else f"{path[2]!r}"
     where = ""
     if path[:1] == ("defaults",):
         where = "[defaults] "
-    elif len(path) >= 4 and path[2] == "node" and isinstance(path[3], int):
-        where = f"node #{path[3] + 1} of cluster #{int(path[1]) + 1}: "
+    elif len(path) >= 4 and path[2] in ("node", "upstream") and isinstance(path[3], int):
+        where = f"{path[2]} #{path[3] + 1} of cluster #{int(path[1]) + 1}: "
     elif len(path) >= 2 and path[0] == "cluster" and isinstance(path[1], int):
         where = f"cluster #{path[1] + 1}: "
     if path[-1:] and isinstance(path[-1], int) and "roles" in path:
@@ -178,7 +198,11 @@ def _describe(path: Path_) -> str:
     return f"{where}{names[-1]!r}" if names else where.rstrip(": ")
 
 
-_HINT = " (write a [[cluster]] table per cluster and a [[cluster.node]] table per node)"
+_HINT = (" (write a [[cluster]] table per cluster, a [[cluster.node]] table per node and a [[cluster.upstream]]"
+         " table per nginx upstream)")
+# What nginx takes as an upstream name (one word), and a path for `GET PATH HTTP/1.0`.
+_UPSTREAM_NAME = re.compile(r"[^\s;{}#'\"\\$]+")
+_HEALTH_PATH = re.compile(r"/[\x21-\x7e]*")
 
 
 def parse(text: str, path: str = "<inventory>") -> Inventory:
@@ -186,7 +210,7 @@ def parse(text: str, path: str = "<inventory>") -> Inventory:
         raw, lines = decode(text, _File, _describe)
     except TomlError as exc:
         msg = exc.message
-        if msg.startswith(("each [[", "'cluster' must", "'node' must")):
+        if msg.startswith(("each [[", "'cluster' must", "'node' must", "'upstream' must")):
             msg += _HINT
         if "role: unknown value" in msg:
             msg = msg.replace("role: unknown value", "unknown role") + f" (roles: {', '.join(ROLES)})"
@@ -221,9 +245,32 @@ class _Build:
             if not c.node:
                 raise self.fail(f"cluster {c.name!r} has no [[cluster.node]]", "cluster", ci)
             nodes = tuple(self.node(c.name, ci, ni, n, seen_nodes) for ni, n in enumerate(c.node))
-            clusters.append(ClusterConfig(name=c.name, nodes=nodes, read_only=c.read_only, color=c.color))
+            upstreams = self.upstreams(c.name, ci, c.upstream)
+            health = tuple((u.name, u.health_path) for u in upstreams if u.health_path)
+            names = tuple((n.host, n.name) for n in nodes)
+            nodes = tuple(replace(n, upstream_health=health, peer_names=names) for n in nodes)
+            clusters.append(ClusterConfig(name=c.name, nodes=nodes, read_only=c.read_only, color=c.color,
+                                          upstreams=upstreams))
         return Inventory(path=self.path, clusters=tuple(clusters), poll_interval=self.raw.defaults.poll_interval,
                          forced_warn_after=self.raw.defaults.forced_warn_after)
+
+    def upstreams(self, cluster: str, ci: int, raw: list[_Upstream]) -> tuple[UpstreamConfig, ...]:
+        out: list[UpstreamConfig] = []
+        for ui, u in enumerate(raw):
+            at = ("cluster", ci, "upstream", ui)
+            if not u.name:
+                raise self.fail(f"upstream #{ui + 1} in cluster {cluster!r} has no 'name' (the nginx upstream's "
+                                "name, as in `upstream backend {`)", *at)
+            if not _UPSTREAM_NAME.fullmatch(u.name):
+                raise self.fail(f"cluster {cluster!r}: upstream name {u.name!r} is not an nginx upstream name "
+                                "(one word, no spaces, quotes, ';', '{', '}', '#' or '$')", *at, "name")
+            if any(o.name == u.name for o in out):
+                raise self.fail(f"cluster {cluster!r}: upstream {u.name!r} is defined twice", *at, "name")
+            if u.health_path is not None and not _HEALTH_PATH.fullmatch(u.health_path):
+                raise self.fail(f"cluster {cluster!r}: upstream {u.name!r}: health_path {u.health_path!r} must be "
+                                "a URL path starting with / without spaces (e.g. \"/health\")", *at, "health_path")
+            out.append(UpstreamConfig(name=u.name, health_path=u.health_path))
+        return tuple(out)
 
     def node(self, cluster: str, ci: int, ni: int, n: _Node, seen: set[str]) -> NodeConfig:
         at = ("cluster", ci, "node", ni)

@@ -78,8 +78,10 @@ def _audited(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _involved(ctx: ActionContext, name: str, target: targets.Target) -> list[NodeConfig]:
-    """The nodes whose syslog gets the record: the directors, or the nginx node reloaded."""
+    """The nodes whose syslog gets the record: the directors, the nginx node reloaded, or every nginx node."""
     cluster = ctx.cluster_config()
+    if isinstance(target, targets.UpstreamServerTarget):
+        return [n for n in cluster.nodes if n.has_role("nginx")]
     if isinstance(target, targets.NodeTarget):
         node = cluster.node(target.node)
         if node is None:
@@ -112,4 +114,13 @@ async def _run(ctx: ActionContext, name: str, target: Any, params: dict[str, Any
         from lbconsole.actions import reload
 
         return await reload.reload(ctx, target)
+    if name == "upstream_drain":
+        from lbconsole.actions import upstream_drain
+
+        return await upstream_drain.upstream_drain(ctx, target, str(params.get("reason") or ""),
+                                                   bool(params.get("force")))
+    if name == "upstream_undrain":
+        from lbconsole.actions import upstream_undrain
+
+        return await upstream_undrain.upstream_undrain(ctx, target)
     raise UsageError(f"action {name!r} has no implementation")

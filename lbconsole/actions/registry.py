@@ -15,15 +15,24 @@ class ActionSpec:
     title: str  # for the palette and the footer
     description: str
     key: str | None = None  # Textual key binding
-    target: str = "none"  # none | real_server | vrrp_instance | nginx_node
+    target: str = "none"  # none | real_server | vrrp_instance | nginx_node | upstream_server
     mutating: bool = False
-    cli: bool = False  # exposed as `lbconsole NAME`
+    cli: bool = False  # exposed as `lbconsole NAME`, or `lbconsole GROUP VERB` with group
     footer: bool = True
+    group: str | None = None  # CLI group: upstream_drain is `lbconsole upstream drain`
+    needs_reason: bool = False  # asks for a reason (recorded on the nodes) before the confirmation
+
+    @property
+    def cli_words(self) -> tuple[str, ...]:
+        """The CLI words: ("drain",) or ("upstream", "drain")."""
+        if self.group is None:
+            return (self.name,)
+        return (self.group, self.name.removeprefix(self.group + "_"))
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("drain", "Drain", "Set a real server's weight to 0 on every director, with a reason",
-               key="d", target="real_server", mutating=True, cli=True),
+               key="d", target="real_server", mutating=True, cli=True, needs_reason=True),
     ActionSpec("undrain", "Undrain", "Restore a drained real server's recorded weight on every director",
                key="u", target="real_server", mutating=True, cli=True),
     ActionSpec("failover", "Failover", "Make the current MASTER of a VRRP instance step down",
@@ -32,6 +41,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
                key="R", target="vrrp_instance", mutating=True, cli=False),
     ActionSpec("reload", "Reload nginx", "nginx -t, reload, then verify new workers and a clean error log",
                key="L", target="nginx_node", mutating=True, cli=True),
+    # Upstream servers: the backends behind the nginx nodes (target: an upstream and one of its servers).
+    ActionSpec("upstream_drain", "Drain upstream server",
+               "Mark an upstream server down on every nginx node (nginx -t, reload, verified), with a reason",
+               key="D", target="upstream_server", mutating=True, cli=True, footer=False, group="upstream",
+               needs_reason=True),
+    ActionSpec("upstream_undrain", "Undrain upstream server",
+               "Take lbconsole's `down` off an upstream server on every nginx node (nginx -t, reload, verified)",
+               key="U", target="upstream_server", mutating=True, cli=True, footer=False, group="upstream"),
     ActionSpec("refresh", "Refresh", "Poll now", key="r"),
     ActionSpec("pause", "Pause", "Pause or resume refreshing", key="p"),
     ActionSpec("filter", "Filter", "Filter and search", key="slash"),

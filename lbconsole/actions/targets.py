@@ -1,4 +1,4 @@
-"""What an action acts on: SERVICE and REALSERVER specs, VRRP instances, nginx nodes.
+"""What an action acts on: SERVICE and REALSERVER specs, VRRP instances, nginx nodes, upstream servers.
 
 SERVICE is spelled as the snapshot's Service.key: `VIP:PORT` (TCP),
 `udp:VIP:PORT`, `sctp:VIP:PORT` or `fwm:MARK` (`fwm:MARK:6` for IPv6); IPv6
@@ -151,7 +151,24 @@ class NodeTarget:
         return {"kind": "nginx_node", "cluster": self.cluster, "node": self.node}
 
 
-Target = RealServerTarget | InstanceTarget | NodeTarget
+@dataclass(frozen=True, slots=True)
+class UpstreamServerTarget:
+    """A server of an nginx upstream, on every nginx node of the cluster: `server` is address:port (or
+    unix:/path) or an inventory node name; the action's plan resolves it against what the nodes read."""
+
+    cluster: str
+    upstream: str
+    server: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.server} of upstream {self.upstream}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "upstream_server", "cluster": self.cluster, "upstream": self.upstream, "server": self.server}
+
+
+Target = RealServerTarget | InstanceTarget | NodeTarget | UpstreamServerTarget
 
 
 def master_of(snapshot: Any, cluster: str, instance: str) -> str | None:
@@ -175,7 +192,7 @@ def unique_real_servers(specs: Iterable[RealServerSpec]) -> tuple[RealServerSpec
 
 def from_dict(kind: str, data: dict[str, Any] | Target, default_cluster: str | None = None) -> Target:
     """The target of an action of target kind `kind`, from the TUI/CLI dict (or already parsed)."""
-    if isinstance(data, (RealServerTarget, InstanceTarget, NodeTarget)):
+    if isinstance(data, (RealServerTarget, InstanceTarget, NodeTarget, UpstreamServerTarget)):
         return data
     cluster = data.get("cluster") or default_cluster
     if not cluster:
@@ -195,4 +212,9 @@ def from_dict(kind: str, data: dict[str, Any] | Target, default_cluster: str | N
         if not data.get("node"):
             raise UsageError("a reload needs a NODE name")
         return NodeTarget(cluster, str(data["node"]))
+    if kind == "upstream_server":
+        upstream, server = str(data.get("upstream") or "").strip(), str(data.get("server") or "").strip()
+        if not upstream or not server:
+            raise UsageError("an upstream action needs UPSTREAM and SERVER (address:port or an inventory node name)")
+        return UpstreamServerTarget(cluster, upstream, server)
     raise UsageError(f"unknown target kind {kind!r}")

@@ -38,7 +38,8 @@ def _views(cluster: ClusterSnapshot, upstream: str, upstreams_of: UpstreamsOf) -
         ups = upstreams_of(node) if node.reachable else None
         if ups is None:
             why = node.error or "its upstreams were not read"
-            raise RefusedError(f"{node.name} did not answer ({why}): an upstream drain must reach every nginx "
+            what = "did not answer" if not node.reachable else "answered without its upstreams"
+            raise RefusedError(f"{node.name} {what} ({why}): an upstream drain must reach every nginx "
                                f"node of {cluster.name}; nothing was touched")
         found = next((u for u in ups if u.name.lower() == upstream.lower()), None)
         if found is None:

@@ -54,6 +54,7 @@ class Analyzer:
             alerts.extend(planned.downgrade(found, cluster, running, at, s, released))
             alerts.extend(planned.forced_alerts(cluster, at, s))
             alerts.extend(planned.drain_alerts(cluster))
+            alerts.extend(planned.upstream_drain_alerts(cluster))
         return Analysis(tuple(sorted(alerts, key=rank)), frozenset(self.drift.rows))
 
     def alerts(self, snapshot: Snapshot) -> tuple[Alert, ...]:

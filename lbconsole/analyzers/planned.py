@@ -1,10 +1,14 @@
-"""Planned is not an incident: forced failovers, drains and this console's own running actions.
+"""Planned is not an incident: forced failovers, drains, upstream drains and this console's own running actions.
 
 A forced-failover record on a node becomes an INFO alert ("planned: VI_1
 failover forced by root@ops since 10:16:40"), or a WARNING "still forced"
 once it is older than the set limit. The alerts the planned work causes
 (keepalived stopped on the forced node, the drift of its flushed IPVS table, a
 missing MASTER while a failover runs, ...) are turned into INFO, saying why.
+An upstream drain recorded by lbconsole is an INFO line; while the nginx nodes are edited one by one (or
+an operator's drain is still reaching the last of them, within settings.upstream_drift_grace of its
+record), the `upstream_drift` it causes is INFO too. A drift left longer, or a `down` put by hand, stays a
+WARNING: traffic through the other nodes still reaches that server.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from dataclasses import replace
 
 from lbconsole.analyzers.samples import sample_time
 from lbconsole.analyzers.settings import RunningAction, Settings
+from lbconsole.analyzers.upstreams import _by_server
 from lbconsole.snapshot import Alert, ClusterSnapshot, Forced, NodeSnapshot
+from lbconsole.upstreams import Upstream, UpstreamServer
 
 # What each running action may cause, by alert kind.
 _CAUSES = {
@@ -24,6 +30,8 @@ _CAUSES = {
     "drain": {"drift", "drain_reverted"},
     "undrain": {"drift", "drain_reverted"},
     "reload": {"nginx_down"},
+    "upstream_drain": {"upstream_drift"},
+    "upstream_undrain": {"upstream_drift"},
 }
 # What a forced failover left in place causes on the node it was forced on.
 _FORCED_CAUSES = {"keepalived_down", "vrrp_fault", "drift"}
@@ -68,6 +76,57 @@ def drain_alerts(cluster: ClusterSnapshot) -> Iterator[Alert]:
                 seen.add((svc.key, rs.key))
                 yield Alert("info", "drained", f"planned: {rs.key} of {svc.key} drained by {d.by} since "
                             f"{clock(d.since)} ({d.reason})", cluster.name)
+
+
+def _answered(cluster: ClusterSnapshot) -> dict[str, tuple[Upstream, ...]]:
+    return {n.name: n.upstreams for n in cluster.nodes
+            if n.reachable and n.has_role("nginx") and n.upstreams is not None}
+
+
+def upstream_drain_alerts(cluster: ClusterSnapshot) -> Iterator[Alert]:
+    """One INFO line per upstream server lbconsole drained (down with its record on some nginx node)."""
+    for (up_name, _key), seen in sorted(_by_server(_answered(cluster)).items()):
+        drained = [(n, s) for n, s in seen if s.down and s.drain is not None]
+        if not drained:
+            continue
+        server = drained[0][1]
+        d = min((s.drain for _, s in drained if s.drain is not None), key=lambda r: r.since)
+        where = "" if len(drained) == len(seen) else f" on {', '.join(n for n, _ in drained)}"
+        yield Alert("info", "upstream_drained", f"planned: {server.label} of upstream {up_name} drained by {d.by} "
+                    f"since {clock(d.since)}{where} ({d.reason})", cluster.name)
+
+
+def _drift_server(alert: Alert, cluster: ClusterSnapshot) -> tuple[str, list[tuple[str, UpstreamServer]]] | None:
+    """The upstream and per-node rows an upstream_drift alert is about (its message names both)."""
+    for (up_name, key), seen in _by_server(_answered(cluster)).items():
+        head = alert.message.split(" is down on ")[0]
+        if head.startswith(f"upstream {up_name}: ") and (head.endswith(f"({key})") or head.endswith(f": {key}")):
+            return up_name, seen
+    return None
+
+
+def _recorded_drift(alert: Alert, cluster: ClusterSnapshot, taken_at: float, settings: Settings) -> str | None:
+    """Why a drift is planned: every node where the server is down holds lbconsole's recent drain record."""
+    found = _drift_server(alert, cluster)
+    if found is None:
+        return None
+    up_name, seen = found
+    down = [s for _, s in seen if s.down]
+    if not down or any(s.drain is None for s in down):
+        return None  # a `down` by hand somewhere: not ours to explain
+    newest = max((s.drain for s in down if s.drain is not None), key=lambda r: r.since)
+    if taken_at and taken_at - newest.since > settings.upstream_drift_grace:
+        return None
+    return (f"upstream drain of {down[0].label} in {up_name} by {newest.by} since {clock(newest.since)}, "
+            "reaching every nginx node")
+
+
+def _explains(action: RunningAction, alert: Alert) -> bool:
+    """A running action explains an alert it may cause; an upstream action only about its own upstream."""
+    if alert.kind not in _CAUSES.get(action.name, ()):
+        return False
+    upstream = action.target.get("upstream")
+    return not upstream or alert.message.lower().startswith(f"upstream {upstream.lower()}: ")
 
 
 def _forced_nodes(cluster: ClusterSnapshot) -> dict[str, Forced]:
@@ -137,9 +196,11 @@ def downgrade(alerts: list[Alert], cluster: ClusterSnapshot, running: Iterable[R
         if why is None and alert.kind == "no_master" and handover is not None:
             why = f"{forced_text(handover)}; the takeover is not polled yet"
         if why is None:
-            action = next((r for r in mine if alert.kind in _CAUSES.get(r.name, ())), None)
+            action = next((r for r in mine if _explains(r, alert)), None)
             if action is not None:
                 why = f"{action.describe()} running"
+        if why is None and alert.kind == "upstream_drift":
+            why = _recorded_drift(alert, cluster, taken_at, settings or Settings())
         if why is not None and alert.severity != "info":
             alert = replace(alert, severity="info", message=f"planned ({why}): {alert.message}")
         out.append(alert)

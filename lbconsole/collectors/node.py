@@ -13,6 +13,7 @@ import time
 from dataclasses import fields, replace
 from typing import Any
 
+from lbconsole import upstreams
 from lbconsole.inventory import NodeConfig
 from lbconsole.snapshot import (
     Address,
@@ -49,7 +50,10 @@ def unreachable(node: NodeConfig, previous: NodeSnapshot | None, error: str, now
 
 
 def snapshot_args(node: NodeConfig, dump_max_age: float = DUMP_MAX_AGE_S) -> dict[str, Any]:
-    return {"roles": list(node.roles), "nginx_status_url": node.nginx_status_url, "dump_max_age": dump_max_age}
+    args = {"roles": list(node.roles), "nginx_status_url": node.nginx_status_url, "dump_max_age": dump_max_age}
+    if node.has_role("nginx"):
+        args["upstream_health"] = dict(node.upstream_health)  # the others are probed with a TCP connect
+    return args
 
 
 async def collect(node: NodeConfig, session: AgentSession, previous: NodeSnapshot | None = None,
@@ -82,6 +86,7 @@ def from_result(node: NodeConfig, result: dict[str, Any], now: float) -> NodeSna
         drains = {(str(d["service"]), str(d["real_server"])): _drain(d) for d in result.get("drains") or ()}
         services = tuple(_service(s, drains) for s in result.get("ipvs") or ())
         sampled = result.get("sampled_at")
+        rows = _upstreams(node, result.get("upstreams"), errors)
         return NodeSnapshot(
             name=node.name, host=node.host, roles=node.roles, reachable=True,
             error="; ".join(f"{k}: {v}" for k, v in sorted(errors.items())) or None,
@@ -92,9 +97,25 @@ def from_result(node: NodeConfig, result: dict[str, Any], now: float) -> NodeSna
             addresses=tuple(_plain(Address, a) for a in result.get("addresses") or ()),
             warnings=tuple(str(w) for w in result.get("warnings") or ()),
             keepalived_running=running if isinstance(running, bool) else None,
-            forced=tuple(_forced(f) for f in result.get("forced") or ()))
+            forced=tuple(_forced(f) for f in result.get("forced") or ()),
+            upstreams=rows)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadSnapshot(f"{type(exc).__name__}: {str(exc)[:120]}") from None
+
+
+def _upstreams(node: NodeConfig, part: Any, errors: dict[str, str]) -> tuple[upstreams.Upstream, ...] | None:
+    """The nginx node's upstreams part; None when not read (the agent's error is in errors["upstreams"]).
+    A part of the wrong shape is that part's error: the node's other parts still count."""
+    if part is None or not node.has_role("nginx"):
+        return None
+    try:
+        if not isinstance(part, dict) or not isinstance(part.get("read"), dict):
+            raise TypeError("not an object with a read object")
+        return upstreams.from_node(part["read"], part["failures"], part["probes"], part["drains"],
+                                   dict(node.peer_names))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        errors["upstreams"] = f"the agent's upstreams part is not valid: {type(exc).__name__}: {str(exc)[:120]}"
+        return None
 
 
 def _plain(cls: type, data: Any) -> Any:

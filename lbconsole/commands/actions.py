@@ -1,6 +1,7 @@
-"""`lbconsole drain|undrain|failover|reload ...`: the registry's CLI actions.
+"""`lbconsole drain|undrain|failover|reload|upstream drain|upstream undrain ...`: the registry's CLI actions.
 
-Subcommands are generated from lbconsole.actions.registry (specs with cli=True);
+Subcommands are generated from lbconsole.actions.registry (specs with cli=True; a spec with a group is
+`lbconsole GROUP VERB`);
 the arguments follow each spec's target kind. Every command goes through
 lbconsole.actions.execute, like the TUI. Without --yes it asks on a terminal
 and refuses (exit 3) elsewhere. Exit codes: 0 done and verified, 1 failed or
@@ -27,16 +28,28 @@ _TARGET_ARGS: dict[str, list[tuple[str, dict[str, Any]]]] = {
                                      "help": "IP:PORT (several: each is done once, on every director)"})],
     "vrrp_instance": [("instance", {"metavar": "INSTANCE", "help": "VRRP instance name, e.g. VI_1"})],
     "nginx_node": [("node", {"metavar": "NODE", "help": "inventory name of the nginx node"})],
+    "upstream_server": [("upstream", {"metavar": "UPSTREAM", "help": "name of the nginx upstream, e.g. backend"}),
+                        ("server", {"metavar": "SERVER", "help": "address:port of the upstream server, or an "
+                                                                 "inventory node name when that is unambiguous"})],
 }
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from lbconsole.cli import add_common
 
+    groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     for spec in registry.ACTIONS:
         if not spec.cli:
             continue
-        parser = sub.add_parser(spec.name, help=spec.description, description=spec.description)
+        where = sub
+        if spec.group is not None:
+            if spec.group not in groups:
+                group = sub.add_parser(spec.group, help=f"{spec.group} actions: "
+                                       + ", ".join(a.cli_words[-1] for a in registry.ACTIONS if a.group == spec.group))
+                groups[spec.group] = group.add_subparsers(dest=f"{spec.group}_action", metavar="ACTION",
+                                                          required=True)
+            where = groups[spec.group]
+        parser = where.add_parser(spec.cli_words[-1], help=spec.description, description=spec.description)
         add_common(parser)
         for dest, kw in _TARGET_ARGS[spec.target]:
             parser.add_argument(dest, **kw)
@@ -53,6 +66,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             parser.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, metavar="S",
                                 help=f"wait up to S seconds for active connections to reach 0 "
                                      f"(default {DEFAULT_WAIT_S:g}; the drain stays either way)")
+        if spec.name == "upstream_drain":
+            parser.add_argument("--reason", required=True, metavar="TEXT", help="why (recorded on the nginx nodes)")
+            parser.add_argument("--force", action="store_true",
+                                help="also drain the last live server of the upstream (its traffic then has none)")
         if spec.name == "failover":
             release = registry.get("release")
             parser.add_argument("--release", action="store_true", help=release.description)
@@ -93,6 +110,8 @@ async def _run(spec: ActionSpec, args: argparse.Namespace, inv: inventory_mod.In
         params = {"reason": args.reason, "force": args.force, "wait": args.wait}
     elif name == "undrain":
         params = {"force": args.force}
+    elif name == "upstream_drain":
+        params = {"reason": args.reason, "force": args.force}
     target = _target(spec, args, ctx.cluster)
     try:
         refusal, outcome = None, None
@@ -128,6 +147,12 @@ async def preflight(ctx: Any, name: str, target: dict[str, Any], params: dict[st
             views = await director_view.inspect(ctx, nodes, parsed.service, keys)
             refusal, _ = drain.check(parsed, views, bool(params.get("force")), drain=name == "drain")
             return refusal
+        if isinstance(parsed, targets.UpstreamServerTarget):
+            from lbconsole.actions import upstream_drain, upstream_plan
+
+            upstream_plan.plan(await upstream_drain.fresh(ctx), parsed.upstream, parsed.server,
+                               name == "upstream_drain", bool(params.get("force")))
+            return None
         if name == "failover" and isinstance(parsed, targets.InstanceTarget):
             plan = await failover.plan(ctx, parsed)
             if plan.refusal:
@@ -167,6 +192,13 @@ async def describe(ctx: Any, name: str, target: dict[str, Any], params: dict[str
             return (f"Drain {rs} of {target['service']} in cluster {cluster}: weight 0 on every director "
                     f"({directors}); existing connections finish.\nReason: {params.get('reason')}")
         return f"Undrain {rs} of {target['service']} in cluster {cluster}: recorded weight back on {directors}."
+    if name in ("upstream_drain", "upstream_undrain"):
+        nginx = ", ".join(n.name for n in ctx.cluster_config().nodes if n.has_role("nginx"))
+        what = f"{target['server']} of upstream {target['upstream']} in cluster {cluster}"
+        if name == "upstream_drain":
+            return (f"Drain {what}: marked down on every nginx node ({nginx}); nginx -t, reload, verified. "
+                    f"Requests in flight finish.\nReason: {params.get('reason')}")
+        return f"Undrain {what}: lbconsole's `down` taken off on every nginx node ({nginx}); nginx -t, reload."
     if name == "failover":
         from lbconsole.actions import failover, targets
 

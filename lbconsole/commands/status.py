@@ -14,6 +14,7 @@ import sys
 from lbconsole import inventory as inventory_mod
 from lbconsole import safetext
 from lbconsole.snapshot import Snapshot
+from lbconsole.upstreams import Upstream
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -71,5 +72,26 @@ def render_text(snapshot: Snapshot) -> str:
                 ng = node.nginx
                 lines.append(f"    nginx active {ng.active} requests {ng.requests} reading {ng.reading} "
                              f"writing {ng.writing} waiting {ng.waiting}")
+            lines.extend(upstream_lines(node.upstreams or ()))
     # Node and user text (reasons, errors, names) may hold escape sequences: each line is made safe here.
     return "\n".join(safetext.line(line) for line in lines) + "\n"
+
+
+def upstream_lines(upstreams: tuple[Upstream, ...] | list[Upstream]) -> list[str]:
+    """An nginx node's upstreams: one line each, then a line per server with its state on this node."""
+    lines = []
+    for up in upstreams:
+        extra = f" keepalive {up.keepalive}" if up.keepalive is not None else ""
+        if up.no_live:
+            extra += f"  NO LIVE UPSTREAMS x{up.no_live} since the last poll"
+        lines.append(f"    upstream {up.name}{extra}")
+        for s in up.servers:
+            state = s.state.upper() if s.state != "up" else "up"
+            if s.drain is not None:
+                state += f" ({s.drain.reason}, by {s.drain.by})"
+            probe = "not probed" if s.probe_ok is None else (
+                f"probe ok {s.probe_ms or 0:g} ms" if s.probe_ok else "probe FAILED")
+            flags = (" backup" if s.backup else "")
+            lines.append(f"      -> {s.label:30} {state:8} w {s.weight:<3} max_fails {s.max_fails} "
+                         f"fail_timeout {s.fail_timeout}s{flags}  {probe}  failures {s.failures}")
+    return lines

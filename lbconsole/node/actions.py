@@ -4,7 +4,7 @@ ops.run (one at a time per node, op_id applied at most once)."""
 
 from typing import Any, Callable, Dict
 
-from . import drain, failover, ops, reload
+from . import drain, failover, ops, reload, upstream_verbs
 
 
 def _verb(name: str, fn: Callable[[Any, Dict[str, Any]], Dict[str, Any]]) -> Callable[[Any, Dict[str, Any]], Dict[str, Any]]:
@@ -17,4 +17,6 @@ VERBS = {
     "failover": _verb("failover", failover.failover),
     "release": _verb("release", failover.release),
     "reload": _verb("reload", reload.reload),
+    "upstream_drain": _verb("upstream_drain", upstream_verbs.drain),
+    "upstream_undrain": _verb("upstream_undrain", upstream_verbs.undrain),
 }

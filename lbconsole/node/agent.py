@@ -18,7 +18,7 @@ from typing import (
     Optional,
 )
 
-from . import VERSION, audit, snapshot, watch
+from . import VERSION, audit, snapshot, upstream_snapshot, watch
 from .protocol import (
     BAD_REQUEST,
     INTERNAL,
@@ -30,7 +30,7 @@ from .protocol import (
     ok,
 )
 
-MUTATING = ("drain", "undrain", "failover", "release", "reload")
+MUTATING = ("drain", "undrain", "failover", "release", "reload", "upstream_drain", "upstream_undrain")
 
 
 def _mutations() -> Dict[str, Callable[["Agent", Dict[str, Any]], Dict[str, Any]]]:
@@ -40,13 +40,18 @@ def _mutations() -> Dict[str, Callable[["Agent", Dict[str, Any]], Dict[str, Any]
 
 
 class Agent:
-    def __init__(self, read_only: bool = False, code_sha256: Optional[str] = None, mode: str = "local") -> None:
+    def __init__(self, read_only: bool = False, code_sha256: Optional[str] = None, mode: str = "local",
+                 upstreams: Optional[upstream_snapshot.UpstreamWatcher] = None) -> None:
+        """upstreams: the watcher of this node's nginx upstreams (default: the node's own nginx,
+        made at the first snapshot with the nginx role; tests give one on a loopback nginx)."""
         self.read_only = bool(read_only)
         self.mode = mode  # installed | bootstrap | local
         self._sha = code_sha256
         self._subs: List[Callable[[Dict[str, Any]], None]] = []
         self._lock = threading.Lock()
         self._state: Dict[str, Any] = {}
+        if upstreams is not None:
+            self._state["upstreams"] = upstreams
         self._watch: Optional[watch.Watcher] = None
 
     @property
@@ -84,6 +89,9 @@ class Agent:
             w, self._watch = self._watch, None
         if w is not None:
             w.stop()
+        upstreams = self._state.get("upstreams")
+        if upstreams is not None:
+            upstreams.close()  # the error-log files it keeps open
 
     # --- requests -----------------------------------------------------------------------
     def handle(self, request: Any) -> Dict[str, Any]:

@@ -228,6 +228,7 @@ class Config:
         self.prefix = os.path.dirname(self.main)
         self._parsed = {}  # type: Dict[str, List[Directive]]
         self.warnings = []  # type: List[str]
+        self.globs = []  # type: List[str]  # every wildcard include, absolute: a new file there changes the config
         self.tree = self._expand(self._file(self.main), [self.main])
 
     @classmethod
@@ -261,6 +262,8 @@ class Config:
                 self.warnings.append("include {} is not in the dump".format(full))
                 return []
             return [full]
+        if full not in self.globs:
+            self.globs.append(full)
         parts = full.split("/")
         return sorted(p for p in self.texts if _glob_match(p.split("/"), parts))
 

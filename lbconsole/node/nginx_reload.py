@@ -17,6 +17,8 @@ import subprocess
 import time
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
+from lbconsole.node import nginx_conf, procs, upstream_conf
+
 WORKERS_WAIT_S = 5.0
 COMMAND_TIMEOUT_S = 30.0
 MAX_LOG_READ = 1 << 20
@@ -43,8 +45,9 @@ class Nginx:
 
     def run(self, *args: str) -> Tuple[int, str, str]:
         try:
+            # A fixed PATH: a login without /usr/sbin on its PATH still finds nginx.
             out = subprocess.run(self.argv + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 stdin=subprocess.DEVNULL, timeout=self.timeout, check=False)
+                                 stdin=subprocess.DEVNULL, timeout=self.timeout, check=False, env=procs.ENV)
         except FileNotFoundError:
             raise NginxError("nginx is not installed ({} not found)".format(self.argv[0])) from None
         except subprocess.TimeoutExpired:
@@ -66,6 +69,17 @@ class Nginx:
     def reload(self) -> Tuple[bool, str]:
         rc, _, err = self.run("-s", "reload")
         return rc == 0, err
+
+
+def config_paths(nginx: Nginx, prefix: Optional[str] = None) -> Tuple[str, List[str]]:
+    """(pid file, error logs) of the config nginx runs, read from `nginx -T` with nginx's own lexer.
+    Raises NginxError (nginx -T failed) or ValueError (a dump that cannot be read)."""
+    read = upstream_conf.read(nginx_conf.Config.from_dump(nginx.dump()), _no_resolve, prefix)
+    return read["pid_file"], read["error_logs"]
+
+
+def _no_resolve(host: str, port: int) -> List[str]:
+    return []  # only the paths are wanted: no name lookups
 
 
 def read_pid(pid_file: str) -> Optional[int]:
@@ -152,6 +166,7 @@ def reload_verified(nginx: Nginx, pid_file: str, error_logs: Sequence[str], befo
         problems.append("no new worker within {:g} s (workers still {})".format(
             wait_s, " ".join(str(p) for p in sorted(after.workers)) or "none"))
     if bad:
-        problems.append("{} [emerg]/[alert] line(s) in the error log since the reload".format(len(bad)))
+        problems.append("{} [emerg]/[alert] line(s) in the error log since the reload, the last: {}".format(
+            len(bad), bad[-1][-300:]))
     return {"verified": not problems, "problems": problems, "bad_lines": bad, "new_workers": sorted(new),
             "before": before.to_dict(), "after": after.to_dict()}

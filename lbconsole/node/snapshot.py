@@ -6,20 +6,26 @@ host stats from /proc, nginx with urllib, VRRP from the shared dump cache (a new
 signal, not a process; only the first lookup of keepalived's signal numbers starts one).
 """
 
+import threading
 import time
 from typing import (
     Any,
     Dict,
     List,
+    Optional,
     Tuple,
 )
 
-from . import host, ipvs, kdump, nginx, records, rtnl, vrrp
+from . import host, ipvs, kdump, nginx, records, rtnl, upstream_snapshot, vrrp
+from .nginx_reload import Nginx
 from .protocol import BAD_REQUEST, NodeError
 
 DEFAULT_STATUS_URL = "http://127.0.0.1/nginx_status"
 DEFAULT_DUMP_MAX_AGE = 1.0
 ROLES = ("director", "nginx", "backend")
+# How long a snapshot waits for the probe round after its other parts: a slower round is
+# reported from the last complete one (probes_stale), never holding the snapshot up.
+UPSTREAM_MAX_WAIT_S = 2.5
 
 
 def join_host_port(host_: str, port: int) -> str:
@@ -47,6 +53,45 @@ def parse_args(args: Dict[str, Any]) -> Tuple[List[str], str, float]:
     return roles, url, float(age)
 
 
+def parse_upstream_health(args: Dict[str, Any]) -> Dict[str, str]:
+    """{"<upstream name>": "<health path>"}: an HTTP GET of that path from this node, else a TCP connect."""
+    health = args.get("upstream_health", {})
+    if not isinstance(health, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in health.items()):
+        raise NodeError(BAD_REQUEST, "upstream_health must be an object of upstream name -> health path (strings)")
+    for name, path in health.items():
+        if not path.startswith("/") or any(c in path for c in " \r\n\t"):
+            raise NodeError(BAD_REQUEST, f"upstream_health[{name[:60]!r}]: the health path must start with / and hold no "
+                                         "space or line break")
+    return health
+
+
+def upstream_watcher(state: Dict[str, Any]) -> upstream_snapshot.UpstreamWatcher:
+    """The agent's one watcher (config cache, error-log offsets, probe pool), made on first use.
+    The offsets live in memory for the agent's life (one session per console): a poll writes no
+    file on the node, and a new agent starts at the logs' ends (nothing rescanned)."""
+    watcher = state.get("upstreams")
+    if watcher is None:
+        watcher = state["upstreams"] = upstream_snapshot.UpstreamWatcher(Nginx())
+    return watcher
+
+
+def _upstreams_part(watcher: upstream_snapshot.UpstreamWatcher, errors: Dict[str, str],
+                    warnings: List[str]) -> Optional[Dict[str, Any]]:
+    try:
+        part = watcher.finish(UPSTREAM_MAX_WAIT_S)
+    except Exception as exc:  # noqa: BLE001 - a failed probe round is this part's error, not the snapshot's
+        errors["upstreams"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        return None
+    warnings.extend("upstreams: " + str(w) for w in part["warnings"])
+    if part["error"] is not None:
+        errors["upstreams"] = str(part["error"])
+        return None
+    return {"read": {"upstreams": part["upstreams"], "error_logs": part["error_logs"]},
+            "failures": part["failures"], "probes": part["probes"], "probed_at": part["probed_at"],
+            "probes_stale": part["probes_stale"], "drains": part["drains"]}
+
+
 def _attach_drains(services: List[Dict[str, Any]], drains: List[Dict[str, Any]]) -> None:
     by_key = {}
     for rec in drains:
@@ -67,12 +112,24 @@ def _attach_drains(services: List[Dict[str, Any]], drains: List[Dict[str, Any]])
 
 
 def take(args: Dict[str, Any], state: Dict[str, Any]) -> Dict[str, Any]:
-    """state: a dict the Agent keeps between calls (the last CPU sample)."""
+    """state: a dict the Agent keeps between calls (the last CPU sample, the upstream watcher)."""
     roles, url, max_age = parse_args(args)
+    health = parse_upstream_health(args)
+    if "nginx" not in roles:
+        return _take(roles, url, max_age, state, None)
+    # One snapshot at a time reads the upstreams: the watcher's error-log offsets are shared.
+    with state.setdefault("upstreams_lock", threading.Lock()):
+        watcher = upstream_watcher(state)
+        watcher.start(health)  # first: the probes run while the other parts are read
+        return _take(roles, url, max_age, state, watcher)
+
+
+def _take(roles: List[str], url: str, max_age: float, state: Dict[str, Any],
+          watcher: Optional[upstream_snapshot.UpstreamWatcher]) -> Dict[str, Any]:
     warnings: List[str] = []
     errors: Dict[str, str] = {}
     out: Dict[str, Any] = {"sampled_at": time.time(),
-           "ipvs": [], "vrrp": None, "keepalived_running": None, "nginx": None,
+           "ipvs": [], "vrrp": None, "keepalived_running": None, "nginx": None, "upstreams": None,
            "host_stats": None, "addresses": [], "drains": [], "forced": [], "warnings": warnings, "errors": errors}
     try:
         stats = host.collect(state.get("cpu"))
@@ -112,4 +169,6 @@ def take(args: Dict[str, Any], state: Dict[str, Any]) -> Dict[str, Any]:
             out["nginx"] = nginx.fetch(url)
         except nginx.NginxError as exc:
             errors["nginx"] = str(exc)
+    if watcher is not None:
+        out["upstreams"] = _upstreams_part(watcher, errors, warnings)
     return out

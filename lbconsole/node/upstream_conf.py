@@ -244,10 +244,14 @@ class Reader:
         self.resolver, self.prefix = resolver, prefix
         self._dump = None  # type: Optional[str]
         self._result = {}  # type: Dict[str, Any]
+        self.files = []  # type: List[str]  # the files the last dump held
+        self.globs = []  # type: List[str]  # and its wildcard includes
 
     def read(self, dump: str) -> Dict[str, Any]:
         """The upstreams of this dump; the same (not to be changed) dict while the dump is unchanged."""
         if dump != self._dump:
-            self._result = read(Config.from_dump(dump), self.resolver, self.prefix)
+            config = Config.from_dump(dump)
+            self._result = read(config, self.resolver, self.prefix)
             self._dump = dump
+            self.files, self.globs = list(config.texts), list(config.globs)
         return self._result

@@ -13,6 +13,7 @@ up the agent's other work.
 
 import errno
 import os
+import queue
 import selectors
 import socket
 import threading
@@ -184,20 +185,37 @@ def _finish(sel: selectors.BaseSelector, live: Dict[int, _Probe], results: List[
 
 
 class Prober:
-    """Runs rounds in the background; at most one round at a time (a new one waits for the last)."""
+    """Runs rounds in the background, one at a time (a new one waits for the last), on one worker
+    thread started at the first round and kept: a steady poll starts no thread."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._jobs = queue.Queue()  # type: queue.Queue[Optional[Tuple[Sequence[Target], float, Future[List[Dict[str, Any]]]]]]
+        self._worker = None  # type: Optional[threading.Thread]
 
     def submit(self, targets: Sequence[Target], timeout: float = DEFAULT_TIMEOUT) -> "Future[List[Dict[str, Any]]]":
         done = Future()  # type: Future[List[Dict[str, Any]]]
-
-        def run() -> None:
-            with self._lock:
-                try:
-                    done.set_result(probe_all(targets, timeout))
-                except Exception as e:  # noqa: BLE001 (handed to whoever waits on the future)
-                    done.set_exception(e)
-
-        threading.Thread(target=run, name="lbconsole-probe", daemon=True).start()
+        with self._lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._run, name="lbconsole-probe", daemon=True)
+                self._worker.start()
+            self._jobs.put((targets, timeout, done))
         return done
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            targets, timeout, done = job
+            try:
+                done.set_result(probe_all(targets, timeout))
+            except Exception as e:  # noqa: BLE001 (handed to whoever waits on the future)
+                done.set_exception(e)
+
+    def close(self) -> None:
+        """The worker ends after the round it runs (a daemon thread: it never holds the agent's exit)."""
+        with self._lock:
+            if self._worker is not None:
+                self._jobs.put(None)
+                self._worker = None

@@ -11,9 +11,10 @@ marked stale, and never holds the snapshot up longer.
 # Python 3.6 on the node: typing generics and str.format, not the 3.9+ spellings.
 # ruff: noqa: UP032
 
+import os
 import time
 from concurrent.futures import Future, TimeoutError  # noqa: F401 (Future: type comments)
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from lbconsole.node import upstream_conf, upstream_edit
 from lbconsole.node.nginx_reload import Nginx, NginxError
@@ -55,12 +56,45 @@ class UpstreamWatcher:
         self._last_probed_at = None  # type: Optional[float]
         self._round_started = 0.0
         self._pending = {}  # type: Dict[str, Any]
+        self._read = None  # type: Optional[Dict[str, Any]]
+        self._files_seen = None  # type: Optional[Tuple[Any, ...]]
+        self.dumps = 0  # how many times `nginx -T` ran
+
+    def read_config(self) -> Dict[str, Any]:
+        """The config's upstreams; `nginx -T` runs only when a file it read, or a directory a wildcard
+        include looks in, changed since (stat), so a steady poll starts no process."""
+        if self._read is not None and self._files_seen is not None and self._files_seen == self._stat_files():
+            return self._read
+        self._read = self._files_seen = None
+        before = self._stat_files()
+        self.dumps += 1
+        read = self.reader.read(self.nginx.dump())
+        after = self._stat_files()  # the files this dump named: equal to before only if nothing moved meanwhile
+        self._read, self._files_seen = read, (after if after is not None and after == before else None)
+        return read
+
+    def _stat_files(self) -> Optional[Tuple[Any, ...]]:
+        """What the files of the last dump and the wildcard include directories are now; None: read again."""
+        out = []  # type: List[Any]
+        try:
+            for path in self.reader.files:
+                st = os.stat(path)
+                out.append((path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+            for pattern in self.reader.globs:
+                directory = os.path.dirname(pattern)
+                if any(c in directory for c in "*?["):
+                    return None  # a wildcard directory: a new one could match anywhere
+                st = os.stat(directory)
+                out.append((directory, st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+        except OSError:
+            return None
+        return tuple(out) if out else None
 
     def start(self, health_paths: Optional[Dict[str, str]] = None) -> None:
         """Read the config and the error log, and start a probe round (unless the last is still running)."""
         self._pending = {"warnings": [], "error": None}
         try:
-            read = self.reader.read(self.nginx.dump())
+            read = self.read_config()
         except (NginxError, ValueError) as e:
             self._pending["error"] = str(e)
             return
@@ -108,5 +142,6 @@ class UpstreamWatcher:
         return self.finish(max_wait)
 
     def close(self) -> None:
+        self.prober.close()
         if self.logs is not None:
             self.logs.close()

@@ -14,7 +14,7 @@ NGINX_FIELDS = {"active", "accepts", "handled", "requests", "reading", "writing"
 HOST_FIELDS = {"load1", "load5", "load15", "cpu_percent", "mem_percent", "mem_total", "cpus", "uptime_s",
                "cpu_busy", "cpu_total"}
 TOP_FIELDS = {"sampled_at", "ipvs", "vrrp", "keepalived_running", "nginx", "host_stats", "addresses", "drains",
-              "forced", "warnings", "errors"}
+              "forced", "warnings", "errors", "upstreams"}
 
 
 def test_nginx_stub_status_from_the_node(node, program_file, sessions):
@@ -30,6 +30,8 @@ def test_nginx_stub_status_from_the_node(node, program_file, sessions):
     assert first["nginx"]["writing"] >= 1
     assert first["ipvs"] == [] and first["drains"] == []  # not a director
     assert first["vrrp"] == [] and first["keepalived_running"] is False  # no keepalived here: normal
+    # an nginx with no upstream block: an empty list, not an error
+    assert first["upstreams"]["read"]["upstreams"] == [] and first["upstreams"]["probes"] == []
 
 
 def test_hostile_nginx_body_changes_nothing_but_its_field(node, program_file, sessions):

@@ -42,8 +42,13 @@ def test_every_cli_action_of_the_registry_is_a_subcommand():
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     for spec in registry.ACTIONS:
-        assert (spec.name in sub.choices) == spec.cli, spec.name
+        first = spec.cli_words[0]
+        assert (first in sub.choices) == spec.cli, spec.name
+        if spec.cli and len(spec.cli_words) == 2:  # `lbconsole upstream drain`
+            group = next(a for a in sub.choices[first]._actions if a.dest == f"{first}_action")
+            assert spec.cli_words[1] in group.choices, spec.name
     assert "release" not in sub.choices  # it is `failover --release`
+    assert "upstream_drain" not in sub.choices  # it is `upstream drain`
 
 
 def test_without_a_terminal_and_without_yes_it_refuses_and_says_yes(inv, capsys):

@@ -41,3 +41,24 @@ def test_drain_reasons_and_errors_are_printed_as_text():
     assert "disk swap" in text and "DRAINED" in text
     assert len([ln for ln in text.splitlines() if "fake line" in ln]) == 1
     assert all("fake line" not in ln or "DRAINED" in ln for ln in text.splitlines())
+
+
+def test_upstream_servers_show_their_state_on_each_nginx_node():
+    from lbconsole.upstreams import Upstream, UpstreamDrain, UpstreamServer
+
+    servers = (
+        UpstreamServer("10.0.0.31", 8080, "app1", max_fails=2, probe_ok=True, probe_ms=1.25),
+        UpstreamServer("10.0.0.32", 8080, "app2", probe_ok=False, failures=4),
+        UpstreamServer("10.0.0.33", 8080, None, down=True, drain=UpstreamDrain("kernel\x1b[2J update", "ann", 1.0)),
+        UpstreamServer("10.0.0.34", 8080, None, down=True, backup=True),
+    )
+    node = NodeSnapshot("web1", "h", ("nginx",), reachable=True, updated_at=1.0,
+                        upstreams=(Upstream("backend", servers, keepalive=32, no_live=3),))
+    text = status.render_text(Snapshot(1.0, (ClusterSnapshot("c", (node,)),)))
+    lines = text.splitlines()
+    assert "    upstream backend keepalive 32  NO LIVE UPSTREAMS x3 since the last poll" in lines
+    app1, app2, drained, down = (next(ln for ln in lines if f"10.0.0.3{i}:8080" in ln) for i in range(1, 5))
+    assert "app1 (10.0.0.31:8080)" in app1 and " up " in app1 and "probe ok 1.25 ms" in app1 and "max_fails 2" in app1
+    assert "FAILING" in app2 and "probe FAILED" in app2 and "failures 4" in app2
+    assert "DRAINED (kernel" in drained and "by ann" in drained and "\x1b" not in text
+    assert "DOWN" in down and "backup" in down and "not probed" in down
