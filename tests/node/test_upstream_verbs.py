@@ -6,7 +6,6 @@ failing after the edit is refused with the file put back and nginx still serving
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -179,8 +178,10 @@ def test_nginx_t_failing_after_the_edit_is_refused_and_the_file_put_back(node, w
     (wrapper / "nginx").write_text(RACING_NGINX)
     (wrapper / "nginx").chmod(0o755)
     (node.etc_nginx / "break-on-test").write_text("")
+    # The agent runs nginx with a fixed PATH (/usr/local/sbin first): the wrapper goes there, in the node only.
+    node.run(["mount", "--bind", str(wrapper), "/usr/local/sbin"])
     proc = node.popen([str(program_file), "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                      stderr=subprocess.PIPE, env={**os.environ, "PATH": f"{wrapper}:{os.environ['PATH']}"})
+                      stderr=subprocess.PIPE)
     s = Session(proc)
     sessions.append(s)
     r = s.request("upstream_drain", op(upstream="backend", server="127.0.0.1:9001", reason="x"))
