@@ -55,14 +55,14 @@ def nginx_site(node: Node) -> str:
     """conf.d/lab.conf: the web tier proxies to the backends; a backend answers with its name."""
     if "backend" in node.roles:
         return f"""\
-# Backend {node.name}: logs who forwarded each request (the web node's address).
+# Backend {node.name}: logs who forwarded each request (the web node's address), not the health probes.
 log_format forwarded '$remote_addr "$request" $status "$http_x_forwarded_for"';
 
 server {{
     listen {t.BACKEND_PORT};
     server_name {node.name};
     access_log /var/log/nginx/access.log forwarded;
-    location = /health {{ return 200 "ok\\n"; }}
+    location = {t.BACKEND_HEALTH} {{ access_log off; return 200 "ok\\n"; }}  # the web nodes' probes
     location = /nginx_status {{ stub_status; allow 127.0.0.1; deny all; }}
     location / {{ default_type text/plain; return 200 "hello from {node.name}\\n"; }}
 }}
@@ -175,4 +175,6 @@ def inventory_toml() -> str:
                   f"roles = [{roles}]"]
         if node.name in t.SUDO_NODES:  # a non-root account with only the sudoers drop-in
             lines += [f'user = "{t.SUDO_USER}"', "sudo = true"]
+    # The web nodes probe each backend with a GET of its health page (else a TCP connect).
+    lines += ["", "[[cluster.upstream]]", f'name = "{t.UPSTREAM}"', f'health_path = "{t.BACKEND_HEALTH}"']
     return "\n".join(lines) + "\n"

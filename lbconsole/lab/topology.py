@@ -42,6 +42,7 @@ SERVICES = ((80, None), (8080, 300))
 # The web tier's nginx upstream: every backend on this port, as issue 11 describes it.
 UPSTREAM = "backend"
 BACKEND_PORT = 8080
+BACKEND_HEALTH = "/health"  # the inventory's health_path for it
 CLUSTER_NAME = "lab"
 CLUSTER_COLOR = "#d08770"
 

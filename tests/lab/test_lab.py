@@ -130,6 +130,7 @@ def test_inventory_is_the_contract(lab):
         "web1": ("10.99.0.21", ["nginx"]), "web2": ("10.99.0.22", ["nginx"]),
         "web3": ("10.99.0.23", ["nginx"]), "app1": ("10.99.0.31", ["backend"]),
         "app2": ("10.99.0.32", ["backend"])}
+    assert cluster["upstream"] == [{"name": "backend", "health_path": "/health"}]
     # lb2 is reached by a non-root account with only the sudoers drop-in; the others as root.
     assert {n["name"]: (n.get("user"), n.get("sudo")) for n in cluster["node"] if "user" in n} == {
         "lb2": (t.SUDO_USER, True)}

@@ -80,3 +80,16 @@ def test_the_console_names_the_servers_from_the_lab_inventory(result: dict):
         ("app1 (10.99.0.31:8080)", "up", 0), ("app2 (10.99.0.32:8080)", "failing", 3)]
     # Every IPVS service port of the lab reaches this upstream: the no-live-server rule looks at both.
     assert up.listen_ports() == {port for port, _ in t.SERVICES}
+
+
+def test_the_drained_capture_differs_by_one_down_and_reads_as_down(dump: str):
+    """lab_web1_drained.T.txt: web1 while `lbconsole upstream drain backend app1` held, in the real lab."""
+    drained = (FIX / "lab_web1_drained.T.txt").read_text()
+    app1 = f"server {t.BACKENDS[0].ip}:{t.BACKEND_PORT} max_fails=2 fail_timeout=10s"
+    assert drained == dump.replace(f"{app1};", f"{app1} down;")  # the smallest edit, nothing else
+    (backend,) = upstream_conf.read(Config.from_dump(drained), no_lookup)["upstreams"]
+    assert [(s["spec"], s["down"]) for s in backend["servers"]] == [
+        (f"{b.ip}:{t.BACKEND_PORT}", b is t.BACKENDS[0]) for b in t.BACKENDS]
+    record = {"upstream": "backend", "server": backend["servers"][0]["spec"], "reason": "r", "by": "u", "since": 1.0}
+    (up,) = upstreams.from_node({"upstreams": [backend]}, None, (), [record])
+    assert [s.state for s in up.servers] == ["drained", "up"] and up.has_live_server
