@@ -9,7 +9,8 @@ audit log and the CLI share one shape:
     real_server:   {"kind", "cluster", "service": "VIP:PORT", "real_server": "IP:PORT"}
     vrrp_instance: {"kind", "cluster", "instance", "node": current MASTER or None}
     nginx_node:    {"kind", "cluster", "node"}
-    params:        {"reason": str} for drain, else {}
+    upstream_server: {"kind", "cluster", "upstream": NAME, "server": "IP:PORT" (UpstreamServer.key)}
+    params:        {"reason": str} for the actions in REASON_ACTIONS, else {}
 
 Read-only is checked here before any prompt, again right before execution,
 and passed in `ctx.read_only` so the executor refuses too.
@@ -52,6 +53,10 @@ class ActionContext:
     transports: dict[str, Any] | None = None  # the live poller's open connections, reused by the action
     extra: dict[str, Any] = field(default_factory=dict)
     audit: Any = None  # an AuditLog; None: the default one
+
+
+#: Actions that ask for a reason first (recorded with who and since).
+REASON_ACTIONS = frozenset({"drain", "upstream_drain"})
 
 
 def load_executor() -> Callable[..., Any] | None:
@@ -113,11 +118,31 @@ def describe(spec: ActionSpec, target: dict[str, Any], view: ClusterView | None,
         return (f"Release the forced failover of {inst} in cluster {cluster}.\n\n"
                 "Configured priorities apply again; with preempt the VIP may move back (a second flap).\n"
                 + "\n".join(lines))
+    if spec.target == "upstream_server":
+        return _describe_upstream(spec, target, view, params)
     if spec.target == "nginx_node":
         return (f"Reload nginx on {target['node']} in cluster {cluster}.\n\n"
                 "First `nginx -t`; if it fails nothing is touched.\n"
                 "Then reload: same master process, new workers; the error log is checked.")
     return f"{spec.title} in cluster {cluster}."
+
+
+def _describe_upstream(spec: ActionSpec, target: dict[str, Any], view: ClusterView | None,
+                       params: dict[str, Any]) -> str:
+    upstream, server = target["upstream"], target["server"]
+    merged = view.upstreams.get(upstream) if view else None
+    slots = merged.servers.get(server, []) if merged else []
+    where = ", ".join(f"{n.name}: {s.state if s is not None else 'absent'}"
+                      for n, s in zip(view.nginx if view else (), slots)) or "every nginx node"
+    title = merged.title(server) if merged and server in merged.servers else server
+    if "undrain" in spec.name:
+        return (f"Undrain {title} in upstream {upstream}, cluster {target.get('cluster', '?')}.\n\n"
+                f"Take out the `down` lbconsole put on its server line on every nginx node (now {where}); "
+                "nginx -t, reload, verified.\nnginx sends it requests again.")
+    return (f"Drain {title} in upstream {upstream}, cluster {target.get('cluster', '?')}.\n\n"
+            f"Mark its server line `down` on every nginx node (now {where}); nginx -t first, then reload, "
+            "verified.\nnginx stops sending it requests; the last live server is refused.\n"
+            f"Reason: {params.get('reason', '')}")
 
 
 def _rs_slots(merged: Any, rs: str) -> Any:
@@ -128,6 +153,8 @@ def _rs_slots(merged: Any, rs: str) -> Any:
 
 
 def what(target: dict[str, Any]) -> str:
+    if target.get("upstream") and target.get("server"):
+        return f"{target['server']} of upstream {target['upstream']}"
     return str(target.get("real_server") or target.get("instance") or target.get("node") or "?")
 
 
@@ -272,7 +299,7 @@ async def confirm_and_run(app: Any, slot: Running, runner: ActionRunner) -> None
 
     spec, target = slot.spec, slot.target
     params: dict[str, Any] = slot.params
-    if spec.name == "drain":
+    if spec.name in REASON_ACTIONS:
         reason = await app.push_screen_wait(ReasonScreen(what(target)))
         if reason is None:
             app.notify(f"{spec.title} cancelled")
