@@ -153,9 +153,18 @@ def upstream_alerts(alerts: Iterable[Alert], upstream: str) -> list[Alert]:
     return [a for a in alerts if a.kind.startswith("upstream") and _names(a, upstream)]
 
 
+def _labels(m: MergedUpstream, key: str) -> set[str]:
+    return {s.label for s in m.servers[key] if s is not None}
+
+
+def about_server(alert: Alert, m: MergedUpstream) -> str | None:
+    """The one server an alert names (its row shows it); None when it names none or several (the upstream's)."""
+    named = [k for k in m.server_keys if any(label in alert.message for label in _labels(m, k))]
+    return named[0] if len(named) == 1 else None
+
+
 def server_alerts(alerts: Iterable[Alert], m: MergedUpstream, key: str) -> list[Alert]:
-    labels = {s.label for s in m.servers[key] if s is not None}
-    return [a for a in alerts if any(label in a.message for label in labels)]
+    return [a for a in alerts if about_server(a, m) == key]
 
 
 def alert_cell(alerts: Sequence[Alert]) -> Cell:

@@ -64,7 +64,7 @@ class BackendsTable(Grid[BackendRowKey]):
         m = view.upstreams[key[1]]
         alerts = uv.upstream_alerts(state.alerts(view.name), m.name)
         if key[0] == "u":
-            mine = [a for a in alerts if not any(uv.server_alerts([a], m, k) for k in m.server_keys)]
+            mine = [a for a in alerts if uv.about_server(a, m) is None]
             cells: list[Cell] = [(safetext.line(m.name), "accent")]
             for node, up in zip(view.nginx, m.per_node):
                 cells.append(_upstream_cell(node, up))
