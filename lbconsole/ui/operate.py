@@ -24,6 +24,7 @@ records it as interrupted with what it had reported so far.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import time
 from collections.abc import Callable
@@ -55,8 +56,7 @@ class ActionContext:
     audit: Any = None  # an AuditLog; None: the default one
 
 
-#: Actions that ask for a reason first (recorded with who and since).
-REASON_ACTIONS = frozenset({"drain", "upstream_drain"})
+REASON_ACTIONS = frozenset({"drain", "upstream_drain"})  # they ask for a reason first (recorded with who, since)
 
 
 def load_executor() -> Callable[..., Any] | None:
@@ -129,20 +129,22 @@ def describe(spec: ActionSpec, target: dict[str, Any], view: ClusterView | None,
 
 def _describe_upstream(spec: ActionSpec, target: dict[str, Any], view: ClusterView | None,
                        params: dict[str, Any]) -> str:
+    """The actions layer's own words (the CLI prompt says the same) when it has them, and each node's state now."""
     upstream, server = target["upstream"], target["server"]
     merged = view.upstreams.get(upstream) if view else None
     slots = merged.servers.get(server, []) if merged else []
-    where = ", ".join(f"{n.name}: {s.state if s is not None else 'absent'}"
-                      for n, s in zip(view.nginx if view else (), slots)) or "every nginx node"
+    nginx = [n.name for n in view.nginx] if view else []
+    now = ", ".join(f"{n}: {s.state if s is not None else 'absent'}" for n, s in zip(nginx, slots)) or "not known"
+    try:
+        shared = getattr(importlib.import_module("lbconsole.actions.upstream_drain"), "describe", None)
+    except ImportError:  # the actions layer without upstream actions: the console's own words
+        shared = None
+    if callable(shared):
+        return f"{shared(spec.name, target, nginx, params.get('reason'))}\n\nNow: {now}"
     title = merged.title(server) if merged and server in merged.servers else server
-    if "undrain" in spec.name:
-        return (f"Undrain {title} in upstream {upstream}, cluster {target.get('cluster', '?')}.\n\n"
-                f"Take out the `down` lbconsole put on its server line on every nginx node (now {where}); "
-                "nginx -t, reload, verified.\nnginx sends it requests again.")
-    return (f"Drain {title} in upstream {upstream}, cluster {target.get('cluster', '?')}.\n\n"
-            f"Mark its server line `down` on every nginx node (now {where}); nginx -t first, then reload, "
-            "verified.\nnginx stops sending it requests; the last live server is refused.\n"
-            f"Reason: {params.get('reason', '')}")
+    verb = "Undrain" if "undrain" in spec.name else "Drain"
+    return (f"{verb} {title} in upstream {upstream}, cluster {target.get('cluster', '?')}, on every nginx node.\n\n"
+            f"Now: {now}" + (f"\nReason: {params.get('reason', '')}" if verb == "Drain" else ""))
 
 
 def _rs_slots(merged: Any, rs: str) -> Any:
