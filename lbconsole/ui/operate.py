@@ -155,9 +155,8 @@ def _rs_slots(merged: Any, rs: str) -> Any:
 
 
 def what(target: dict[str, Any]) -> str:
-    if target.get("upstream") and target.get("server"):
-        return f"{target['server']} of upstream {target['upstream']}"
-    return str(target.get("real_server") or target.get("instance") or target.get("node") or "?")
+    upstream = f"{target.get('server')} of upstream {target['upstream']}" if target.get("upstream") else None
+    return str(upstream or target.get("real_server") or target.get("instance") or target.get("node") or "?")
 
 
 def summarise(result: Any) -> tuple[bool, str]:
