@@ -301,3 +301,34 @@ def test_upstream_targets_describe_and_name_what_changes():
     assert operate.describe(undo, target, view, {}).startswith("Undrain")
     assert operate.what(target) == f"{APP1} of upstream backend"
     assert "upstream_drain" in operate.REASON_ACTIONS
+
+
+async def test_an_upstream_server_action_reaches_the_confirmation_from_the_backend_row(monkeypatch):
+    """The registry's upstream_drain (target upstream_server) needs nothing more from the UI than its entry."""
+    from lbconsole.actions import registry
+    from lbconsole.ui.screens.confirm import ConfirmScreen
+    from lbconsole.ui.screens.reason import ReasonScreen
+
+    spec = registry.BY_NAME.get("upstream_drain") or ActionSpec(
+        "upstream_drain", "Upstream drain", "", key=None, target="upstream_server", mutating=True)
+    monkeypatch.setitem(registry.BY_NAME, "upstream_drain", spec)
+    app = make_app(WritableReplay(lines_of([synth.backends_lab()])))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        table = app.screen.query_one("#backends", BackendsTable)
+        table.focus()
+        table.move_to(("u", "backend"))
+        await pilot.pause()
+        assert not app.action_allowed(spec)  # an upstream row is no server
+        table.move_to(("s", "backend", APP2))
+        await pilot.pause()
+        assert app.action_allowed(spec)
+        app.action_act("upstream_drain")
+        await settle(pilot)
+        assert isinstance(app.screen, ReasonScreen)
+        await pilot.press(*"deploy", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")  # cancelled: nothing runs
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen) and not app.runner.running
