@@ -332,3 +332,18 @@ async def test_an_upstream_server_action_reaches_the_confirmation_from_the_backe
         await pilot.press("escape")  # cancelled: nothing runs
         await settle(pilot)
         assert isinstance(app.screen, MainScreen) and not app.runner.running
+
+
+async def test_filter_narrows_the_backends_too():
+    snap = synth.backends_lab(web2={"app1": "drained"})
+    app = make_app(WritableReplay(lines_of([snap])))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        table = app.screen.query_one("#backends", BackendsTable)
+        await pilot.press("slash", *"app2", "enter")
+        assert table.keys == [("u", "backend"), ("s", "backend", APP2)]
+        await pilot.press("slash", "escape")
+        await pilot.press("slash", *"deploy", "enter")  # a drain reason
+        assert table.keys == [("u", "backend"), ("s", "backend", APP1)]
+        await pilot.press("escape")  # clears the filter
+        assert len(table.keys) == 3

@@ -136,6 +136,7 @@ class MainScreen(ConsoleScreen):
 
     def apply_filter(self, text: str) -> None:
         self.services.set_filter(text)
+        self.backends.set_filter(text)
         panel = self.widget("#services-panel", Vertical)
         if panel is not None:
             f = text.strip()

@@ -40,6 +40,7 @@ class BackendsTable(Grid[BackendRowKey]):
         self.state: ConsoleState | None = None
         self.view: ClusterView | None = None
         self.nginx: tuple[str, ...] | None = None
+        self.filter = ""
 
     def show(self, state: ConsoleState, view: ClusterView) -> None:
         self.state, self.view = state, view
@@ -47,11 +48,25 @@ class BackendsTable(Grid[BackendRowKey]):
         if names != self.nginx:
             self.nginx = names
             self.set_columns(columns(names))
+        self.set_rows(self._keys(view))
+
+    def set_filter(self, text: str) -> None:
+        """`/`: upstreams by name, servers by name or address, drain reasons; the nodes' notes always stay."""
+        self.filter = text.strip().lower()
+        if self.view is not None:
+            self.set_rows(self._keys(self.view))
+
+    def _keys(self, view: ClusterView) -> list[BackendRowKey]:
+        f = self.filter
         keys: list[BackendRowKey] = [("n", n.name) for n in view.nginx if uv.unread(n) is not None]
         for name, m in view.upstreams.items():
-            keys.append(("u", name))
-            keys.extend(("s", name, k) for k in m.server_keys)
-        self.set_rows(keys)
+            hit = not f or f in name.lower()
+            servers = [k for k in m.server_keys if hit or f in m.title(k).lower() or any(
+                s is not None and s.drain is not None and f in s.drain.reason.lower() for s in m.servers[k])]
+            if hit or servers:
+                keys.append(("u", name))
+                keys.extend(("s", name, k) for k in servers)
+        return keys
 
     def _row(self, key: BackendRowKey) -> Row:
         view, state = self.view, self.state
