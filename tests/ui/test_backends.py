@@ -347,3 +347,11 @@ async def test_filter_narrows_the_backends_too():
         assert table.keys == [("u", "backend"), ("s", "backend", APP1)]
         await pilot.press("escape")  # clears the filter
         assert len(table.keys) == 3
+
+
+def test_a_key_with_nothing_selected_names_an_upstream_server():
+    from lbconsole.ui.keys import select_hint
+
+    spec = ActionSpec("upstream_drain", "Upstream drain", "", target="upstream_server", mutating=True)
+    assert select_hint(spec) == "Upstream drain: select an upstream server first"
+    assert select_hint(ActionSpec("drain", "Drain", "", target="real_server")) == "Drain: select a real server first"
