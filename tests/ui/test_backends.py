@@ -141,11 +141,14 @@ async def test_hostile_strings_from_a_node_are_shown_as_text():
     up = synth.upstream(name=HOSTILE, states={"app1": "drained"}, reason=HOSTILE, by="[i]x[/i]")
     servers = (replace(up.servers[0], name=HOSTILE),) + up.servers[1:]
     up = replace(up, servers=servers)
+    # Up on web3: the analyzer's drift alert carries the hostile label and reason to the alert bar too.
+    up3 = replace(up, servers=(replace(up.servers[0], down=False, drain=None),) + up.servers[1:])
     snap = synth.backends_lab()
-    snap = synth.with_upstreams(snap, {"web1": (up,), "web2": (up,), "web3": (up,)})
+    snap = synth.with_upstreams(snap, {"web1": (up,), "web2": (up,), "web3": (up3,)})
     app = make_app(WritableReplay(lines_of([snap])))
     async with app.run_test(size=(160, 48)) as pilot:
         await started(pilot, app)
+        assert any(HOSTILE in a.message for a in app.state.alerts())
         table = app.screen.query_one("#backends", BackendsTable)
         table.focus()
         table.move_to(("s", HOSTILE, APP1))
@@ -154,7 +157,7 @@ async def test_hostile_strings_from_a_node_are_shown_as_text():
         assert "[bold red]boom[/]" in text  # markup shown literally
         assert "\x1b" not in text and "\x07" not in text  # no escape sequence reaches the terminal
         assert "�[2J" in text
-        assert "[i]x[/i]" in text
+        assert "by [i]x[/i]" in cells(table, ("s", HOSTILE, APP1))[-1][0]  # the drain record, as written
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, BackendScreen)
