@@ -358,3 +358,22 @@ def test_a_key_with_nothing_selected_names_an_upstream_server():
     spec = ActionSpec("upstream_drain", "Upstream drain", "", target="upstream_server", mutating=True)
     assert select_hint(spec) == "Upstream drain: select an upstream server first"
     assert select_hint(ActionSpec("drain", "Drain", "", target="real_server")) == "Drain: select a real server first"
+
+
+async def test_node_and_backend_screens_show_node_errors_as_text():
+    snap = synth.backends_lab()
+    cluster = snap.clusters[0]
+    nodes = tuple(replace(n, warnings=(f"upstreams: {HOSTILE}",), upstreams=None) if n.name == "web1" else
+                  replace(n, warnings=(HOSTILE,)) if n.name == "app1" else n for n in cluster.nodes)
+    snap = replace(snap, clusters=(replace(cluster, nodes=nodes),))
+    app = make_app(WritableReplay(lines_of([snap])))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(pilot, app)
+        for screen in (NodeScreen("lab", "web1"), BackendScreen("lab", "app1")):
+            await app.push_screen(screen)
+            await settle(pilot)
+            text = screen_text(app)
+            assert "[bold red]boom[/]" in text and "\x1b" not in text and "\x07" not in text
+            app.pop_screen()
+            await settle(pilot)
+        assert "upstreams not read" in screen_text(app)

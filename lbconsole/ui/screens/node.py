@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
 
+from lbconsole import safetext
 from lbconsole.snapshot import NodeSnapshot
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
@@ -161,7 +162,7 @@ def node_summary(state: ConsoleState, node: NodeSnapshot) -> str:
     if held:
         lines.append(f"holds VIP {' '.join(held)}")
     lines.extend(f"warning: {w}" for w in node.warnings)
-    return "\n".join(lines)
+    return safetext.clean("\n".join(lines))  # errors and warnings are node text: no escape sequences
 
 
 def upstreams_line(node: NodeSnapshot) -> str:
