@@ -341,7 +341,7 @@ class LbConsole(App[None]):
             self.refuse(spec, "read-only", target)
             return
         if target is None:
-            self.notify(f"{spec.title}: select a {spec.target.replace('_', ' ')} first", severity="warning")
+            self.notify(keys.select_hint(spec), severity="warning")
             return
         self.runner.start(spec, target)  # one per cluster; runs to its end, never cancelled from here
 

@@ -43,3 +43,9 @@ def bindings() -> list[BindingType]:
             out.append(Binding(spec.key, action_string(spec), spec.title, show=spec.footer,
                                key_display=_DISPLAY.get(spec.key), tooltip=spec.description))
     return out
+
+
+def select_hint(spec: ActionSpec) -> str:
+    """`Drain: select a real server first`, `Upstream drain: select an upstream server first`."""
+    what = spec.target.replace("_", " ")
+    return f"{spec.title}: select {'an' if what[:1] in 'aeiou' else 'a'} {what} first"

@@ -21,6 +21,7 @@ from lbconsole.snapshot import (
     VrrpInstance,
     join_host_port,
 )
+from lbconsole.ui.upstream_view import MergedUpstream, merge
 
 RsKey = tuple[str, int]
 
@@ -53,6 +54,7 @@ class ClusterView:
         self.others: tuple[NodeSnapshot, ...] = tuple(n for n in cluster.nodes
                                                       if not n.has_role("nginx") and not n.has_role("director"))
         self._services: dict[str, MergedService] | None = None
+        self._upstreams: dict[str, MergedUpstream] | None = None
         self._names: dict[str, str] | None = None
 
     @property
@@ -64,6 +66,13 @@ class ClusterView:
         if self._services is None:
             self._services = self._merge()
         return self._services
+
+    @property
+    def upstreams(self) -> dict[str, MergedUpstream]:
+        """The backends tier: each upstream merged across the nginx nodes (columns aligned with `nginx`)."""
+        if self._upstreams is None:
+            self._upstreams = merge(self.nginx)
+        return self._upstreams
 
     def _merge(self) -> dict[str, MergedService]:
         merged: dict[str, MergedService] = {}

@@ -9,7 +9,8 @@ audit log and the CLI share one shape:
     real_server:   {"kind", "cluster", "service": "VIP:PORT", "real_server": "IP:PORT"}
     vrrp_instance: {"kind", "cluster", "instance", "node": current MASTER or None}
     nginx_node:    {"kind", "cluster", "node"}
-    params:        {"reason": str} for drain, else {}
+    upstream_server: {"kind", "cluster", "upstream": NAME, "server": "IP:PORT" (UpstreamServer.key)}
+    params:        {"reason": str} for the actions in REASON_ACTIONS, else {}
 
 Read-only is checked here before any prompt, again right before execution,
 and passed in `ctx.read_only` so the executor refuses too.
@@ -23,6 +24,7 @@ records it as interrupted with what it had reported so far.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import time
 from collections.abc import Callable
@@ -52,6 +54,9 @@ class ActionContext:
     transports: dict[str, Any] | None = None  # the live poller's open connections, reused by the action
     extra: dict[str, Any] = field(default_factory=dict)
     audit: Any = None  # an AuditLog; None: the default one
+
+
+REASON_ACTIONS = frozenset({"drain", "upstream_drain"})  # they ask for a reason first (recorded with who, since)
 
 
 def load_executor() -> Callable[..., Any] | None:
@@ -113,11 +118,33 @@ def describe(spec: ActionSpec, target: dict[str, Any], view: ClusterView | None,
         return (f"Release the forced failover of {inst} in cluster {cluster}.\n\n"
                 "Configured priorities apply again; with preempt the VIP may move back (a second flap).\n"
                 + "\n".join(lines))
+    if spec.target == "upstream_server":
+        return _describe_upstream(spec, target, view, params)
     if spec.target == "nginx_node":
         return (f"Reload nginx on {target['node']} in cluster {cluster}.\n\n"
                 "First `nginx -t`; if it fails nothing is touched.\n"
                 "Then reload: same master process, new workers; the error log is checked.")
     return f"{spec.title} in cluster {cluster}."
+
+
+def _describe_upstream(spec: ActionSpec, target: dict[str, Any], view: ClusterView | None,
+                       params: dict[str, Any]) -> str:
+    """The actions layer's own words (the CLI prompt says the same) when it has them, and each node's state now."""
+    upstream, server = target["upstream"], target["server"]
+    merged = view.upstreams.get(upstream) if view else None
+    slots = merged.servers.get(server, []) if merged else []
+    nginx = [n.name for n in view.nginx] if view else []
+    now = ", ".join(f"{n}: {s.state if s is not None else 'absent'}" for n, s in zip(nginx, slots)) or "not known"
+    try:
+        shared = getattr(importlib.import_module("lbconsole.actions.upstream_drain"), "describe", None)
+    except ImportError:  # the actions layer without upstream actions: the console's own words
+        shared = None
+    if callable(shared):
+        return f"{shared(spec.name, target, nginx, params.get('reason'))}\n\nNow: {now}"
+    title = merged.title(server) if merged and server in merged.servers else server
+    verb = "Undrain" if "undrain" in spec.name else "Drain"
+    return (f"{verb} {title} in upstream {upstream}, cluster {target.get('cluster', '?')}, on every nginx node.\n\n"
+            f"Now: {now}" + (f"\nReason: {params.get('reason', '')}" if verb == "Drain" else ""))
 
 
 def _rs_slots(merged: Any, rs: str) -> Any:
@@ -128,7 +155,8 @@ def _rs_slots(merged: Any, rs: str) -> Any:
 
 
 def what(target: dict[str, Any]) -> str:
-    return str(target.get("real_server") or target.get("instance") or target.get("node") or "?")
+    upstream = f"{target.get('server')} of upstream {target['upstream']}" if target.get("upstream") else None
+    return str(upstream or target.get("real_server") or target.get("instance") or target.get("node") or "?")
 
 
 def summarise(result: Any) -> tuple[bool, str]:
@@ -272,7 +300,7 @@ async def confirm_and_run(app: Any, slot: Running, runner: ActionRunner) -> None
 
     spec, target = slot.spec, slot.target
     params: dict[str, Any] = slot.params
-    if spec.name == "drain":
+    if spec.name in REASON_ACTIONS:
         reason = await app.push_screen_wait(ReasonScreen(what(target)))
         if reason is None:
             app.notify(f"{spec.title} cancelled")

@@ -4,9 +4,11 @@
 
 Writes main.svg (normal), noc.svg (wall display, 240x67), alert.svg (a real
 split brain, from the split-brain recording of the lab), narrow.svg (80x24),
-failover.svg (a forced failover: planned, INFO) and service.svg (a service
-drilled into). Each moment is chosen from the data, so the captions stay true
-for a new recording.
+failover.svg (a forced failover: planned, INFO), service.svg (a service
+drilled into), and, when the recording carries nginx upstreams (issue 11),
+backends.svg (the backends tier, 160x48: a failing or drained server if there
+is one) and backend.svg (the first backend's own screen). Each moment is
+chosen from the data, so the captions stay true for a new recording.
 """
 
 from __future__ import annotations
@@ -47,6 +49,24 @@ def _both_master(s: Snapshot) -> bool:
     return sum(1 for c in s.clusters for n in c.nodes for i in n.vrrp if i.state == "MASTER") > 1
 
 
+def _has_upstreams(s: Snapshot) -> bool:
+    return any(n.upstreams for c in s.clusters for n in c.nodes)
+
+
+def _not_all_up(s: Snapshot) -> bool:
+    return any(sv.state != "up" for c in s.clusters for n in c.nodes for u in n.upstreams or () for sv in u.servers)
+
+
+def backend_keys(s: Snapshot) -> tuple[str, ...]:
+    """From the main screen to the first backend's screen: Tab to the backends tier, down to its first server."""
+    from lbconsole.ui.model import ClusterView
+    from lbconsole.ui.upstream_view import unread
+
+    view = ClusterView(s.clusters[0])  # the console shows the first cluster first
+    notes = sum(1 for n in view.nginx if unread(n) is not None)
+    return ("tab", *("down",) * (notes + 1), "enter")
+
+
 def plan(snaps: list[Snapshot], brain: list[Snapshot] | None = None, planned: list[Snapshot] | None = None,
          ) -> list[tuple[str, int, tuple[int, int], bool, tuple[str, ...], str]]:
     """(name, snapshot index, size, noc, keys, which recording: "" the demo, "splitbrain", "planned")."""
@@ -66,6 +86,11 @@ def plan(snaps: list[Snapshot], brain: list[Snapshot] | None = None, planned: li
         ("narrow", drain, (80, 24), False, (), ""),
         ("service", drain, (110, 32), False, ("down", "enter"), ""),
     ]
+    if any(_has_upstreams(s) for s in snaps):  # the backends tier: something not up if it ever was
+        shown = _first(snaps, lambda i, s: _has_upstreams(s) and _not_all_up(s),
+                       _first(snaps, lambda i, s: _has_upstreams(s)))
+        shots.append(("backends", shown, (160, 48), False, (), ""))
+        shots.append(("backend", shown, (120, 36), False, backend_keys(snaps[shown]), ""))
     if planned:  # the peer MASTER and the old one forced
         start = _masters(planned[0])
         taken = _first(planned, lambda i, s: _forced(s) and bool(_masters(s)) and _masters(s) != start)

@@ -21,6 +21,7 @@ from lbconsole.snapshot import (
     Snapshot,
     VrrpInstance,
 )
+from lbconsole.upstreams import Upstream, UpstreamDrain, UpstreamServer, UpstreamUse
 
 VIP = "10.99.0.100"
 RS = ("10.99.0.21", "10.99.0.22", "10.99.0.23")
@@ -89,3 +90,50 @@ def sequence(t: float = 1_700_000_000.0) -> list[Snapshot]:
     return [lab(t), lab(t + 1), lab(t + 2), lab(t + 3, lb1="BACKUP", lb2="MASTER"),
             lab(t + 4, lb1="BACKUP", lb2="MASTER", drain=drain, weights=(0, 100, 100)),
             lose(lab(t + 5, lb1="BACKUP", lb2="MASTER", drain=drain, weights=(0, 100, 100)), "web2")]
+
+
+# -- the backends tier: nginx upstreams (issue 11) -------------------------------------------------------
+
+APPS = (("app1", "10.99.0.31"), ("app2", "10.99.0.32"))
+
+
+def upstream(name: str = "backend", states: dict[str, str] | None = None, failures: dict[str, int] | None = None,
+             reason: str = "deploy", by: str = "ops@console", since: float = 1_700_000_000.0 - 120,
+             names: bool = True, no_live: int = 0) -> Upstream:
+    """An upstream over app1 and app2 (port 8080); states: app name -> up | failing | down | drained."""
+    states = states or {}
+    failures = failures or {}
+    servers = []
+    for app, address in APPS:
+        st = states.get(app, "up")
+        servers.append(UpstreamServer(
+            address, 8080, name=app if names else None, max_fails=2, fail_timeout=10,
+            down=st in ("down", "drained"),
+            drain=UpstreamDrain(reason, by, since) if st == "drained" else None,
+            failures=failures.get(app, 3 if st == "failing" else 0),
+            probe_ok=None if st in ("down", "drained") else st != "failing",
+            probe_ms=None if st in ("down", "drained") else (2.5 if st == "up" else None)))
+    return Upstream(name, tuple(servers), 32, no_live,
+                    (UpstreamUse(("_",), ("80",), "/"),))
+
+
+def with_upstreams(snapshot: Snapshot, per_node: dict[str, tuple[Upstream, ...] | None]) -> Snapshot:
+    """The snapshot with these nginx nodes' upstreams (None: not read)."""
+    cluster = snapshot.clusters[0]
+    nodes = tuple(replace(n, upstreams=per_node[n.name]) if n.name in per_node else n for n in cluster.nodes)
+    return replace(snapshot, clusters=(replace(cluster, nodes=nodes),) + snapshot.clusters[1:])
+
+
+def backends_lab(t: float = 1_700_000_000.0, web2: dict[str, str] | None = None, **kwargs) -> Snapshot:
+    """The lab with app1 and app2 behind `upstream backend` on web1-3; web2's states as given.
+
+    app1 and app2 are inventory nodes (role backend) at their addresses, as in the lab.
+    """
+    snap = lab(t, **kwargs)
+    cluster = snap.clusters[0]
+    apps = tuple(NodeSnapshot(name=name, host=address, roles=("backend",), reachable=True, updated_at=t, age_s=0.1)
+                 for name, address in APPS)
+    nodes = tuple(n for n in cluster.nodes if n.name != "app1") + apps
+    snap = replace(snap, clusters=(replace(cluster, nodes=nodes),))
+    return with_upstreams(snap, {"web1": (upstream(),), "web2": (upstream(states=web2),),
+                                 "web3": (upstream(),)})

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 from lbconsole.actions.registry import ACTIONS
+from lbconsole.ui import keys
 from lbconsole.ui.widgets.alert_bar import AlertBar
 from lbconsole.ui.widgets.status_bar import StatusBar
 
@@ -117,7 +118,7 @@ class ConsoleScreen(Screen[None]):
             app.refuse(spec, app.read_only_reason())
         elif self.target(spec.target) is None:
             event.stop()
-            app.notify(f"{spec.title}: select a {spec.target.replace('_', ' ')} first", title=spec.title,
+            app.notify(keys.select_hint(spec), title=spec.title,
                        severity="warning", markup=False)
 
     def open_filter(self) -> None:

@@ -11,6 +11,7 @@ from textual.widgets import Footer
 
 from lbconsole.ui.screens.base import ConsoleScreen
 from lbconsole.ui.widgets.alert_bar import AlertBar
+from lbconsole.ui.widgets.backends import BackendsTable
 from lbconsole.ui.widgets.directors import DirectorsTable
 from lbconsole.ui.widgets.event_log import EventLog
 from lbconsole.ui.widgets.filter_bar import FilterBar
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 
 SERVICES_TITLE = "IPVS services · real servers"
+BACKENDS_TITLE = "Backends · nginx upstreams, each server on every nginx node"
 
 
 class MainScreen(ConsoleScreen):
@@ -37,6 +39,7 @@ class MainScreen(ConsoleScreen):
         self.directors = DirectorsTable(id="directors")
         self.nginx = NginxTable(id="nginx")
         self.services = ServicesTable(id="services")
+        self.backends = BackendsTable(id="backends")
         self.events = EventLog(id="events")
         self.filter_bar = FilterBar(id="filter")
 
@@ -53,6 +56,9 @@ class MainScreen(ConsoleScreen):
         with Vertical(id="services-panel", classes="panel") as p:
             p.border_title = SERVICES_TITLE
             yield self.services
+        with Vertical(id="backends-panel", classes="panel") as p:
+            p.border_title = BACKENDS_TITLE
+            yield self.backends
         with Vertical(id="events-panel", classes="panel") as p:
             p.border_title = "Events (newest first)"
             yield self.events
@@ -63,14 +69,14 @@ class MainScreen(ConsoleScreen):
         view = state.view()
         if view is None:
             return
-        for table in (self.directors, self.nginx, self.services):
+        for table in (self.directors, self.nginx, self.services, self.backends):
             if table.is_attached:
                 table.show(state, view)
         if self.events.is_attached:
             self.events.show(state, view.name)
 
     def tick_data(self, state: ConsoleState) -> None:
-        for table in (self.directors, self.nginx):  # ages
+        for table in (self.directors, self.nginx, self.backends):  # ages, stale columns
             if table.is_attached:
                 table.refresh()
 
@@ -88,9 +94,12 @@ class MainScreen(ConsoleScreen):
             return single_instance(self.app.state)
         if kind == "nginx_node" and isinstance(grid, NginxTable):
             return grid.target()
+        if kind == "upstream_server" and isinstance(grid, BackendsTable):
+            return grid.target()
         return None
 
     def open_selected(self) -> None:
+        from lbconsole.ui.screens.backend import BackendScreen
         from lbconsole.ui.screens.node import NodeScreen
         from lbconsole.ui.screens.service import ServiceScreen
 
@@ -106,7 +115,18 @@ class MainScreen(ConsoleScreen):
         elif isinstance(grid, DirectorsTable):
             self.app.push_screen(NodeScreen(view.name, grid.cursor_key[0]))
         elif isinstance(grid, NginxTable):
-            self.app.push_screen(NodeScreen(view.name, grid.cursor_key))
+            node = view.node(grid.cursor_key)
+            if node is not None and node.has_role("backend") and not node.has_role("nginx"):
+                self.app.push_screen(BackendScreen(view.name, node.name))
+            else:
+                self.app.push_screen(NodeScreen(view.name, grid.cursor_key))
+        elif isinstance(grid, BackendsTable):
+            key = grid.cursor_key
+            backend = grid.selected_backend()
+            if backend is not None:
+                self.app.push_screen(BackendScreen(view.name, backend[0], backend[1]))
+            elif key[0] == "n":
+                self.app.push_screen(NodeScreen(view.name, key[1]))
 
     def open_filter(self) -> None:
         self.filter_bar.open()
@@ -116,6 +136,7 @@ class MainScreen(ConsoleScreen):
 
     def apply_filter(self, text: str) -> None:
         self.services.set_filter(text)
+        self.backends.set_filter(text)
         panel = self.widget("#services-panel", Vertical)
         if panel is not None:
             f = text.strip()

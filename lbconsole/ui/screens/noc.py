@@ -20,6 +20,7 @@ from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView, total
 from lbconsole.ui.screens.base import ConsoleScreen
 from lbconsole.ui.widgets.alert_bar import AlertBar
+from lbconsole.ui.widgets.backends import BackendsTable
 from lbconsole.ui.widgets.directors import STATE_STYLE, prio_text, state_text
 from lbconsole.ui.widgets.services import ServicesTable
 from lbconsole.ui.widgets.status_bar import StatusBar
@@ -51,6 +52,8 @@ class NocScreen(ConsoleScreen):
         self.spark = Sparkline([0], id="noc-spark")
         self.services = ServicesTable(id="noc-services")
         self.services.can_focus = False  # a wall display has nothing to select
+        self.backends = BackendsTable(id="noc-backends")  # the third tier, read-only like the rest
+        self.backends.can_focus = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -70,7 +73,9 @@ class NocScreen(ConsoleScreen):
                 yield Label("real servers in service", classes="noc-total-label")
                 yield self.rs
         yield self.spark
-        yield self.services
+        with Horizontal(id="noc-tables"):
+            yield self.services
+            yield self.backends
 
     def show_data(self, state: ConsoleState) -> None:
         view = state.view()
@@ -90,11 +95,14 @@ class NocScreen(ConsoleScreen):
         history = state.history.get((view.name, "cps"))
         self.spark.data = history if len(history) > 1 else [0, 0]  # one point: no trend
         self.services.show(state, view)
+        self.backends.show(state, view)
 
     def tick_data(self, state: ConsoleState) -> None:
         view = state.view()
         if view is not None:  # ages move on and stale nodes must grey out without new data
             self._tiles(state, view)
+            if self.backends.is_attached:
+                self.backends.refresh()
 
     def _tiles(self, state: ConsoleState, view: ClusterView) -> None:
         alerts = [a for a in state.alerts(view.name) if a.cluster == view.name]

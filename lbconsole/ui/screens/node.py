@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Footer, Static
 
+from lbconsole import safetext
 from lbconsole.snapshot import NodeSnapshot
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
@@ -17,6 +18,7 @@ from lbconsole.ui.widgets.directors import STATE_STYLE, prio_text, state_text
 from lbconsole.ui.widgets.event_log import EventLog
 from lbconsole.ui.widgets.grid import Column, Grid, Row
 from lbconsole.ui.widgets.status_bar import StatusBar
+from lbconsole.upstreams import STATES
 
 if TYPE_CHECKING:
     from lbconsole.ui.state import ConsoleState
@@ -70,7 +72,7 @@ class NodeScreen(ConsoleScreen):
                 summary.update(f"{self.node_name} is not in cluster {self.cluster_name}")
             return
         self.node = node
-        summary.update(self._summary(state, node))
+        summary.update(node_summary(state, node))
         summary.set_class(not node.reachable, "-unreachable")
         summary.set_class(node.reachable and state.is_stale(node), "-stale")
         # Only what applies to the node's role: no empty VRRP table on an nginx node without keepalived.
@@ -88,41 +90,7 @@ class NodeScreen(ConsoleScreen):
         super().tick(state)
         summary = self.widget("#node-summary", Static)
         if self.node is not None and summary is not None:
-            summary.update(self._summary(state, self.node))
-
-    def _summary(self, state: ConsoleState, node: NodeSnapshot) -> str:
-        age = state.node_age(node)
-        reach = "reachable" if node.reachable else "UNREACHABLE (showing last known data)"
-        lines = [f"{node.name}  {node.host}  roles: {', '.join(node.roles)}  ·  {reach}  ·  "
-                 f"updated {fmt.age(age)} ago" if age is not None else f"{node.name}: never reached"]
-        if node.error:
-            lines.append(f"error: {node.error}")
-        h = node.host_stats
-        if h is not None:
-            lines.append(f"load {h.load1:.2f} {h.load5:.2f} {h.load15:.2f}  ·  cpu {h.cpu_percent:.0f}%  ·  "
-                         f"mem {h.mem_percent:.0f}%  ·  {h.cpus} cpus  ·  up {fmt.age(h.uptime_s)}")
-        if node.ipvs:
-            rs = sum(len(s.real_servers) for s in node.ipvs)
-            drained = sum(1 for s in node.ipvs for r in s.real_servers if r.drain)
-            cps = sum(s.rates.cps for s in node.ipvs)
-            lines.append(f"IPVS: {len(node.ipvs)} services, {rs} real servers ({drained} drained), "
-                         f"{fmt.num(cps)} conn/s")
-        if node.nginx is not None:
-            n = node.nginx
-            lines.append(f"nginx: {n.active} active · {fmt.num(n.requests_per_s)} req/s · reading {n.reading} "
-                         f"writing {n.writing} waiting {n.waiting} · {n.requests} requests since start")
-        elif node.has_role("nginx") and node.reachable:
-            lines.append("nginx: not answering")
-        for record in node.forced:
-            lines.append(f"planned: {record.instance} failover forced by {record.by} since "
-                         f"{fmt.clock(record.since)}" + (f" ({record.reason})" if record.reason else ""))
-        if node.keepalived_running is False and node.has_role("director"):
-            lines.append("keepalived: stopped by the forced failover" if node.forced else "keepalived: not running")
-        held = ClusterView.held_vips(node)
-        if held:
-            lines.append(f"holds VIP {' '.join(held)}")
-        lines.extend(f"warning: {w}" for w in node.warnings)
-        return "\n".join(lines)
+            summary.update(node_summary(state, self.node))
 
     def _vrrp_row(self, name: str) -> Row:
         node = self.node
@@ -157,3 +125,54 @@ class NodeScreen(ConsoleScreen):
 
     def on_grid_highlighted(self) -> None:
         self.app.refresh_bindings()
+
+
+def node_summary(state: ConsoleState, node: NodeSnapshot) -> str:
+    """Who the node is, whether it answers and how old its data is, then what it runs."""
+    age = state.node_age(node)
+    reach = "reachable" if node.reachable else "UNREACHABLE (showing last known data)"
+    lines = [f"{node.name}  {node.host}  roles: {', '.join(node.roles)}  ·  {reach}  ·  "
+             f"updated {fmt.age(age)} ago" if age is not None else f"{node.name}: never reached"]
+    if node.error:
+        lines.append(f"error: {node.error}")
+    h = node.host_stats
+    if h is not None:
+        lines.append(f"load {h.load1:.2f} {h.load5:.2f} {h.load15:.2f}  ·  cpu {h.cpu_percent:.0f}%  ·  "
+                     f"mem {h.mem_percent:.0f}%  ·  {h.cpus} cpus  ·  up {fmt.age(h.uptime_s)}")
+    if node.ipvs:
+        rs = sum(len(s.real_servers) for s in node.ipvs)
+        drained = sum(1 for s in node.ipvs for r in s.real_servers if r.drain)
+        cps = sum(s.rates.cps for s in node.ipvs)
+        lines.append(f"IPVS: {len(node.ipvs)} services, {rs} real servers ({drained} drained), "
+                     f"{fmt.num(cps)} conn/s")
+    if node.nginx is not None:
+        n = node.nginx
+        lines.append(f"nginx: {n.active} active · {fmt.num(n.requests_per_s)} req/s · reading {n.reading} "
+                     f"writing {n.writing} waiting {n.waiting} · {n.requests} requests since start")
+    elif node.has_role("nginx") and node.reachable:
+        lines.append("nginx: not answering")
+    if node.has_role("nginx"):
+        lines.append(upstreams_line(node))
+    for record in node.forced:
+        lines.append(f"planned: {record.instance} failover forced by {record.by} since "
+                     f"{fmt.clock(record.since)}" + (f" ({record.reason})" if record.reason else ""))
+    if node.keepalived_running is False and node.has_role("director"):
+        lines.append("keepalived: stopped by the forced failover" if node.forced else "keepalived: not running")
+    held = ClusterView.held_vips(node)
+    if held:
+        lines.append(f"holds VIP {' '.join(held)}")
+    lines.extend(f"warning: {w}" for w in node.warnings)
+    return safetext.clean("\n".join(lines))  # errors and warnings are node text: no escape sequences
+
+
+def upstreams_line(node: NodeSnapshot) -> str:
+    """How many upstreams and servers by state, or that they were not read: never silence."""
+    if not node.reachable:
+        return "upstreams: unknown (unreachable)"
+    if node.upstreams is None:
+        return "upstreams: not read"
+    servers = [s for u in node.upstreams for s in u.servers]
+    counts = {state: sum(1 for s in servers if s.state == state) for state in STATES}
+    by_state = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    counted = f" ({by_state})" if by_state else ""
+    return f"upstreams: {len(node.upstreams)} upstreams, {len(servers)} servers{counted}"

@@ -14,6 +14,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from lbconsole import safetext
 from lbconsole.analyzers.summary import GLYPH, WORD, banner, worst
 from lbconsole.snapshot import Alert
 
@@ -52,7 +53,7 @@ class AlertBar(Static):
             if out:
                 out.append("\n")
             out.append(f"{GLYPH.get(severity, '?')} {WORD.get(severity, severity.upper())}  ")
-            out.append(line)  # node and user text: plain text, never markup
+            out.append(safetext.line(line))  # node and user text: plain text, never markup nor escapes
         rest = len(lines) - len(shown)
         if rest > 0:
             out.append(f"   (+{rest} more)")

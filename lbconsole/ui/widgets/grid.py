@@ -23,6 +23,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from lbconsole import safetext
+
 Cell = tuple[str, str | None]  # text and a style name (good bad warn info muted accent drain)
 Row = tuple[Sequence[Cell], str | None]  # cells and a row style (stale group)
 K = TypeVar("K", bound=Hashable)
@@ -210,7 +212,9 @@ class Grid(ScrollView, Generic[K], can_focus=True):
         for i, ((column, w, _), (text, name)) in enumerate(zip(layout, cells)):
             if i:
                 segments.append(Segment(" ", style))
-            segments.append(Segment(_fit(text, w, column.align), style if cursor else style + self._style(name)))
+            # Cells hold node and user text: control characters never reach the terminal.
+            segments.append(Segment(_fit(safetext.line(text), w, column.align),
+                                    style if cursor else style + self._style(name)))
         strip = Strip(segments)
         return strip.extend_cell_length(width, style).crop(0, width)
 
