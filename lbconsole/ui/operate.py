@@ -10,7 +10,7 @@ audit log and the CLI share one shape:
     vrrp_instance: {"kind", "cluster", "instance", "node": current MASTER or None}
     nginx_node:    {"kind", "cluster", "node"}
     upstream_server: {"kind", "cluster", "upstream": NAME, "server": "IP:PORT" (UpstreamServer.key)}
-    params:        {"reason": str} for the actions in REASON_ACTIONS, else {}
+    params:        {"reason": str} for the actions whose spec.needs_reason, else {}
 
 Read-only is checked here before any prompt, again right before execution,
 and passed in `ctx.read_only` so the executor refuses too.
@@ -24,7 +24,6 @@ records it as interrupted with what it had reported so far.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from typing import Any
 from lbconsole import safetext
 from lbconsole.actions import audit as audit_mod
 from lbconsole.actions import targets as targets_mod
+from lbconsole.actions import upstream_drain
 from lbconsole.actions.registry import ActionSpec
 from lbconsole.analyzers.transitions import Event
 from lbconsole.inventory import Inventory
@@ -54,9 +54,6 @@ class ActionContext:
     transports: dict[str, Any] | None = None  # the live poller's open connections, reused by the action
     extra: dict[str, Any] = field(default_factory=dict)
     audit: Any = None  # an AuditLog; None: the default one
-
-
-REASON_ACTIONS = frozenset({"drain", "upstream_drain"})  # they ask for a reason first (recorded with who, since)
 
 
 def load_executor() -> Callable[..., Any] | None:
@@ -135,16 +132,7 @@ def _describe_upstream(spec: ActionSpec, target: dict[str, Any], view: ClusterVi
     slots = merged.servers.get(server, []) if merged else []
     nginx = [n.name for n in view.nginx] if view else []
     now = ", ".join(f"{n}: {s.state if s is not None else 'absent'}" for n, s in zip(nginx, slots)) or "not known"
-    try:
-        shared = getattr(importlib.import_module("lbconsole.actions.upstream_drain"), "describe", None)
-    except ImportError:  # the actions layer without upstream actions: the console's own words
-        shared = None
-    if callable(shared):
-        return f"{shared(spec.name, target, nginx, params.get('reason'))}\n\nNow: {now}"
-    title = merged.title(server) if merged and server in merged.servers else server
-    verb = "Undrain" if "undrain" in spec.name else "Drain"
-    return (f"{verb} {title} in upstream {upstream}, cluster {target.get('cluster', '?')}, on every nginx node.\n\n"
-            f"Now: {now}" + (f"\nReason: {params.get('reason', '')}" if verb == "Drain" else ""))
+    return f"{upstream_drain.describe(spec.name, target, nginx, params.get('reason'))}\n\nNow: {now}"
 
 
 def _rs_slots(merged: Any, rs: str) -> Any:
@@ -300,7 +288,7 @@ async def confirm_and_run(app: Any, slot: Running, runner: ActionRunner) -> None
 
     spec, target = slot.spec, slot.target
     params: dict[str, Any] = slot.params
-    if spec.name in REASON_ACTIONS:
+    if spec.needs_reason:
         reason = await app.push_screen_wait(ReasonScreen(what(target)))
         if reason is None:
             app.notify(f"{spec.title} cancelled")

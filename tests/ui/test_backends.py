@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lbconsole.actions.registry import ActionSpec
+from lbconsole.actions.registry import ActionSpec, get
 from lbconsole.snapshot import Address
 from lbconsole.ui import operate
 from lbconsole.ui.screens.backend import BackendScreen
@@ -303,7 +303,7 @@ def test_upstream_targets_describe_and_name_what_changes():
     undo = ActionSpec("upstream_undrain", "Undrain upstream server", "", target="upstream_server", mutating=True)
     assert operate.describe(undo, target, view, {}).startswith("Undrain")
     assert operate.what(target) == f"{APP1} of upstream backend"
-    assert "upstream_drain" in operate.REASON_ACTIONS
+    assert get("upstream_drain").needs_reason
 
 
 async def test_an_upstream_server_action_reaches_the_confirmation_from_the_backend_row(monkeypatch):
