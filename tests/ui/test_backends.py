@@ -345,6 +345,7 @@ async def test_filter_narrows_the_backends_too():
         table = app.screen.query_one("#backends", BackendsTable)
         await pilot.press("slash", *"app2", "enter")
         assert table.keys == [("u", "backend"), ("s", "backend", APP2)]
+        assert "filter “app2”" in str(app.screen.query_one("#backends-panel").border_title)
         await pilot.press("slash", "escape")
         await pilot.press("slash", *"deploy", "enter")  # a drain reason
         assert table.keys == [("u", "backend"), ("s", "backend", APP1)]

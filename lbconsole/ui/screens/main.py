@@ -137,11 +137,11 @@ class MainScreen(ConsoleScreen):
     def apply_filter(self, text: str) -> None:
         self.services.set_filter(text)
         self.backends.set_filter(text)
-        panel = self.widget("#services-panel", Vertical)
-        if panel is not None:
-            f = text.strip()
-            # The filter is the user's text: a Text, never markup.
-            panel.border_title = Text(SERVICES_TITLE + (f" · filter “{f}” (Esc clears)" if f else ""))
+        f = text.strip()
+        for selector, title in (("#services-panel", SERVICES_TITLE), ("#backends-panel", BACKENDS_TITLE)):
+            panel = self.widget(selector, Vertical)
+            if panel is not None:  # the filter is the user's text: a Text, never markup
+                panel.border_title = Text(title + (f" · filter “{f}” (Esc clears)" if f else ""))
 
     @property
     def has_filter(self) -> bool:
