@@ -64,10 +64,10 @@ def _unescape(raw: str) -> str:
 # characters but space, ";" and "{"; "${" belongs to a word; "\\" escapes the next character).
 # `bad` catches what nginx would reject (an unterminated quote, a backslash at the very end).
 _TOKEN = re.compile(r"""
-    (?:[ \t\r\n]+|\#[^\n]*)*
+    (?:[ \t\r\n]|\#[^\n]*)*
     (?:
         (?P<punct>[;{}])
-      | (?P<quoted>"(?:[^"\\]+|\\.)*"|'(?:[^'\\]+|\\.)*')
+      | (?P<quoted>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
       | (?P<word>(?:[^ \t\r\n;{\\"'\#$]|\\.|\$\{?)(?:[^ \t\r\n;{\\$]+|\\.|\$\{?)*)
       | (?P<bad>.)
     )?

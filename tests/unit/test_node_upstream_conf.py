@@ -223,3 +223,12 @@ def test_reader_parses_a_dump_once_and_again_when_it_changes():
     assert reader.read(text) is first and calls.count("localhost") == 1  # unchanged: not parsed nor resolved again
     changed = reader.read(text.replace("keepalive 16;", "keepalive 17;"))
     assert changed is not first and by_name(changed)["backend"]["keepalive"] == 17
+
+
+def test_an_unterminated_quote_is_an_error_at_once_however_long():
+    """A quoted-string pattern with a nested repeat backtracked exponentially on a missing closing quote
+    (a hypothesis run hung the suite); every character now has one way to match."""
+    for quote in "\"'":
+        text = "upstream b { server " + quote + "a b " * 4000
+        with pytest.raises(ConfError, match="unexpected end of file in a quoted string"):
+            nginx_conf.parse(text, "f")
