@@ -87,6 +87,10 @@ def _upstreams_part(watcher: upstream_snapshot.UpstreamWatcher, errors: Dict[str
     if part["error"] is not None:
         errors["upstreams"] = str(part["error"])
         return None
+    if part["probes_stale"]:
+        when = time.strftime("%H:%M:%S", time.localtime(part["probed_at"])) if part["probed_at"] else "none yet"
+        warnings.append(f"upstreams: the probe round did not finish within {UPSTREAM_MAX_WAIT_S:g} s: the probes "
+                        f"shown are the last complete round's ({when})")
     return {"read": {"upstreams": part["upstreams"], "error_logs": part["error_logs"]},
             "failures": part["failures"], "probes": part["probes"], "probed_at": part["probed_at"],
             "probes_stale": part["probes_stale"], "drains": part["drains"]}
