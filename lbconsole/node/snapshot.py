@@ -61,8 +61,8 @@ def parse_upstream_health(args: Dict[str, Any]) -> Dict[str, str]:
         raise NodeError(BAD_REQUEST, "upstream_health must be an object of upstream name -> health path (strings)")
     for name, path in health.items():
         if not path.startswith("/") or any(c in path for c in " \r\n\t"):
-            raise NodeError(BAD_REQUEST, f"upstream_health[{name[:60]!r}]: the health path must start with / and hold no "
-                                         "space or line break")
+            raise NodeError(BAD_REQUEST, f"upstream_health[{name[:60]!r}]: the health path must start with / "
+                                         "and hold no space or line break")
     return health
 
 
