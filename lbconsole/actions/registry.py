@@ -42,11 +42,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("reload", "Reload nginx", "nginx -t, reload, then verify new workers and a clean error log",
                key="L", target="nginx_node", mutating=True, cli=True),
     # Upstream servers: the backends behind the nginx nodes (target: an upstream and one of its servers).
-    ActionSpec("upstream_drain", "Drain upstream server",
+    ActionSpec("upstream_drain", "Upstream drain",
                "Mark an upstream server down on every nginx node (nginx -t, reload, verified), with a reason",
                key="D", target="upstream_server", mutating=True, cli=True, footer=False, group="upstream",
                needs_reason=True),
-    ActionSpec("upstream_undrain", "Undrain upstream server",
+    ActionSpec("upstream_undrain", "Upstream undrain",
                "Take lbconsole's `down` off an upstream server on every nginx node (nginx -t, reload, verified)",
                key="U", target="upstream_server", mutating=True, cli=True, footer=False, group="upstream"),
     ActionSpec("refresh", "Refresh", "Poll now", key="r"),

@@ -126,6 +126,16 @@ async def act(ctx: Any, target: UpstreamServerTarget, drain: bool, params: dict[
     return res
 
 
+def describe(name: str, target: dict[str, Any], nginx: list[str], reason: str | None = None) -> str:
+    """What the action will change and where, for a confirmation (CLI prompt and TUI alike)."""
+    what = f"{target.get('server')} of upstream {target.get('upstream')} in cluster {target.get('cluster') or '?'}"
+    where = ", ".join(nginx) or "none"
+    if name == "upstream_drain":
+        return (f"Drain {what}: marked down on every nginx node ({where}); nginx -t, reload, verified. "
+                f"Requests in flight finish.\nReason: {reason or ''}")
+    return f"Undrain {what}: lbconsole's `down` taken off on every nginx node ({where}); nginx -t, reload, verified."
+
+
 async def upstream_drain(ctx: Any, target: UpstreamServerTarget, reason: str, force: bool = False) -> ActionResult:
     if not reason.strip():
         raise UsageError("an upstream drain needs a reason (--reason TEXT)")

@@ -193,12 +193,10 @@ async def describe(ctx: Any, name: str, target: dict[str, Any], params: dict[str
                     f"({directors}); existing connections finish.\nReason: {params.get('reason')}")
         return f"Undrain {rs} of {target['service']} in cluster {cluster}: recorded weight back on {directors}."
     if name in ("upstream_drain", "upstream_undrain"):
-        nginx = ", ".join(n.name for n in ctx.cluster_config().nodes if n.has_role("nginx"))
-        what = f"{target['server']} of upstream {target['upstream']} in cluster {cluster}"
-        if name == "upstream_drain":
-            return (f"Drain {what}: marked down on every nginx node ({nginx}); nginx -t, reload, verified. "
-                    f"Requests in flight finish.\nReason: {params.get('reason')}")
-        return f"Undrain {what}: lbconsole's `down` taken off on every nginx node ({nginx}); nginx -t, reload."
+        from lbconsole.actions import upstream_drain
+
+        nginx = [n.name for n in ctx.cluster_config().nodes if n.has_role("nginx")]
+        return upstream_drain.describe(name, {**target, "cluster": cluster}, nginx, params.get("reason"))
     if name == "failover":
         from lbconsole.actions import failover, targets
 

@@ -35,7 +35,7 @@ from support.loopback_nginx import HttpServer, LoopbackNginx
 UPSTREAMS = """\
 upstream backend {{
     server 127.0.0.1:{a} max_fails=2 fail_timeout=10s;
-    server 127.0.0.1:{b} max_fails=2 fail_timeout=10s;
+    server {hb}:{b} max_fails=2 fail_timeout=10s;
 }}
 upstream single {{ server 127.0.0.1:{a}; }}
 server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://backend; }} }}
@@ -65,10 +65,11 @@ class Site:
         self.app1, self.app2 = apps or (HttpServer(200, b"app1"), HttpServer(200, b"app2"))
         self.port = free_port()
         self.ngx = LoopbackNginx(root / "ngx", {"upstreams.conf": UPSTREAMS.format(
-            a=self.app1.port, b=self.app2.port, port=self.port)})
+            a=self.app1.port, b=self.app2.port, hb=getattr(self.app2, "host", "127.0.0.1"), port=self.port)})
         self.ngx.start(self.port)
         self.file = self.ngx.dir / "conf.d" / "upstreams.conf"
-        self.app1_key, self.app2_key = f"127.0.0.1:{self.app1.port}", f"127.0.0.1:{self.app2.port}"
+        self.app1_key = f"127.0.0.1:{self.app1.port}"
+        self.app2_key = f"{getattr(self.app2, 'host', '127.0.0.1')}:{self.app2.port}"
         self.records = root / "records"
         self.watcher = UpstreamWatcher(Nginx(self.ngx.argv), record_dir=str(self.records))
         self.syslog: list[str] = []
@@ -316,3 +317,59 @@ def test_an_nginx_node_that_does_not_answer_refuses_the_whole_drain(site, tmp_pa
     assert site.file.read_bytes() == original and list(site.records.glob("*.json")) == []
     (record,) = AuditLog().read()
     assert record["result"] == "refused" and record["after"] == {}
+
+
+class OtherAddressApp:
+    """A live backend on 127.0.0.2: the only server of the upstream at that address, so its inventory name is
+    unambiguous."""
+
+    host = "127.0.0.2"
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", "4")
+                self.end_headers()
+                self.wfile.write(b"app2")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer((self.host, 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_server_named_by_its_inventory_node(env, tmp_path, monkeypatch, capsys):
+    app1, app2 = HttpServer(200, b"app1"), OtherAddressApp()
+    try:
+        site = env.make("named", (app1, app2))
+        monkeypatch.setattr(upstream_verbs, "NGINX_ARGV", tuple(site.ngx.argv))
+        monkeypatch.setattr(upstream_edit, "RECORD_DIR", str(site.records))
+        path = tmp_path / "named.toml"
+        path.write_text(INVENTORY.format(ro="") + '[[cluster.node]]\nname = "app2"\nhost = "127.0.0.2"\n'
+                        'roles = ["backend"]\n[[cluster.node]]\nname = "app1"\nhost = "127.0.0.1"\n'
+                        'roles = ["backend"]\n')
+        assert site.bodies() == {b"app1", b"app2"}
+        workers = site.ngx.workers()
+        code = cli.main(["upstream", "drain", "backend", "app2", "--reason", "r", "--yes", "-i", str(path)])
+        assert code == 0, capsys.readouterr().err
+        assert f"drained {site.app2_key} of upstream backend" in capsys.readouterr().out
+        site.settled(workers)
+        assert site.bodies() == {b"app1"}
+        # app1 (127.0.0.1) has one port in `backend`, so its name resolves too: now the last live server, refused.
+        assert cli.main(["upstream", "drain", "backend", "app1", "--reason", "r", "--yes", "-i", str(path)]) == 3
+        assert "last live server of upstream backend" in capsys.readouterr().err
+        assert cli.main(["upstream", "undrain", "backend", "app2", "--yes", "-i", str(path)]) == 0
+        assert "backend" in capsys.readouterr().out and list(site.records.glob("*.json")) == []
+    finally:
+        app1.close()
+        app2.close()
