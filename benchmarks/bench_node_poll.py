@@ -82,6 +82,8 @@ def main() -> None:
                 "dump_max_age": 0}
         first = session.request("snapshot", args)["result"]
         assert first["vrrp"] and first["nginx"], first["errors"]
+        # the second read of the nginx config proves its files stood still: `nginx -T` runs no more after it
+        assert session.request("snapshot", args)["result"]["upstreams"] is not None
         hello = statistics.median(timed(session, "hello") for _ in range(20))
         last_pid = LastPid(env)
         last_pid()

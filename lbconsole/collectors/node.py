@@ -111,11 +111,39 @@ def _upstreams(node: NodeConfig, part: Any, errors: dict[str, str]) -> tuple[ups
     try:
         if not isinstance(part, dict) or not isinstance(part.get("read"), dict):
             raise TypeError("not an object with a read object")
-        return upstreams.from_node(part["read"], part["failures"], part["probes"], part["drains"],
+        rows = upstreams.from_node(part["read"], part["failures"], part["probes"], part["drains"],
                                    dict(node.peer_names))
+        for up in rows:
+            _check_upstream(up)
+        return rows
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         errors["upstreams"] = f"the agent's upstreams part is not valid: {type(exc).__name__}: {str(exc)[:120]}"
         return None
+
+
+_NUMBER = (int, float)
+_SERVER_TYPES: dict[str, tuple[type, ...]] = {
+    "address": (str,), "port": (int, type(None)), "name": (str, type(None)), "weight": (int,),
+    "max_fails": (int,), "fail_timeout": (int,), "backup": (bool,), "down": (bool,), "failures": (int,),
+    "probe_ok": (bool, type(None)), "probe_ms": (*_NUMBER, type(None))}
+
+
+def _check_upstream(up: upstreams.Upstream) -> None:
+    """The rows from_node built hold the types the analyzers and screens compare (a node is not trusted)."""
+    if not isinstance(up.name, str) or not isinstance(up.no_live, int) or \
+            not isinstance(up.keepalive, (int, type(None))):
+        raise TypeError("an upstream needs a name (string), keepalive and no_live (integers)")
+    for use in up.used_by:
+        if not all(isinstance(x, str) for x in (*use.server_name, *use.listen)) or \
+                not isinstance(use.location, (str, type(None))):
+            raise TypeError(f"upstream {up.name[:40]!r}: used_by must hold strings")
+    for srv in up.servers:
+        for name, kinds in _SERVER_TYPES.items():
+            value = getattr(srv, name)
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                raise TypeError(f"upstream {up.name[:40]!r}: server {name} is a {type(value).__name__}")
+        if srv.drain is not None and not (isinstance(srv.drain.since, float) and isinstance(srv.drain.by, str)):
+            raise TypeError(f"upstream {up.name[:40]!r}: a drain needs since and by")
 
 
 def _plain(cls: type, data: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import (
     List,
 )
 
-from . import nginx_reload
+from . import nginx_reload, upstream_conf
 from .nginx_reload import Nginx, NginxError
 from .protocol import REFUSED, UNAVAILABLE, NodeError
 
@@ -31,10 +31,14 @@ def reload_nginx(nginx: Nginx, wait_s: float = nginx_reload.WORKERS_WAIT_S) -> D
         raise NodeError(UNAVAILABLE, str(exc))
     if not ok:
         raise NodeError(REFUSED, "nginx -t failed; nothing was touched:\n" + message.strip()[-4000:])
+    note = ""
     try:
         pid_file, logs = nginx_reload.config_paths(nginx)
-    except (NginxError, ValueError) as exc:
+    except NginxError as exc:
         raise NodeError(REFUSED, f"cannot read the config nginx runs ({exc}); nothing was touched")
+    except ValueError as exc:  # a dump nginx accepts and our reader does not: verify at nginx's defaults
+        pid_file, logs = upstream_conf.DEFAULT_PID_FILE, [upstream_conf.DEFAULT_ERROR_LOG]
+        note = f" (the config's pid and error_log could not be read: {str(exc)[:200]}; nginx's defaults were used)"
     before = nginx_reload.state(pid_file, logs)
     if before.master is None:
         raise NodeError(REFUSED, f"nginx is not running (no live {pid_file}); nothing was touched")
@@ -44,4 +48,5 @@ def reload_nginx(nginx: Nginx, wait_s: float = nginx_reload.WORKERS_WAIT_S) -> D
             before.master, " ".join(map(str, res["new_workers"])), ", ".join(logs))
     else:
         detail = "reload of nginx NOT verified: " + "; ".join(res["problems"])
+    detail += note
     return {"before": res["before"], "after": res["after"], "verified": res["verified"], "detail": detail}

@@ -61,8 +61,8 @@ def parse_upstream_health(args: Dict[str, Any]) -> Dict[str, str]:
         raise NodeError(BAD_REQUEST, "upstream_health must be an object of upstream name -> health path (strings)")
     for name, path in health.items():
         if not path.startswith("/") or any(c in path for c in " \r\n\t"):
-            raise NodeError(BAD_REQUEST, f"upstream_health[{name[:60]!r}]: the health path must start with / and hold no "
-                                         "space or line break")
+            raise NodeError(BAD_REQUEST, f"upstream_health[{name[:60]!r}]: the health path must start with / "
+                                         "and hold no space or line break")
     return health
 
 
@@ -87,6 +87,10 @@ def _upstreams_part(watcher: upstream_snapshot.UpstreamWatcher, errors: Dict[str
     if part["error"] is not None:
         errors["upstreams"] = str(part["error"])
         return None
+    if part["probes_stale"]:
+        when = time.strftime("%H:%M:%S", time.localtime(part["probed_at"])) if part["probed_at"] else "none yet"
+        warnings.append(f"upstreams: the probe round did not finish within {UPSTREAM_MAX_WAIT_S:g} s: the probes "
+                        f"shown are the last complete round's ({when})")
     return {"read": {"upstreams": part["upstreams"], "error_logs": part["error_logs"]},
             "failures": part["failures"], "probes": part["probes"], "probed_at": part["probed_at"],
             "probes_stale": part["probes_stale"], "drains": part["drains"]}

@@ -184,13 +184,16 @@ def _finish(sel: selectors.BaseSelector, live: Dict[int, _Probe], results: List[
     results[i] = p.result
 
 
+_Job = Tuple[Sequence[Target], float, "Future[List[Dict[str, Any]]]"]
+
+
 class Prober:
     """Runs rounds in the background, one at a time (a new one waits for the last), on one worker
     thread started at the first round and kept: a steady poll starts no thread."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._jobs = queue.Queue()  # type: queue.Queue[Optional[Tuple[Sequence[Target], float, Future[List[Dict[str, Any]]]]]]
+        self._jobs = queue.Queue()  # type: queue.Queue[Optional[_Job]]
         self._worker = None  # type: Optional[threading.Thread]
 
     def submit(self, targets: Sequence[Target], timeout: float = DEFAULT_TIMEOUT) -> "Future[List[Dict[str, Any]]]":

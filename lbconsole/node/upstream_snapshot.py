@@ -112,6 +112,9 @@ class UpstreamWatcher:
             except OSError as e:
                 self._pending["warnings"].append("cannot save {}: {}".format(self.state_file, e.strerror))
         if self._round is None or self._round.done():
+            if self._round is not None and self._round.exception() is None:
+                # a round that ended after the last snapshot gave up on it: its results are the latest
+                self._last_probes, self._last_probed_at = self._round.result(), self._round_started
             self._round = self.prober.submit(targets(read, health_paths), self.probe_timeout)
             self._round_started = time.time()
 

@@ -197,3 +197,30 @@ def test_steady_polls_start_no_process_nor_thread_and_a_config_change_is_read(tm
         agent.close()
         ngx.stop()
         live.close()
+
+
+def test_a_probe_round_slower_than_the_wait_is_said_and_the_snapshot_not_held(tmp_path, monkeypatch):
+    from lbconsole.node import snapshot as node_snapshot
+
+    monkeypatch.setattr(node_snapshot, "UPSTREAM_MAX_WAIT_S", 0.2)
+    hung = SilentServer()  # accepts, never answers the health GET
+    port = free_port()
+    ngx = LoopbackNginx(tmp_path / "ngx", {"site.conf": f"upstream backend {{ server 127.0.0.1:{hung.port}; }}\n"
+                                                        f"server {{ listen 127.0.0.1:{port}; }}\n"})
+    ngx.start(port)
+    agent = Agent(upstreams=UpstreamWatcher(Nginx(ngx.argv), record_dir=str(tmp_path / "rec"), probe_timeout=1.5))
+    args = {"roles": ["nginx"], "upstream_health": {"backend": "/health"}}
+    try:
+        started = time.monotonic()
+        r = agent.handle({"id": 1, "verb": "snapshot", "args": args})["result"]
+        assert time.monotonic() - started < 1.4  # not held up by the round
+        assert r["upstreams"]["probes_stale"] is True and r["upstreams"]["probes"] == []
+        assert any("did not finish within 0.2 s" in w and "(none yet)" in w for w in r["warnings"]), r["warnings"]
+        time.sleep(1.6)  # the round ends: timed out
+        r = agent.handle({"id": 2, "verb": "snapshot", "args": args})["result"]
+        [probe] = r["upstreams"]["probes"]
+        assert probe["ok"] is False and probe["peer"] == f"127.0.0.1:{hung.port}"
+    finally:
+        agent.close()
+        ngx.stop()
+        hung.close()

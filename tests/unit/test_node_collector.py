@@ -74,3 +74,25 @@ def test_garbage_never_raises_anything_but_bad_snapshot(garbage):
         collector.from_result(LB1, {**load("snapshot_host_no_ipvs.json"), **garbage}, 1.0)
     except collector.BadSnapshot:
         pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.sampled_from(["read", "failures", "probes", "drains", "upstreams", "servers",
+                                                       "name", "peer", "x"]), inner, max_size=4), max_leaves=10))
+def test_an_upstreams_part_of_the_wrong_shape_is_that_part_error_only(garbage):
+    result = {**load("snapshot_host_no_ipvs.json"), "errors": {}, "upstreams": garbage}
+    snap = collector.from_result(WEB1, result, 1.0)
+    assert snap.reachable  # the node's other parts still count
+    if garbage is not None and snap.upstreams is None:
+        assert snap.error.startswith("upstreams: the agent's upstreams part is not valid")
+    assert collector.from_result(LB1, result, 1.0).upstreams is None  # not an nginx node: not read
+
+
+def test_an_upstreams_error_from_the_agent_is_the_node_error():
+    result = {**load("snapshot_host_no_ipvs.json"), "upstreams": None,
+              "errors": {"upstreams": "nginx -T failed: nginx: [emerg] unexpected end of file"}}
+    snap = collector.from_result(WEB1, result, 1.0)
+    assert snap.reachable and snap.upstreams is None
+    assert snap.error == "upstreams: nginx -T failed: nginx: [emerg] unexpected end of file"
