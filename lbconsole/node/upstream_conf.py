@@ -90,80 +90,79 @@ def is_ip(host: str) -> bool:
     return False
 
 
-class Server:
-    """One `server` directive of an upstream, with the peers it became."""
-
-    __slots__ = ("addresses", "backup", "down", "error", "fail_timeout", "file", "host", "line", "max_conns",
-                 "max_fails", "port", "resolve", "spec", "weight")
-
-    def __init__(self, d: Directive, default_port: Optional[int]) -> None:
-        args = d.args
-        self.spec = args[0] if args else ""
-        self.host, self.port = split_address(self.spec, default_port)
-        self.file, self.line = d.file, d.line
-        self.addresses = []  # type: List[str]
-        self.error = None  # type: Optional[str]
-        self.weight, self.max_fails, self.fail_timeout, self.max_conns = 1, 1, 10, 0
-        self.backup = self.down = self.resolve = False
-        for p in args[1:]:  # straight-line tests: this runs for every server of every upstream
-            if p == "down":
-                self.down = True
-            elif p == "backup":
-                self.backup = True
-            elif p == "resolve":
-                self.resolve = True
-            elif p.startswith("max_fails="):
-                self.max_fails = _count(p[10:], 1)
-            elif p.startswith("fail_timeout="):
-                self.fail_timeout = parse_seconds(p[13:])
-            elif p.startswith("weight="):
-                self.weight = _count(p[7:], 1)
-            elif p.startswith("max_conns="):
-                self.max_conns = _count(p[10:], 0)
-
-    def resolve_with(self, resolver: Resolver) -> None:
-        if self.port is None or is_ip(self.host):
-            self.addresses = [self.host]
-            return
-        try:
-            self.addresses = resolver(self.host, self.port)
-        except (OSError, UnicodeError) as e:
-            self.error = "cannot resolve {}: {}".format(self.host, e)
-
-    def peers(self) -> List[str]:
-        return [peer_key(a, self.port) for a in self.addresses]
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"spec": self.spec, "host": self.host, "port": self.port, "addresses": self.addresses,
-                "peers": self.peers(), "weight": self.weight, "max_fails": self.max_fails,
-                "fail_timeout": self.fail_timeout, "max_conns": self.max_conns, "backup": self.backup,
-                "down": self.down, "resolve": self.resolve, "file": self.file, "line": self.line,
-                "error": self.error}
+Params = Tuple[int, int, int, int, bool, bool, bool]  # weight, max_fails, fail_timeout, max_conns, backup, down, resolve
 
 
-class Upstream:
-    def __init__(self, d: Directive, context: str) -> None:
-        self.name = d.args[0] if d.args else ""
-        self.context = context  # http | stream
-        self.file, self.line = d.file, d.line
-        self.keepalive = None  # type: Optional[int]
-        self.servers = []  # type: List[Server]
-        self.used_by = []  # type: List[Dict[str, Any]]
-        default_port = 80 if context == "http" else None
-        self.errors = []  # type: List[str]
-        for c in d.block or []:
-            if c.name == "server":
-                try:
-                    self.servers.append(Server(c, default_port))
-                except ValueError as e:  # nginx -t would refuse it; say so, keep the rest
-                    self.errors.append("{}:{}: upstream {}: {}".format(c.file, c.line, self.name, e))
-            elif c.name == "keepalive" and c.args and c.args[0].isdigit():
-                self.keepalive = int(c.args[0])
+def server_params(params: Tuple[str, ...]) -> Params:
+    """The parameters of a `server` line after its address; ValueError for a time nginx would reject."""
+    weight, max_fails, fail_timeout, max_conns = 1, 1, 10, 0
+    backup = down = resolve = False
+    for p in params:
+        if p == "down":
+            down = True
+        elif p == "backup":
+            backup = True
+        elif p == "resolve":
+            resolve = True
+        elif p.startswith("max_fails="):
+            max_fails = _count(p[10:], 1)
+        elif p.startswith("fail_timeout="):
+            fail_timeout = parse_seconds(p[13:])
+        elif p.startswith("weight="):
+            weight = _count(p[7:], 1)
+        elif p.startswith("max_conns="):
+            max_conns = _count(p[10:], 0)
+    return weight, max_fails, fail_timeout, max_conns, backup, down, resolve
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {"name": self.name, "context": self.context, "file": self.file, "line": self.line,
-                "keepalive": self.keepalive, "servers": [s.to_dict() for s in self.servers],
-                "used_by": self.used_by}
+
+def _server(d: Directive, default_port: Optional[int], cache: "Dict[Tuple[str, ...], Params]") -> Dict[str, Any]:
+    """One `server` directive of an upstream as a dict; peers are filled in by _resolve.
+
+    This runs for every server of every upstream: the parameters, mostly the same on every line of an
+    upstream, are parsed once per distinct tuple (cache)."""
+    args = d.args
+    spec = args[0] if args else ""
+    host, port = split_address(spec, default_port)
+    key = tuple(args[1:])
+    p = cache.get(key)
+    if p is None:
+        p = cache[key] = server_params(key)
+    return {"spec": spec, "host": host, "port": port, "addresses": [], "peers": [], "weight": p[0],
+            "max_fails": p[1], "fail_timeout": p[2], "max_conns": p[3], "backup": p[4], "down": p[5],
+            "resolve": p[6], "file": d.file, "line": d.line, "error": None}
+
+
+def _resolve(server: Dict[str, Any], resolver: Resolver) -> None:
+    host, port = server["host"], server["port"]
+    if port is None or is_ip(host):
+        server["addresses"] = [host]
+        server["peers"] = [peer_key(host, port)]
+        return
+    try:
+        addresses = resolver(host, port)
+    except (OSError, UnicodeError) as e:
+        server["error"] = "cannot resolve {}: {}".format(host, e)
+        return
+    server["addresses"] = addresses
+    server["peers"] = [peer_key(a, port) for a in addresses]
+
+
+def _upstream(d: Directive, context: str, cache: "Dict[Tuple[str, ...], Params]", errors: List[str]
+              ) -> Dict[str, Any]:
+    name = d.args[0] if d.args else ""
+    default_port = 80 if context == "http" else None  # type: Optional[int]
+    keepalive = None  # type: Optional[int]
+    servers = []  # type: List[Dict[str, Any]]
+    for c in d.block or []:
+        if c.name == "server":
+            try:
+                servers.append(_server(c, default_port, cache))
+            except ValueError as e:  # nginx -t would refuse it; say so, keep the rest
+                errors.append("{}:{}: upstream {}: {}".format(c.file, c.line, name, e))
+        elif c.name == "keepalive" and c.args and c.args[0].isdigit():
+            keepalive = int(c.args[0])
+    return {"name": name, "context": context, "file": d.file, "line": d.line, "keepalive": keepalive,
+            "servers": servers, "used_by": []}
 
 
 def _pass_target(directive: str, value: str) -> Tuple[str, bool]:
@@ -196,15 +195,19 @@ def read(config: Config, resolver: Resolver = system_resolver, prefix: Optional[
     prefix: nginx's -p (relative error_log and pid paths); default the main file's directory.
     """
     base = (prefix or config.prefix).rstrip("/")
-    upstreams = {}  # type: Dict[Tuple[str, str], Upstream]
+    upstreams = {}  # type: Dict[Tuple[str, str], Dict[str, Any]]
+    errors = {}  # type: Dict[Tuple[str, str], List[str]]  # per upstream: a later one of the same name replaces it
+    cache = {}  # type: Dict[Tuple[str, ...], Params]
     passes = []  # type: List[Tuple[Directive, Tuple[Directive, ...], str]]
     error_logs = []  # type: List[str]
     pid_file = DEFAULT_PID_FILE
     for d, parents in walk(config.tree):
         context = parents[0].name if parents else "main"
         if d.name == "upstream" and d.block is not None and context in ("http", "stream"):
-            up = Upstream(d, context)
-            upstreams[(context, up.name.lower())] = up
+            errs = []  # type: List[str]
+            up = _upstream(d, context, cache, errs)
+            upstreams[(context, up["name"].lower())] = up
+            errors[(context, up["name"].lower())] = errs
         elif d.name in PASS_DIRECTIVES and d.args:
             passes.append((d, parents, context))
         elif d.name == "error_log" and d.args:
@@ -224,14 +227,14 @@ def read(config: Config, resolver: Resolver = system_resolver, prefix: Optional[
         host, explicit = _pass_target(d.name, d.args[0])
         target = upstreams.get((context, host.lower()))
         if target is not None and not explicit:  # nginx: an upstream "may not have port"
-            target.used_by.append(use)
+            target["used_by"].append(use)
     for up in upstreams.values():
-        for s in up.servers:
-            s.resolve_with(resolver)
+        for server in up["servers"]:
+            _resolve(server, resolver)
     warnings = list(config.warnings)
-    warnings.extend(e for up in upstreams.values() for e in up.errors)
-    warnings.extend(s.error for up in upstreams.values() for s in up.servers if s.error)
-    return {"upstreams": [u.to_dict() for u in upstreams.values()], "dynamic_passes": dynamic,
+    warnings.extend(e for errs in errors.values() for e in errs)
+    warnings.extend(s["error"] for up in upstreams.values() for s in up["servers"] if s["error"])
+    return {"upstreams": list(upstreams.values()), "dynamic_passes": dynamic,
             "error_logs": error_logs or [DEFAULT_ERROR_LOG], "pid_file": pid_file, "warnings": warnings}
 
 
