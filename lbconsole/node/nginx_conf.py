@@ -342,12 +342,14 @@ def _header_at(dump: str, pos: int) -> bool:
 class Config:
     """The effective config: the main file's directives with every include expanded in place."""
 
-    def __init__(self, files: "List[Tuple[str, str]]") -> None:
+    def __init__(self, files: "List[Tuple[str, str]]", fast: bool = True) -> None:
+        """fast=False reads every file with the full lexer (tests compare both paths)."""
         if not files:
             raise ConfError("the dump holds no file")
         self.main = files[0][0]
         self.texts = dict(files)  # type: Dict[str, str]
         self.prefix = os.path.dirname(self.main)
+        self.fast = fast
         self._parsed = {}  # type: Dict[str, List[Directive]]
         self.warnings = []  # type: List[str]
         self.globs = []  # type: List[str]  # every wildcard include, absolute: a new file there changes the config
@@ -359,7 +361,7 @@ class Config:
 
     def _file(self, path: str) -> List[Directive]:
         if path not in self._parsed:
-            self._parsed[path] = parse(self.texts[path], path, offsets=False)
+            self._parsed[path] = parse(self.texts[path], path, offsets=not self.fast)
         return self._parsed[path]
 
     def _expand(self, directives: List[Directive], chain: List[str]) -> List[Directive]:
