@@ -14,6 +14,8 @@ it, so an edit can touch exactly that directive.
 import fnmatch
 import os
 import re
+from itertools import accumulate, repeat
+from operator import add, sub
 from typing import Dict, Iterator, List, Optional, Tuple  # noqa: F401 (Dict: type comments)
 
 MARK = "# configuration file "
@@ -170,18 +172,22 @@ def _flat_block(text: str, pos: int, line: int, file: str) -> "Optional[Tuple[Li
             return None  # "a#b" is a word
         body = _COMMENT.sub("", body)
     parts = body.split(";")
-    if parts[-1].strip(_SPACE + "\n"):
+    tail = parts.pop()
+    if tail.strip(_SPACE + "\n"):
         return None  # words after the last ";"
-    block = _Flat()
-    line -= 1  # the "\n" put in front
-    for part in parts[:-1]:
-        words = part.split()
-        if not words or words[0] == "include":  # an empty directive: the line-by-line path raises
-            return None
-        lead = len(part) - len(part.lstrip())
-        block.append(Directive(words[0], words[1:], file, line + part.count("\n", 0, lead), -1, -1))
-        line += part.count("\n")
-    return block, eol + 1, line + parts[-1].count("\n") + 1
+    # map() over str methods: the per-directive work stays in C but for Directive() itself
+    words = list(map(str.split, parts))
+    if not all(words):
+        return None  # an empty directive: the line-by-line path raises
+    if "include" in body and any(w[0] == "include" for w in words):
+        return None
+    newlines = list(map(str.count, parts, repeat("\n")))
+    after_lead = map(str.count, map(str.lstrip, parts), repeat("\n"))
+    starts = list(accumulate([line - 1] + newlines))  # the line each part starts on ("\n" put in front)
+    lines = list(map(sub, map(add, starts, newlines), after_lead))  # the line of its first word
+    block = _Flat(map(Directive, [w[0] for w in words], [w[1:] for w in words], repeat(file), lines,
+                      repeat(-1), repeat(-1)))
+    return block, eol + 1, starts[-1] + tail.count("\n") + 1
 
 
 def _parse_simple(text: str, file: str) -> List[Directive]:

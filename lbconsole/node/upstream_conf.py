@@ -115,29 +115,52 @@ def server_params(params: Tuple[str, ...]) -> Params:
     return weight, max_fails, fail_timeout, max_conns, backup, down, resolve
 
 
-def _server(d: Directive, default_port: Optional[int], cache: "Dict[Tuple[str, ...], Params]") -> Dict[str, Any]:
-    """One `server` directive of an upstream as a dict; peers are filled in by _resolve.
+_INET = socket.AF_INET
+_pton = socket.inet_pton
+
+
+def _server(d: Directive, default_port: Optional[int], cache: "Dict[Tuple[str, ...], Dict[str, Any]]"
+            ) -> Dict[str, Any]:
+    """One `server` directive of an upstream as a dict; a name's peers are filled in by _resolve.
 
     This runs for every server of every upstream: the parameters, mostly the same on every line of an
-    upstream, are parsed once per distinct tuple (cache)."""
+    upstream, are parsed once per distinct tuple into a dict that each server copies, and
+    "a.b.c.d:port" takes a short way (its peer is the spec as written)."""
     args = d.args
-    spec = args[0] if args else ""
-    host, port = split_address(spec, default_port)
     key = tuple(args[1:])
-    p = cache.get(key)
-    if p is None:
-        p = cache[key] = server_params(key)
-    return {"spec": spec, "host": host, "port": port, "addresses": [], "peers": [], "weight": p[0],
-            "max_fails": p[1], "fail_timeout": p[2], "max_conns": p[3], "backup": p[4], "down": p[5],
-            "resolve": p[6], "file": d.file, "line": d.line, "error": None}
+    template = cache.get(key)
+    spec = args[0] if args else ""
+    host, sep, port_text = spec.rpartition(":")
+    if sep and port_text.isdigit() and ":" not in host and host[:1] != "[" and host != "unix" \
+            and 0 < int(port_text) < 65536:
+        port = int(port_text)  # type: Optional[int]
+        try:
+            _pton(_INET, host)
+            addresses, peers = [host], [host + ":" + str(port)]
+        except OSError:
+            addresses, peers = [], []  # a name: resolved once every upstream is read
+    else:
+        host, port = split_address(spec, default_port)
+        if port is None:
+            addresses, peers = [host], [host]
+        elif is_ip(host):
+            addresses, peers = [host], [peer_key(host, port)]
+        else:
+            addresses, peers = [], []
+    if template is None:
+        w = server_params(key)
+        template = cache[key] = {
+            "spec": "", "host": "", "port": None, "addresses": None, "peers": None, "weight": w[0],
+            "max_fails": w[1], "fail_timeout": w[2], "max_conns": w[3], "backup": w[4], "down": w[5],
+            "resolve": w[6], "file": "", "line": 0, "error": None}
+    server = template.copy()
+    server["spec"], server["host"], server["port"] = spec, host, port
+    server["addresses"], server["peers"], server["file"], server["line"] = addresses, peers, d.file, d.line
+    return server
 
 
 def _resolve(server: Dict[str, Any], resolver: Resolver) -> None:
     host, port = server["host"], server["port"]
-    if port is None or is_ip(host):
-        server["addresses"] = [host]
-        server["peers"] = [peer_key(host, port)]
-        return
     try:
         addresses = resolver(host, port)
     except (OSError, UnicodeError) as e:
@@ -147,7 +170,7 @@ def _resolve(server: Dict[str, Any], resolver: Resolver) -> None:
     server["peers"] = [peer_key(a, port) for a in addresses]
 
 
-def _upstream(d: Directive, context: str, cache: "Dict[Tuple[str, ...], Params]", errors: List[str]
+def _upstream(d: Directive, context: str, cache: "Dict[Tuple[str, ...], Dict[str, Any]]", errors: List[str]
               ) -> Dict[str, Any]:
     name = d.args[0] if d.args else ""
     default_port = 80 if context == "http" else None  # type: Optional[int]
@@ -197,7 +220,7 @@ def read(config: Config, resolver: Resolver = system_resolver, prefix: Optional[
     base = (prefix or config.prefix).rstrip("/")
     upstreams = {}  # type: Dict[Tuple[str, str], Dict[str, Any]]
     errors = {}  # type: Dict[Tuple[str, str], List[str]]  # per upstream: a later one of the same name replaces it
-    cache = {}  # type: Dict[Tuple[str, ...], Params]
+    cache = {}  # type: Dict[Tuple[str, ...], Dict[str, Any]]
     passes = []  # type: List[Tuple[Directive, Tuple[Directive, ...], str]]
     error_logs = []  # type: List[str]
     pid_file = DEFAULT_PID_FILE
@@ -230,7 +253,8 @@ def read(config: Config, resolver: Resolver = system_resolver, prefix: Optional[
             target["used_by"].append(use)
     for up in upstreams.values():
         for server in up["servers"]:
-            _resolve(server, resolver)
+            if not server["addresses"]:
+                _resolve(server, resolver)
     warnings = list(config.warnings)
     warnings.extend(e for errs in errors.values() for e in errs)
     warnings.extend(s["error"] for up in upstreams.values() for s in up["servers"] if s["error"])
