@@ -12,6 +12,7 @@ it, so an edit can touch exactly that directive.
 # ruff: noqa: UP032
 
 import fnmatch
+import gc
 import os
 import re
 from itertools import accumulate, repeat
@@ -31,17 +32,46 @@ class ConfError(ValueError):
         self.file, self.line = file, line
 
 
+class gc_paused:  # a `with` statement, lower case as contextlib's
+    """No cyclic garbage collection while a dump is read: the reading makes tens of thousands of
+    lists and dicts, none in a cycle, and each collection would walk them (~15% of the time)."""
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was:
+            gc.enable()
+
+
 class Directive:
     """One directive: name, arguments (unquoted, unescaped), where it is, and its block if any."""
 
-    __slots__ = ("args", "block", "end", "file", "line", "name", "start")
+    __slots__ = ("_block", "args", "end", "file", "flat", "line", "name", "start")
 
     def __init__(self, name: str, args: List[str], file: str, line: int, start: int, end: int,
                  block: "Optional[List[Directive]]" = None) -> None:
         self.name, self.args, self.file, self.line = name, args, file, line
         self.start = start  # offset of the directive's first character in its file's text
         self.end = end  # offset of the ';' or '{' that ends it
-        self.block = block
+        self._block = block
+        # A flat block (_flat_block) as read: each directive's text (str.split() gives its words) and
+        # line, all in this file. Its Directive objects are made only if asked for (upstream_conf
+        # reads the texts: one split per server, not a Directive and a list per word).
+        self.flat = None  # type: Optional[Tuple[List[str], List[int]]]
+
+    @property
+    def block(self) -> "Optional[List[Directive]]":
+        if self._block is None and self.flat is not None:
+            texts, lines = self.flat
+            words = [t.split() for t in texts]
+            self._block = [Directive(w[0], w[1:], self.file, n, -1, -1) for w, n in zip(words, lines)]
+        return self._block
+
+    @block.setter
+    def block(self, block: "Optional[List[Directive]]") -> None:
+        self._block = block
 
     def __repr__(self) -> str:
         return "Directive({!r}, {!r}, {}:{})".format(self.name, self.args, self.file, self.line)
@@ -134,10 +164,6 @@ _HASH_IN_WORD = re.compile(r"\#(?<=[^ \t\r\n;]\#)")
 _NOT_NGINX_SPACE = re.compile("[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 
 
-class _Flat(list):  # type: ignore[type-arg]
-    """A block _flat_block read: no block inside and no include, so Config has nothing to expand."""
-
-
 def _splits_as_nginx(text: str) -> bool:
     """True if str.split() splits this text's words as nginx does (no \\v, \\f, NBSP... space)."""
     for c in "\x0b\x0c\x1c\x1d\x1e\x1f":
@@ -150,9 +176,9 @@ def _splits_as_nginx(text: str) -> bool:
         return _NOT_NGINX_SPACE.search(text) is None
 
 
-def _flat_block(text: str, pos: int, line: int, file: str) -> "Optional[Tuple[List[Directive], int, int]]":
-    """The directives of a flat block whose body starts at pos (a line start, on line `line`), the
-    offset and line after its "}" line; None if the block is not flat."""
+def _flat_block(text: str, pos: int, line: int) -> "Optional[Tuple[List[str], List[int], int, int]]":
+    """The text and line of each directive of a flat block whose body starts at pos (a line start, on
+    line `line`), the offset and line after its "}" line; None if the block is not flat."""
     close = text.find("}", pos)
     if close < 0:
         return None
@@ -176,18 +202,16 @@ def _flat_block(text: str, pos: int, line: int, file: str) -> "Optional[Tuple[Li
     if tail.strip(_SPACE + "\n"):
         return None  # words after the last ";"
     # map() over str methods: the per-directive work stays in C but for Directive() itself
-    words = list(map(str.split, parts))
-    if not all(words):
+    if not all(map(str.strip, parts)):
         return None  # an empty directive: the line-by-line path raises
-    if "include" in body and any(w[0] == "include" for w in words):
+    if "include" in body and any(p.split(None, 1)[0] == "include" for p in parts):
         return None
     newlines = list(map(str.count, parts, repeat("\n")))
     after_lead = map(str.count, map(str.lstrip, parts), repeat("\n"))
     starts = list(accumulate([line - 1] + newlines))  # the line each part starts on ("\n" put in front)
     lines = list(map(sub, map(add, starts, newlines), after_lead))  # the line of its first word
-    block = _Flat(map(Directive, [w[0] for w in words], [w[1:] for w in words], repeat(file), lines,
-                      repeat(-1), repeat(-1)))
-    return block, eol + 1, starts[-1] + tail.count("\n") + 1
+    # no block inside and no include: Config has nothing to expand
+    return parts, lines, eol + 1, starts[-1] + tail.count("\n") + 1
 
 
 def _parse_simple(text: str, file: str) -> List[Directive]:
@@ -216,11 +240,12 @@ def _parse_simple(text: str, file: str) -> List[Directive]:
             _end(stack, opened, args, c, file, first_line)
             args = []
             if c == "{" and plain:
-                flat = _flat_block(text, pos, line + 1, file)
+                flat = _flat_block(text, pos, line + 1)
                 if flat is not None:
                     stack.pop()
-                    opened.pop().block = flat[0]
-                    pos, line = flat[1], flat[2]
+                    d = opened.pop()
+                    d.block, d.flat = None, (flat[0], flat[1])
+                    pos, line = flat[2], flat[3]
                     i = line - 1
             continue
         for tok in _LINE_TOKEN.findall(s):
@@ -359,7 +384,8 @@ class Config:
         self._parsed = {}  # type: Dict[str, List[Directive]]
         self.warnings = []  # type: List[str]
         self.globs = []  # type: List[str]  # every wildcard include, absolute: a new file there changes the config
-        self.tree = self._expand(self._file(self.main), [self.main])
+        with gc_paused():
+            self.tree = self._expand(self._file(self.main), [self.main])
 
     @classmethod
     def from_dump(cls, dump: str) -> "Config":
@@ -379,7 +405,7 @@ class Config:
                         raise ConfError("include loop through {}".format(path), d.file, d.line)
                     out.extend(self._expand(self._file(path), chain + [path]))
                 continue
-            if d.block is not None and type(d.block) is not _Flat:
+            if d.flat is None and d.block is not None:
                 d = Directive(d.name, d.args, d.file, d.line, d.start, d.end, self._expand(d.block, chain))
             out.append(d)
         return out
@@ -410,9 +436,10 @@ def _glob_match(path: List[str], pattern: List[str]) -> bool:
     return True
 
 
-def walk(directives: List[Directive], parents: "Tuple[Directive, ...]" = ()
+def walk(directives: List[Directive], parents: "Tuple[Directive, ...]" = (), skip: "Tuple[str, ...]" = ()
          ) -> "Iterator[Tuple[Directive, Tuple[Directive, ...]]]":
-    """Every directive with the blocks that hold it, outermost first, in file order."""
+    """Every directive with the blocks that hold it, outermost first, in file order; the directives
+    inside a block named in skip are not walked (the block itself is)."""
     stack = [(iter(directives), parents)]
     while stack:
         it, outer = stack[-1]
@@ -421,5 +448,5 @@ def walk(directives: List[Directive], parents: "Tuple[Directive, ...]" = ()
             stack.pop()
             continue
         yield d, outer
-        if d.block:
+        if d.name not in skip and d.block:
             stack.append((iter(d.block), outer + (d,)))

@@ -10,9 +10,9 @@ becomes a peer); the resolver is a parameter so tests need no DNS.
 
 import re
 import socket
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from lbconsole.node.nginx_conf import Config, Directive, walk
+from lbconsole.node.nginx_conf import Config, Directive, gc_paused, walk
 
 Resolver = Callable[[str, int], List[str]]
 DEFAULT_ERROR_LOG = "/var/log/nginx/error.log"
@@ -119,17 +119,17 @@ _INET = socket.AF_INET
 _pton = socket.inet_pton
 
 
-def _server(d: Directive, default_port: Optional[int], cache: "Dict[Tuple[str, ...], Dict[str, Any]]"
-            ) -> Dict[str, Any]:
+Key = Union[str, Tuple[str, ...]]  # a server's parameters: their text (a flat block) or its words
+
+
+def _server(spec: str, key: Key, file: str, line: int, default_port: Optional[int],
+            cache: "Dict[Key, Dict[str, Any]]") -> Dict[str, Any]:
     """One `server` directive of an upstream as a dict; a name's peers are filled in by _resolve.
 
     This runs for every server of every upstream: the parameters, mostly the same on every line of an
     upstream, are parsed once per distinct tuple into a dict that each server copies, and
     "a.b.c.d:port" takes a short way (its peer is the spec as written)."""
-    args = d.args
-    key = tuple(args[1:])
     template = cache.get(key)
-    spec = args[0] if args else ""
     host, sep, port_text = spec.rpartition(":")
     if sep and port_text.isdigit() and ":" not in host and host[:1] != "[" and host != "unix" \
             and 0 < int(port_text) < 65536:
@@ -148,14 +148,14 @@ def _server(d: Directive, default_port: Optional[int], cache: "Dict[Tuple[str, .
         else:
             addresses, peers = [], []
     if template is None:
-        w = server_params(key)
+        w = server_params(tuple(key.split()) if isinstance(key, str) else key)
         template = cache[key] = {
             "spec": "", "host": "", "port": None, "addresses": None, "peers": None, "weight": w[0],
             "max_fails": w[1], "fail_timeout": w[2], "max_conns": w[3], "backup": w[4], "down": w[5],
             "resolve": w[6], "file": "", "line": 0, "error": None}
     server = template.copy()
     server["spec"], server["host"], server["port"] = spec, host, port
-    server["addresses"], server["peers"], server["file"], server["line"] = addresses, peers, d.file, d.line
+    server["addresses"], server["peers"], server["file"], server["line"] = addresses, peers, file, line
     return server
 
 
@@ -170,20 +170,38 @@ def _resolve(server: Dict[str, Any], resolver: Resolver) -> None:
     server["peers"] = [peer_key(a, port) for a in addresses]
 
 
-def _upstream(d: Directive, context: str, cache: "Dict[Tuple[str, ...], Dict[str, Any]]", errors: List[str]
+def _upstream(d: Directive, context: str, cache: "Dict[Key, Dict[str, Any]]", errors: List[str]
               ) -> Dict[str, Any]:
     name = d.args[0] if d.args else ""
     default_port = 80 if context == "http" else None  # type: Optional[int]
     keepalive = None  # type: Optional[int]
     servers = []  # type: List[Dict[str, Any]]
+    if d.flat is not None:  # read straight from the texts: no Directive nor word list per server
+        for text, line in zip(*d.flat):
+            w = text.split(None, 2)
+            if w[0] == "server":
+                try:
+                    servers.append(_server(w[1] if len(w) > 1 else "", w[2] if len(w) > 2 else "", d.file, line,
+                                           default_port, cache))
+                except ValueError as e:  # nginx -t would refuse it; say so, keep the rest
+                    errors.append("{}:{}: upstream {}: {}".format(d.file, line, name, e))
+            elif w[0] == "keepalive" and len(w) > 1 and w[1].isdigit():
+                keepalive = int(w[1])
+        return _upstream_dict(d, name, context, keepalive, servers)
     for c in d.block or []:
         if c.name == "server":
             try:
-                servers.append(_server(c, default_port, cache))
-            except ValueError as e:  # nginx -t would refuse it; say so, keep the rest
+                servers.append(_server(c.args[0] if c.args else "", tuple(c.args[1:]), c.file, c.line,
+                                       default_port, cache))
+            except ValueError as e:
                 errors.append("{}:{}: upstream {}: {}".format(c.file, c.line, name, e))
         elif c.name == "keepalive" and c.args and c.args[0].isdigit():
             keepalive = int(c.args[0])
+    return _upstream_dict(d, name, context, keepalive, servers)
+
+
+def _upstream_dict(d: Directive, name: str, context: str, keepalive: Optional[int],
+                   servers: List[Dict[str, Any]]) -> Dict[str, Any]:
     return {"name": name, "context": context, "file": d.file, "line": d.line, "keepalive": keepalive,
             "servers": servers, "used_by": []}
 
@@ -217,16 +235,23 @@ def read(config: Config, resolver: Resolver = system_resolver, prefix: Optional[
 
     prefix: nginx's -p (relative error_log and pid paths); default the main file's directory.
     """
+    with gc_paused():
+        return _read(config, resolver, prefix)
+
+
+def _read(config: Config, resolver: Resolver, prefix: Optional[str]) -> Dict[str, Any]:
     base = (prefix or config.prefix).rstrip("/")
     upstreams = {}  # type: Dict[Tuple[str, str], Dict[str, Any]]
     errors = {}  # type: Dict[Tuple[str, str], List[str]]  # per upstream: a later one of the same name replaces it
-    cache = {}  # type: Dict[Tuple[str, ...], Dict[str, Any]]
+    cache = {}  # type: Dict[Key, Dict[str, Any]]
     passes = []  # type: List[Tuple[Directive, Tuple[Directive, ...], str]]
     error_logs = []  # type: List[str]
     pid_file = DEFAULT_PID_FILE
-    for d, parents in walk(config.tree):
+    # Nothing nginx accepts inside an upstream block matters here but its servers and keepalive,
+    # which _upstream reads: the walk does not go into it.
+    for d, parents in walk(config.tree, skip=("upstream",)):
         context = parents[0].name if parents else "main"
-        if d.name == "upstream" and d.block is not None and context in ("http", "stream"):
+        if d.name == "upstream" and (d.flat is not None or d.block is not None) and context in ("http", "stream"):
             errs = []  # type: List[str]
             up = _upstream(d, context, cache, errs)
             upstreams[(context, up["name"].lower())] = up

@@ -57,7 +57,7 @@ def test_the_benchmark_config_takes_the_flat_path_and_reads_the_same(tmp_path):
     fast, full = both(dump)
     assert fast is not None and fast == full
     ups = [d for d, _ in nginx_conf.walk(Config.from_dump(dump).tree) if d.name == "upstream"]
-    assert len(ups) == 20 and all(type(d.block) is nginx_conf._Flat for d in ups)
+    assert len(ups) == 20 and all(d.flat is not None for d in ups)
     assert [d.line for d in ups[0].block] == list(range(2, 8))
 
 
