@@ -177,16 +177,36 @@ def _upstream(d: Directive, context: str, cache: "Dict[Key, Dict[str, Any]]", er
     keepalive = None  # type: Optional[int]
     servers = []  # type: List[Dict[str, Any]]
     if d.flat is not None:  # read straight from the texts: no Directive nor word list per server
+        file = d.file
         for text, line in zip(*d.flat):
             w = text.split(None, 2)
-            if w[0] == "server":
+            if w[0] != "server":
+                if w[0] == "keepalive" and len(w) > 1 and w[1].isdigit():
+                    keepalive = int(w[1])
+                continue
+            spec, key = (w[1], w[2]) if len(w) == 3 else (w[1] if len(w) > 1 else "", "")
+            # The usual line, "server a.b.c.d:port PARAMS" with PARAMS seen before, inline (this loop
+            # runs for every server); anything else, or anything that raises, goes through _server.
+            template = cache.get(key)
+            host, sep, port_text = spec.rpartition(":")
+            if template is not None and sep and port_text.isdigit() and ":" not in host \
+                    and host[:1] != "[" and host != "unix":
                 try:
-                    servers.append(_server(w[1] if len(w) > 1 else "", w[2] if len(w) > 2 else "", d.file, line,
-                                           default_port, cache))
-                except ValueError as e:  # nginx -t would refuse it; say so, keep the rest
-                    errors.append("{}:{}: upstream {}: {}".format(d.file, line, name, e))
-            elif w[0] == "keepalive" and len(w) > 1 and w[1].isdigit():
-                keepalive = int(w[1])
+                    port = int(port_text)
+                    _pton(_INET, host)
+                    if 0 < port < 65536:
+                        server = template.copy()
+                        server["spec"], server["host"], server["port"] = spec, host, port
+                        server["addresses"], server["peers"] = [host], [host + ":" + str(port)]
+                        server["file"], server["line"] = file, line
+                        servers.append(server)
+                        continue
+                except (ValueError, OSError):
+                    pass
+            try:
+                servers.append(_server(spec, key, file, line, default_port, cache))
+            except ValueError as e:  # nginx -t would refuse it; say so, keep the rest
+                errors.append("{}:{}: upstream {}: {}".format(file, line, name, e))
         return _upstream_dict(d, name, context, keepalive, servers)
     for c in d.block or []:
         if c.name == "server":
