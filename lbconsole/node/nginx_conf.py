@@ -421,14 +421,17 @@ class Config:
         if full not in self.globs:
             self.globs.append(full)
         parts = full.split("/")
-        return sorted(p for p in self.texts if _glob_match(p.split("/"), parts))
+        # the directories before the first wildcard match only themselves: compared as one string
+        first = next(i for i, part in enumerate(parts) if any(c in part for c in "*?["))
+        head = "/".join(parts[:first]) + "/" if first else ""
+        return sorted(p for p in self.texts if p.startswith(head) and _glob_match(p.split("/"), parts, first))
 
 
-def _glob_match(path: List[str], pattern: List[str]) -> bool:
+def _glob_match(path: List[str], pattern: List[str], first: int = 0) -> bool:
     # glob(3): a wildcard never crosses "/", and a leading "." must be matched explicitly.
     if len(path) != len(pattern):
         return False
-    for name, pat in zip(path, pattern):
+    for name, pat in zip(path[first:], pattern[first:]):
         if name.startswith(".") and not pat.startswith("."):
             return False
         if not fnmatch.fnmatchcase(name, pat):
