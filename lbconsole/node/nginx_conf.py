@@ -15,7 +15,7 @@ import fnmatch
 import gc
 import os
 import re
-from itertools import accumulate, repeat
+from itertools import accumulate, compress, count, repeat
 from operator import add, sub
 from typing import Dict, Iterator, List, Optional, Tuple  # noqa: F401 (Dict: type comments)
 
@@ -206,12 +206,17 @@ def _flat_block(text: str, pos: int, line: int) -> "Optional[Tuple[List[str], Li
         return None  # an empty directive: the line-by-line path raises
     if "include" in body and any(p.split(None, 1)[0] == "include" for p in parts):
         return None
-    newlines = list(map(str.count, parts, repeat("\n")))
-    after_lead = map(str.count, map(str.lstrip, parts), repeat("\n"))
-    starts = list(accumulate([line - 1] + newlines))  # the line each part starts on ("\n" put in front)
-    lines = list(map(sub, map(add, starts, newlines), after_lead))  # the line of its first word
+    rows = list(map(str.strip, body.split("\n")))  # row 0: the "\n" put in front, line - 1
+    if len(parts) == len(rows) - rows.count("") and all(map(str.endswith, filter(None, rows), repeat(";"))):
+        # one directive per line, as a rule: each non-blank line ends with the only ";" on it
+        lines = list(compress(count(line - 1), rows))
+    else:
+        newlines = list(map(str.count, parts, repeat("\n")))
+        after_lead = map(str.count, map(str.lstrip, parts), repeat("\n"))
+        starts = accumulate([line - 1] + newlines)  # the line each part starts on
+        lines = list(map(sub, map(add, starts, newlines), after_lead))  # the line of its first word
     # no block inside and no include: Config has nothing to expand
-    return parts, lines, eol + 1, starts[-1] + tail.count("\n") + 1
+    return parts, lines, eol + 1, line + body.count("\n")
 
 
 def _parse_simple(text: str, file: str) -> List[Directive]:
