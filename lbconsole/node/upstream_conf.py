@@ -188,10 +188,9 @@ def _upstream(d: Directive, context: str, cache: "Dict[Key, Dict[str, Any]]", er
             # The usual line, "server a.b.c.d:port PARAMS" with PARAMS seen before, inline (this loop
             # runs for every server); anything else, or anything that raises, goes through _server.
             template = cache.get(key)
-            host, sep, port_text = spec.rpartition(":")
-            if template is not None and sep and port_text.isdigit() and ":" not in host \
-                    and host[:1] != "[" and host != "unix":
-                try:
+            host, _, port_text = spec.rpartition(":")
+            if template is not None and port_text.isdigit():
+                try:  # an IPv4 literal (inet_pton takes nothing else): no "[", ":" or "unix" in it
                     port = int(port_text)
                     _pton(_INET, host)
                     if 0 < port < 65536:
