@@ -219,7 +219,7 @@ def _flat_block(text: str, pos: int, line: int) -> "Optional[Tuple[List[str], Li
     return parts, lines, eol + 1, line + body.count("\n")
 
 
-def _parse_simple(text: str, file: str) -> List[Directive]:
+def _parse_simple(text: str, file: str, plain: Optional[bool] = None) -> List[Directive]:
     """parse() for a file _is_simple: the same blocks and errors, one pass, no offsets."""
     root = []  # type: List[Directive]
     stack = [root]
@@ -228,7 +228,7 @@ def _parse_simple(text: str, file: str) -> List[Directive]:
     first_line = 1
     lines = text.split("\n")
     i, pos = 0, 0  # the line (from 0) and its offset
-    plain = _splits_as_nginx(text)
+    plain = _splits_as_nginx(text) if plain is None else plain
     while i < len(lines):
         raw = lines[i]
         line, i, pos = i + 1, i + 1, pos + len(raw) + 1
@@ -303,13 +303,14 @@ def _full_tokens(text: str, file: str) -> Iterator[Token]:
         yield kind != "punct", value, line, pos
 
 
-def parse(text: str, file: str = "", offsets: bool = True) -> List[Directive]:
+def parse(text: str, file: str = "", offsets: bool = True, plain: bool = False) -> List[Directive]:
     """The directives of one file's text, blocks nested; includes are left as directives.
 
     offsets=False (reading, not editing) may leave Directive.start/end at -1, for speed.
+    plain=True: the caller knows the text is _is_simple and _splits_as_nginx (checked once for a dump).
     """
-    if not offsets and _is_simple(text):
-        return _parse_simple(text, file)
+    if not offsets and (plain or _is_simple(text)):
+        return _parse_simple(text, file, plain or None)
     root = []  # type: List[Directive]
     stack = [root]
     opened = []  # type: List[Directive]
@@ -378,14 +379,16 @@ def _header_at(dump: str, pos: int) -> bool:
 class Config:
     """The effective config: the main file's directives with every include expanded in place."""
 
-    def __init__(self, files: "List[Tuple[str, str]]", fast: bool = True) -> None:
-        """fast=False reads every file with the full lexer (tests compare both paths)."""
+    def __init__(self, files: "List[Tuple[str, str]]", fast: bool = True, plain: bool = False) -> None:
+        """fast=False reads every file with the full lexer (tests compare both paths); plain=True: every
+        file is known to be _is_simple and _splits_as_nginx."""
         if not files:
             raise ConfError("the dump holds no file")
         self.main = files[0][0]
         self.texts = dict(files)  # type: Dict[str, str]
         self.prefix = os.path.dirname(self.main)
         self.fast = fast
+        self.plain = plain
         self._parsed = {}  # type: Dict[str, List[Directive]]
         self.warnings = []  # type: List[str]
         self.globs = []  # type: List[str]  # every wildcard include, absolute: a new file there changes the config
@@ -394,11 +397,12 @@ class Config:
 
     @classmethod
     def from_dump(cls, dump: str) -> "Config":
-        return cls(split_dump(dump))
+        # checked once for the whole dump: then so is every file in it
+        return cls(split_dump(dump), plain=_is_simple(dump) and _splits_as_nginx(dump))
 
     def _file(self, path: str) -> List[Directive]:
         if path not in self._parsed:
-            self._parsed[path] = parse(self.texts[path], path, offsets=not self.fast)
+            self._parsed[path] = parse(self.texts[path], path, offsets=not self.fast, plain=self.plain and self.fast)
         return self._parsed[path]
 
     def _expand(self, directives: List[Directive], chain: List[str]) -> List[Directive]:
@@ -410,8 +414,8 @@ class Config:
                         raise ConfError("include loop through {}".format(path), d.file, d.line)
                     out.extend(self._expand(self._file(path), chain + [path]))
                 continue
-            if d.flat is None and d.block is not None:
-                d = Directive(d.name, d.args, d.file, d.line, d.start, d.end, self._expand(d.block, chain))
+            if d.flat is None and d._block is not None:  # (not the property: nothing to make)
+                d = Directive(d.name, d.args, d.file, d.line, d.start, d.end, self._expand(d._block, chain))
             out.append(d)
         return out
 
