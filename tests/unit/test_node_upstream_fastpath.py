@@ -110,7 +110,8 @@ def dump(draw) -> str:
         body = "\n".join(draw(st.lists(line(), max_size=8)))
         close = draw(st.sampled_from(["}", "  }", "} # end", "\t}#", "}"] * 3 + ["}}", "x }"]))
         ups.append(f"upstream u{n} {{{draw(COMMENT)}\n{body}\n{close}\n")
-    text = "http {\n" + "".join(ups) + "server { listen 80; location / { proxy_pass http://u0; } }\n}\n"
+    context = draw(st.sampled_from(["http", "stream"]))  # stream: no default port
+    text = f"{context} {{\n" + "".join(ups) + "server { listen 80; location / { proxy_pass http://u0; } }\n}\n"
     return f"# configuration file /x/nginx.conf:\n{text}\n# configuration file /x/more.conf:\nserver c:80;\n"
 
 
