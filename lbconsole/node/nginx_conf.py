@@ -15,21 +15,15 @@ import fnmatch
 import gc
 import os
 import re
-from itertools import accumulate, compress, count, repeat
-from operator import add, sub
 from typing import Dict, Iterator, List, Optional, Tuple  # noqa: F401 (Dict: type comments)
+
+from lbconsole.node.nginx_directive import ConfError, Directive
+from lbconsole.node.nginx_simple import is_simple, parse_simple, splits_as_nginx
+
+__all__ = ["MARK", "ConfError", "Config", "Directive", "gc_paused", "parse", "split_dump", "walk"]
 
 MARK = "# configuration file "
 _UNESCAPE = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
-
-
-class ConfError(ValueError):
-    """A config nginx itself would reject, or a dump this parser cannot follow."""
-
-    def __init__(self, message: str, file: str = "", line: int = 0) -> None:
-        where = "{}:{}: ".format(file, line) if file else ""
-        super().__init__(where + message)
-        self.file, self.line = file, line
 
 
 class gc_paused:  # a `with` statement, lower case as contextlib's
@@ -43,38 +37,6 @@ class gc_paused:  # a `with` statement, lower case as contextlib's
     def __exit__(self, *exc: object) -> None:
         if self.was:
             gc.enable()
-
-
-class Directive:
-    """One directive: name, arguments (unquoted, unescaped), where it is, and its block if any."""
-
-    __slots__ = ("_block", "args", "end", "file", "flat", "line", "name", "start")
-
-    def __init__(self, name: str, args: List[str], file: str, line: int, start: int, end: int,
-                 block: "Optional[List[Directive]]" = None) -> None:
-        self.name, self.args, self.file, self.line = name, args, file, line
-        self.start = start  # offset of the directive's first character in its file's text
-        self.end = end  # offset of the ';' or '{' that ends it
-        self._block = block
-        # A flat block (_flat_block) as read: each directive's text (str.split() gives its words) and
-        # line, all in this file. Its Directive objects are made only if asked for (upstream_conf
-        # reads the texts: one split per server, not a Directive and a list per word).
-        self.flat = None  # type: Optional[Tuple[List[str], List[int]]]
-
-    @property
-    def block(self) -> "Optional[List[Directive]]":
-        if self._block is None and self.flat is not None:
-            texts, lines = self.flat
-            words = [t.split() for t in texts]
-            self._block = [Directive(w[0], w[1:], self.file, n, -1, -1) for w, n in zip(words, lines)]
-        return self._block
-
-    @block.setter
-    def block(self, block: "Optional[List[Directive]]") -> None:
-        self._block = block
-
-    def __repr__(self) -> str:
-        return "Directive({!r}, {!r}, {}:{})".format(self.name, self.args, self.file, self.line)
 
 
 def _unescape(raw: str) -> str:
@@ -106,176 +68,7 @@ _TOKEN = re.compile(r"""
 """, re.DOTALL | re.VERBOSE)
 
 
-# Most files hold no quote, backslash or "${" (_is_simple): there no token spans a line, a word is
-# any run of characters but space, ";" and "{" that does not start with "}" or "#", and most lines
-# are one directive, maybe with a comment after it: those are read with str methods (C speed, the
-# regex engine is the slow part), any other line token by token with _LINE_TOKEN.
-_LINE_TOKEN = re.compile(r"\#[^\n]*|[;{}]|[^ \t\r\n;{}\#][^ \t\r\n;{]*")
-_SPACE = " \t\r"  # with "\n", all nginx splits on (str.split() would also split on \x0b, \xa0...)
 Token = Tuple[bool, str, int, int]  # (is a word, value, line, offset or -1)
-
-
-def _is_simple(text: str) -> bool:
-    # `in` scans at C speed; a regex alternation here cost a tenth of the parse
-    return '"' not in text and "'" not in text and "\\" not in text and "${" not in text
-
-
-def _words(run: str) -> List[str]:
-    """The words of a run that neither starts nor ends with a space."""
-    if "  " not in run and "\t" not in run and "\r" not in run:
-        return run.split(" ")
-    return [w for w in run.replace("\t", " ").replace("\r", " ").split(" ") if w]
-
-
-def _one_directive(s: str) -> Optional[List[str]]:
-    """The words and the ";" or "{" of a stripped line that holds exactly one directive's end
-    (and maybe a comment after it), else None."""
-    if "#" in s:
-        i = s.index("#")
-        if s[i - 1] not in " \t\r;":  # "a#b" is a word ("#" at i == 0 is handled before)
-            return None
-        s = s[:i].rstrip(_SPACE)
-    end, body = s[-1], s[:-1].rstrip(_SPACE)
-    if end != ";" and end != "{" or not body or ";" in body or "{" in body or "}" in body or "#" in body:
-        return None
-    words = _words(body)
-    words.append(end)
-    return words
-
-
-def _end(stack: "List[List[Directive]]", opened: "List[Directive]", args: List[str], c: str,
-         file: str, line: int) -> None:
-    d = Directive(args[0], args[1:], file, line, -1, -1)
-    stack[-1].append(d)
-    if c == "{":
-        d.block = []
-        stack.append(d.block)
-        opened.append(d)
-
-
-# A flat block: directives without blocks, then "}" alone on its line (an upstream: thousands of
-# `server` lines). Read with str methods over the whole body (the regex engine is the slow part):
-# comments cut where "#" follows a space, ";" or a line start, then split at ";". Anything else (a "#"
-# inside a word, a "{", an empty directive, a space str.split() knows and nginx does not) is left to
-# the line-by-line path, which reads it exactly.
-# Both patterns start with "#": the regex engine then jumps from "#" to "#" (a lookbehind first is 10x slower).
-_COMMENT = re.compile(r"\#[^\n]*")
-_HASH_IN_WORD = re.compile(r"\#(?<=[^ \t\r\n;]\#)")
-_NOT_NGINX_SPACE = re.compile("[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
-
-
-def _splits_as_nginx(text: str) -> bool:
-    """True if str.split() splits this text's words as nginx does (no \\v, \\f, NBSP... space)."""
-    for c in "\x0b\x0c\x1c\x1d\x1e\x1f":
-        if c in text:
-            return False
-    try:
-        text.encode("ascii")  # str.isascii() is 3.7+
-        return True
-    except UnicodeEncodeError:
-        return _NOT_NGINX_SPACE.search(text) is None
-
-
-def _flat_block(text: str, pos: int, line: int) -> "Optional[Tuple[List[str], List[int], int, int]]":
-    """The text and line of each directive of a flat block whose body starts at pos (a line start, on
-    line `line`), the offset and line after its "}" line; None if the block is not flat."""
-    close = text.find("}", pos)
-    if close < 0:
-        return None
-    start = text.rfind("\n", pos, close) + 1
-    if start == 0 or text[start:close].strip(_SPACE):
-        return None  # "}" not alone at the start of its line (or the body is on the "{" line)
-    eol = text.find("\n", close)
-    eol = len(text) if eol < 0 else eol
-    rest = text[close + 1:eol].strip(_SPACE)
-    if rest and rest[0] != "#":
-        return None
-    body = "\n" + text[pos:start]
-    if "{" in body:
-        return None
-    if "#" in body:
-        if _HASH_IN_WORD.search(body) is not None:
-            return None  # "a#b" is a word
-        body = _COMMENT.sub("", body)
-    parts = body.split(";")
-    tail = parts.pop()
-    if tail.strip(_SPACE + "\n"):
-        return None  # words after the last ";"
-    # map() over str methods: the per-directive work stays in C but for Directive() itself
-    if not all(map(str.strip, parts)):
-        return None  # an empty directive: the line-by-line path raises
-    if "include" in body and any(p.split(None, 1)[0] == "include" for p in parts):
-        return None
-    rows = list(map(str.strip, body.split("\n")))  # row 0: the "\n" put in front, line - 1
-    if len(parts) == len(rows) - rows.count("") and all(map(str.endswith, filter(None, rows), repeat(";"))):
-        # one directive per line, as a rule: each non-blank line ends with the only ";" on it
-        lines = list(compress(count(line - 1), rows))
-    else:
-        newlines = list(map(str.count, parts, repeat("\n")))
-        after_lead = map(str.count, map(str.lstrip, parts), repeat("\n"))
-        starts = accumulate([line - 1] + newlines)  # the line each part starts on
-        lines = list(map(sub, map(add, starts, newlines), after_lead))  # the line of its first word
-    # no block inside and no include: Config has nothing to expand
-    return parts, lines, eol + 1, line + body.count("\n")
-
-
-def _parse_simple(text: str, file: str, plain: Optional[bool] = None) -> List[Directive]:
-    """parse() for a file _is_simple: the same blocks and errors, one pass, no offsets."""
-    root = []  # type: List[Directive]
-    stack = [root]
-    opened = []  # type: List[Directive]
-    args = []  # type: List[str]
-    first_line = 1
-    lines = text.split("\n")
-    i, pos = 0, 0  # the line (from 0) and its offset
-    plain = _splits_as_nginx(text) if plain is None else plain
-    while i < len(lines):
-        raw = lines[i]
-        line, i, pos = i + 1, i + 1, pos + len(raw) + 1
-        s = raw.strip(_SPACE)
-        if not s or s[0] == "#":
-            continue
-        words = _one_directive(s)
-        if words is not None:
-            if args:
-                args.extend(words)
-            else:
-                first_line, args = line, words
-            c = args.pop()
-            _end(stack, opened, args, c, file, first_line)
-            args = []
-            if c == "{" and plain:
-                flat = _flat_block(text, pos, line + 1)
-                if flat is not None:
-                    stack.pop()
-                    d = opened.pop()
-                    d.block, d.flat = None, (flat[0], flat[1])
-                    pos, line = flat[2], flat[3]
-                    i = line - 1
-            continue
-        for tok in _LINE_TOKEN.findall(s):
-            c = tok[0]
-            if c == "#":
-                break  # the rest of the line
-            if c == "}":
-                if args or len(stack) == 1:
-                    raise ConfError('unexpected "}"', file, line)
-                stack.pop()
-                opened.pop()
-            elif c == ";" or c == "{":
-                if not args:
-                    raise ConfError("unexpected {!r}".format(c), file, line)
-                _end(stack, opened, args, c, file, first_line)
-                args = []
-            else:
-                if not args:
-                    first_line = line
-                args.append(tok)
-    if args:
-        raise ConfError('unexpected end of file, expecting ";" or "}"', file, first_line)
-    if opened:
-        raise ConfError('unexpected end of file, expecting "}"', file, opened[-1].line)
-    return root
 
 
 def _full_tokens(text: str, file: str) -> Iterator[Token]:
@@ -307,10 +100,10 @@ def parse(text: str, file: str = "", offsets: bool = True, plain: bool = False) 
     """The directives of one file's text, blocks nested; includes are left as directives.
 
     offsets=False (reading, not editing) may leave Directive.start/end at -1, for speed.
-    plain=True: the caller knows the text is _is_simple and _splits_as_nginx (checked once for a dump).
+    plain=True: the caller knows the text is is_simple and splits_as_nginx (checked once for a dump).
     """
-    if not offsets and (plain or _is_simple(text)):
-        return _parse_simple(text, file, plain or None)
+    if not offsets and (plain or is_simple(text)):
+        return parse_simple(text, file, plain or None)
     root = []  # type: List[Directive]
     stack = [root]
     opened = []  # type: List[Directive]
@@ -381,7 +174,7 @@ class Config:
 
     def __init__(self, files: "List[Tuple[str, str]]", fast: bool = True, plain: bool = False) -> None:
         """fast=False reads every file with the full lexer (tests compare both paths); plain=True: every
-        file is known to be _is_simple and _splits_as_nginx."""
+        file is known to be is_simple and splits_as_nginx."""
         if not files:
             raise ConfError("the dump holds no file")
         self.main = files[0][0]
@@ -398,7 +191,7 @@ class Config:
     @classmethod
     def from_dump(cls, dump: str) -> "Config":
         # checked once for the whole dump: then so is every file in it
-        return cls(split_dump(dump), plain=_is_simple(dump) and _splits_as_nginx(dump))
+        return cls(split_dump(dump), plain=is_simple(dump) and splits_as_nginx(dump))
 
     def _file(self, path: str) -> List[Directive]:
         if path not in self._parsed:
