@@ -12,37 +12,31 @@ it, so an edit can touch exactly that directive.
 # ruff: noqa: UP032
 
 import fnmatch
+import gc
 import os
 import re
 from typing import Dict, Iterator, List, Optional, Tuple  # noqa: F401 (Dict: type comments)
+
+from lbconsole.node.nginx_directive import ConfError, Directive
+from lbconsole.node.nginx_simple import is_simple, parse_simple, splits_as_nginx
+
+__all__ = ["MARK", "ConfError", "Config", "Directive", "gc_paused", "parse", "split_dump", "walk"]
 
 MARK = "# configuration file "
 _UNESCAPE = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
 
 
-class ConfError(ValueError):
-    """A config nginx itself would reject, or a dump this parser cannot follow."""
+class gc_paused:  # a `with` statement, lower case as contextlib's
+    """No cyclic garbage collection while a dump is read: the reading makes tens of thousands of
+    lists and dicts, none in a cycle, and each collection would walk them (~15% of the time)."""
 
-    def __init__(self, message: str, file: str = "", line: int = 0) -> None:
-        where = "{}:{}: ".format(file, line) if file else ""
-        super().__init__(where + message)
-        self.file, self.line = file, line
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
 
-
-class Directive:
-    """One directive: name, arguments (unquoted, unescaped), where it is, and its block if any."""
-
-    __slots__ = ("args", "block", "end", "file", "line", "name", "start")
-
-    def __init__(self, name: str, args: List[str], file: str, line: int, start: int, end: int,
-                 block: "Optional[List[Directive]]" = None) -> None:
-        self.name, self.args, self.file, self.line = name, args, file, line
-        self.start = start  # offset of the directive's first character in its file's text
-        self.end = end  # offset of the ';' or '{' that ends it
-        self.block = block
-
-    def __repr__(self) -> str:
-        return "Directive({!r}, {!r}, {}:{})".format(self.name, self.args, self.file, self.line)
+    def __exit__(self, *exc: object) -> None:
+        if self.was:
+            gc.enable()
 
 
 def _unescape(raw: str) -> str:
@@ -74,50 +68,7 @@ _TOKEN = re.compile(r"""
 """, re.DOTALL | re.VERBOSE)
 
 
-# Most files hold no quote, backslash or "${": there a word is any run of characters but space,
-# ";" and "{" that does not start with "}" or "#", and one simple regex finds every token.
-_SIMPLE = re.compile(r"\n|\#[^\n]*|[;{}]|[^ \t\r\n;{}\#][^ \t\r\n;{]*")
-_NOT_SIMPLE = re.compile(r"[\"'\\]|\$\{")
 Token = Tuple[bool, str, int, int]  # (is a word, value, line, offset or -1)
-
-
-def _parse_simple(text: str, file: str) -> List[Directive]:
-    """parse() for a file _SIMPLE can read: the same blocks and errors, one pass, no offsets."""
-    root = []  # type: List[Directive]
-    stack = [root]
-    opened = []  # type: List[Directive]
-    args = []  # type: List[str]
-    line = first_line = 1
-    for tok in _SIMPLE.findall(text):
-        c = tok[0]
-        if c == "\n":
-            line += 1
-        elif c == "#":
-            continue
-        elif c == "}":
-            if args or len(stack) == 1:
-                raise ConfError('unexpected "}"', file, line)
-            stack.pop()
-            opened.pop()
-        elif c == ";" or c == "{":
-            if not args:
-                raise ConfError("unexpected {!r}".format(c), file, line)
-            d = Directive(args[0], args[1:], file, first_line, -1, -1)
-            stack[-1].append(d)
-            if c == "{":
-                d.block = []
-                stack.append(d.block)
-                opened.append(d)
-            args = []
-        else:
-            if not args:
-                first_line = line
-            args.append(tok)
-    if args:
-        raise ConfError('unexpected end of file, expecting ";" or "}"', file, first_line)
-    if opened:
-        raise ConfError('unexpected end of file, expecting "}"', file, opened[-1].line)
-    return root
 
 
 def _full_tokens(text: str, file: str) -> Iterator[Token]:
@@ -145,13 +96,14 @@ def _full_tokens(text: str, file: str) -> Iterator[Token]:
         yield kind != "punct", value, line, pos
 
 
-def parse(text: str, file: str = "", offsets: bool = True) -> List[Directive]:
+def parse(text: str, file: str = "", offsets: bool = True, plain: bool = False) -> List[Directive]:
     """The directives of one file's text, blocks nested; includes are left as directives.
 
     offsets=False (reading, not editing) may leave Directive.start/end at -1, for speed.
+    plain=True: the caller knows the text is is_simple and splits_as_nginx (checked once for a dump).
     """
-    if not offsets and _NOT_SIMPLE.search(text) is None:
-        return _parse_simple(text, file)
+    if not offsets and (plain or is_simple(text)):
+        return parse_simple(text, file, plain or None)
     root = []  # type: List[Directive]
     stack = [root]
     opened = []  # type: List[Directive]
@@ -220,24 +172,30 @@ def _header_at(dump: str, pos: int) -> bool:
 class Config:
     """The effective config: the main file's directives with every include expanded in place."""
 
-    def __init__(self, files: "List[Tuple[str, str]]") -> None:
+    def __init__(self, files: "List[Tuple[str, str]]", fast: bool = True, plain: bool = False) -> None:
+        """fast=False reads every file with the full lexer (tests compare both paths); plain=True: every
+        file is known to be is_simple and splits_as_nginx."""
         if not files:
             raise ConfError("the dump holds no file")
         self.main = files[0][0]
         self.texts = dict(files)  # type: Dict[str, str]
         self.prefix = os.path.dirname(self.main)
+        self.fast = fast
+        self.plain = plain
         self._parsed = {}  # type: Dict[str, List[Directive]]
         self.warnings = []  # type: List[str]
         self.globs = []  # type: List[str]  # every wildcard include, absolute: a new file there changes the config
-        self.tree = self._expand(self._file(self.main), [self.main])
+        with gc_paused():
+            self.tree = self._expand(self._file(self.main), [self.main])
 
     @classmethod
     def from_dump(cls, dump: str) -> "Config":
-        return cls(split_dump(dump))
+        # checked once for the whole dump: then so is every file in it
+        return cls(split_dump(dump), plain=is_simple(dump) and splits_as_nginx(dump))
 
     def _file(self, path: str) -> List[Directive]:
         if path not in self._parsed:
-            self._parsed[path] = parse(self.texts[path], path, offsets=False)
+            self._parsed[path] = parse(self.texts[path], path, offsets=not self.fast, plain=self.plain and self.fast)
         return self._parsed[path]
 
     def _expand(self, directives: List[Directive], chain: List[str]) -> List[Directive]:
@@ -249,8 +207,8 @@ class Config:
                         raise ConfError("include loop through {}".format(path), d.file, d.line)
                     out.extend(self._expand(self._file(path), chain + [path]))
                 continue
-            if d.block is not None:
-                d = Directive(d.name, d.args, d.file, d.line, d.start, d.end, self._expand(d.block, chain))
+            if d.flat is None and d._block is not None:  # (not the property: nothing to make)
+                d = Directive(d.name, d.args, d.file, d.line, d.start, d.end, self._expand(d._block, chain))
             out.append(d)
         return out
 
@@ -265,14 +223,17 @@ class Config:
         if full not in self.globs:
             self.globs.append(full)
         parts = full.split("/")
-        return sorted(p for p in self.texts if _glob_match(p.split("/"), parts))
+        # the directories before the first wildcard match only themselves: compared as one string
+        first = next(i for i, part in enumerate(parts) if any(c in part for c in "*?["))
+        head = "/".join(parts[:first]) + "/" if first else ""
+        return sorted(p for p in self.texts if p.startswith(head) and _glob_match(p.split("/"), parts, first))
 
 
-def _glob_match(path: List[str], pattern: List[str]) -> bool:
+def _glob_match(path: List[str], pattern: List[str], first: int = 0) -> bool:
     # glob(3): a wildcard never crosses "/", and a leading "." must be matched explicitly.
     if len(path) != len(pattern):
         return False
-    for name, pat in zip(path, pattern):
+    for name, pat in zip(path[first:], pattern[first:]):
         if name.startswith(".") and not pat.startswith("."):
             return False
         if not fnmatch.fnmatchcase(name, pat):
@@ -280,9 +241,10 @@ def _glob_match(path: List[str], pattern: List[str]) -> bool:
     return True
 
 
-def walk(directives: List[Directive], parents: "Tuple[Directive, ...]" = ()
+def walk(directives: List[Directive], parents: "Tuple[Directive, ...]" = (), skip: "Tuple[str, ...]" = ()
          ) -> "Iterator[Tuple[Directive, Tuple[Directive, ...]]]":
-    """Every directive with the blocks that hold it, outermost first, in file order."""
+    """Every directive with the blocks that hold it, outermost first, in file order; the directives
+    inside a block named in skip are not walked (the block itself is)."""
     stack = [(iter(directives), parents)]
     while stack:
         it, outer = stack[-1]
@@ -291,5 +253,5 @@ def walk(directives: List[Directive], parents: "Tuple[Directive, ...]" = ()
             stack.pop()
             continue
         yield d, outer
-        if d.block:
+        if d.name not in skip and d.block:
             stack.append((iter(d.block), outer + (d,)))

@@ -10,9 +10,9 @@ becomes a peer); the resolver is a parameter so tests need no DNS.
 
 import re
 import socket
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from lbconsole.node.nginx_conf import Config, Directive, walk
+from lbconsole.node.nginx_conf import Config, Directive, gc_paused, walk
 
 Resolver = Callable[[str, int], List[str]]
 DEFAULT_ERROR_LOG = "/var/log/nginx/error.log"
@@ -90,80 +90,139 @@ def is_ip(host: str) -> bool:
     return False
 
 
-class Server:
-    """One `server` directive of an upstream, with the peers it became."""
+Params = Tuple[int, int, int, int, bool, bool, bool]  # weight, max_fails, fail_timeout, max_conns, backup, down, resolve
 
-    __slots__ = ("addresses", "backup", "down", "error", "fail_timeout", "file", "host", "line", "max_conns",
-                 "max_fails", "port", "resolve", "spec", "weight")
 
-    def __init__(self, d: Directive, default_port: Optional[int]) -> None:
-        args = d.args
-        self.spec = args[0] if args else ""
-        self.host, self.port = split_address(self.spec, default_port)
-        self.file, self.line = d.file, d.line
-        self.addresses = []  # type: List[str]
-        self.error = None  # type: Optional[str]
-        self.weight, self.max_fails, self.fail_timeout, self.max_conns = 1, 1, 10, 0
-        self.backup = self.down = self.resolve = False
-        for p in args[1:]:  # straight-line tests: this runs for every server of every upstream
-            if p == "down":
-                self.down = True
-            elif p == "backup":
-                self.backup = True
-            elif p == "resolve":
-                self.resolve = True
-            elif p.startswith("max_fails="):
-                self.max_fails = _count(p[10:], 1)
-            elif p.startswith("fail_timeout="):
-                self.fail_timeout = parse_seconds(p[13:])
-            elif p.startswith("weight="):
-                self.weight = _count(p[7:], 1)
-            elif p.startswith("max_conns="):
-                self.max_conns = _count(p[10:], 0)
+def server_params(params: Tuple[str, ...]) -> Params:
+    """The parameters of a `server` line after its address; ValueError for a time nginx would reject."""
+    weight, max_fails, fail_timeout, max_conns = 1, 1, 10, 0
+    backup = down = resolve = False
+    for p in params:
+        if p == "down":
+            down = True
+        elif p == "backup":
+            backup = True
+        elif p == "resolve":
+            resolve = True
+        elif p.startswith("max_fails="):
+            max_fails = _count(p[10:], 1)
+        elif p.startswith("fail_timeout="):
+            fail_timeout = parse_seconds(p[13:])
+        elif p.startswith("weight="):
+            weight = _count(p[7:], 1)
+        elif p.startswith("max_conns="):
+            max_conns = _count(p[10:], 0)
+    return weight, max_fails, fail_timeout, max_conns, backup, down, resolve
 
-    def resolve_with(self, resolver: Resolver) -> None:
-        if self.port is None or is_ip(self.host):
-            self.addresses = [self.host]
-            return
+
+_INET = socket.AF_INET
+_pton = socket.inet_pton
+
+
+Key = Union[str, Tuple[str, ...]]  # a server's parameters: their text (a flat block) or its words
+
+
+def _server(spec: str, key: Key, file: str, line: int, default_port: Optional[int],
+            cache: "Dict[Key, Dict[str, Any]]") -> Dict[str, Any]:
+    """One `server` directive of an upstream as a dict; a name's peers are filled in by _resolve.
+
+    This runs for every server of every upstream: the parameters, mostly the same on every line of an
+    upstream, are parsed once per distinct tuple into a dict that each server copies, and
+    "a.b.c.d:port" takes a short way (its peer is the spec as written)."""
+    template = cache.get(key)
+    host, sep, port_text = spec.rpartition(":")
+    if sep and port_text.isdigit() and ":" not in host and host[:1] != "[" and host != "unix" \
+            and 0 < int(port_text) < 65536:
+        port = int(port_text)  # type: Optional[int]
         try:
-            self.addresses = resolver(self.host, self.port)
-        except (OSError, UnicodeError) as e:
-            self.error = "cannot resolve {}: {}".format(self.host, e)
+            _pton(_INET, host)
+            addresses, peers = [host], [host + ":" + str(port)]
+        except OSError:
+            addresses, peers = [], []  # a name: resolved once every upstream is read
+    else:
+        host, port = split_address(spec, default_port)
+        if port is None:
+            addresses, peers = [host], [host]
+        elif is_ip(host):
+            addresses, peers = [host], [peer_key(host, port)]
+        else:
+            addresses, peers = [], []
+    if template is None:
+        w = server_params(tuple(key.split()) if isinstance(key, str) else key)
+        template = cache[key] = {
+            "spec": "", "host": "", "port": None, "addresses": None, "peers": None, "weight": w[0],
+            "max_fails": w[1], "fail_timeout": w[2], "max_conns": w[3], "backup": w[4], "down": w[5],
+            "resolve": w[6], "file": "", "line": 0, "error": None}
+    server = template.copy()
+    server["spec"], server["host"], server["port"] = spec, host, port
+    server["addresses"], server["peers"], server["file"], server["line"] = addresses, peers, file, line
+    return server
 
-    def peers(self) -> List[str]:
-        return [peer_key(a, self.port) for a in self.addresses]
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {"spec": self.spec, "host": self.host, "port": self.port, "addresses": self.addresses,
-                "peers": self.peers(), "weight": self.weight, "max_fails": self.max_fails,
-                "fail_timeout": self.fail_timeout, "max_conns": self.max_conns, "backup": self.backup,
-                "down": self.down, "resolve": self.resolve, "file": self.file, "line": self.line,
-                "error": self.error}
+def _resolve(server: Dict[str, Any], resolver: Resolver) -> None:
+    host, port = server["host"], server["port"]
+    try:
+        addresses = resolver(host, port)
+    except (OSError, UnicodeError) as e:
+        server["error"] = "cannot resolve {}: {}".format(host, e)
+        return
+    server["addresses"] = addresses
+    server["peers"] = [peer_key(a, port) for a in addresses]
 
 
-class Upstream:
-    def __init__(self, d: Directive, context: str) -> None:
-        self.name = d.args[0] if d.args else ""
-        self.context = context  # http | stream
-        self.file, self.line = d.file, d.line
-        self.keepalive = None  # type: Optional[int]
-        self.servers = []  # type: List[Server]
-        self.used_by = []  # type: List[Dict[str, Any]]
-        default_port = 80 if context == "http" else None
-        self.errors = []  # type: List[str]
-        for c in d.block or []:
-            if c.name == "server":
-                try:
-                    self.servers.append(Server(c, default_port))
-                except ValueError as e:  # nginx -t would refuse it; say so, keep the rest
-                    self.errors.append("{}:{}: upstream {}: {}".format(c.file, c.line, self.name, e))
-            elif c.name == "keepalive" and c.args and c.args[0].isdigit():
-                self.keepalive = int(c.args[0])
+def _upstream(d: Directive, context: str, cache: "Dict[Key, Dict[str, Any]]", errors: List[str]
+              ) -> Dict[str, Any]:
+    name = d.args[0] if d.args else ""
+    default_port = 80 if context == "http" else None  # type: Optional[int]
+    keepalive = None  # type: Optional[int]
+    servers = []  # type: List[Dict[str, Any]]
+    if d.flat is not None:  # read straight from the texts: no Directive nor word list per server
+        file = d.file
+        for text, line in zip(*d.flat):
+            w = text.split(None, 2)
+            if w[0] != "server":
+                if w[0] == "keepalive" and len(w) > 1 and w[1].isdigit():
+                    keepalive = int(w[1])
+                continue
+            spec, key = (w[1], w[2]) if len(w) == 3 else (w[1] if len(w) > 1 else "", "")
+            # The usual line, "server a.b.c.d:port PARAMS" with PARAMS seen before, inline (this loop
+            # runs for every server); anything else, or anything that raises, goes through _server.
+            template = cache.get(key)
+            host, _, port_text = spec.rpartition(":")
+            if template is not None and port_text.isdigit():
+                try:  # an IPv4 literal (inet_pton takes nothing else): no "[", ":" or "unix" in it
+                    port = int(port_text)
+                    _pton(_INET, host)
+                    if 0 < port < 65536:
+                        server = template.copy()
+                        server["spec"], server["host"], server["port"] = spec, host, port
+                        server["addresses"], server["peers"] = [host], [host + ":" + str(port)]
+                        server["file"], server["line"] = file, line
+                        servers.append(server)
+                        continue
+                except (ValueError, OSError):
+                    pass
+            try:
+                servers.append(_server(spec, key, file, line, default_port, cache))
+            except ValueError as e:  # nginx -t would refuse it; say so, keep the rest
+                errors.append("{}:{}: upstream {}: {}".format(file, line, name, e))
+        return _upstream_dict(d, name, context, keepalive, servers)
+    for c in d.block or []:
+        if c.name == "server":
+            try:
+                servers.append(_server(c.args[0] if c.args else "", tuple(c.args[1:]), c.file, c.line,
+                                       default_port, cache))
+            except ValueError as e:
+                errors.append("{}:{}: upstream {}: {}".format(c.file, c.line, name, e))
+        elif c.name == "keepalive" and c.args and c.args[0].isdigit():
+            keepalive = int(c.args[0])
+    return _upstream_dict(d, name, context, keepalive, servers)
 
-    def to_dict(self) -> Dict[str, Any]:
-        return {"name": self.name, "context": self.context, "file": self.file, "line": self.line,
-                "keepalive": self.keepalive, "servers": [s.to_dict() for s in self.servers],
-                "used_by": self.used_by}
+
+def _upstream_dict(d: Directive, name: str, context: str, keepalive: Optional[int],
+                   servers: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {"name": name, "context": context, "file": d.file, "line": d.line, "keepalive": keepalive,
+            "servers": servers, "used_by": []}
 
 
 def _pass_target(directive: str, value: str) -> Tuple[str, bool]:
@@ -195,16 +254,27 @@ def read(config: Config, resolver: Resolver = system_resolver, prefix: Optional[
 
     prefix: nginx's -p (relative error_log and pid paths); default the main file's directory.
     """
+    with gc_paused():
+        return _read(config, resolver, prefix)
+
+
+def _read(config: Config, resolver: Resolver, prefix: Optional[str]) -> Dict[str, Any]:
     base = (prefix or config.prefix).rstrip("/")
-    upstreams = {}  # type: Dict[Tuple[str, str], Upstream]
+    upstreams = {}  # type: Dict[Tuple[str, str], Dict[str, Any]]
+    errors = {}  # type: Dict[Tuple[str, str], List[str]]  # per upstream: a later one of the same name replaces it
+    cache = {}  # type: Dict[Key, Dict[str, Any]]
     passes = []  # type: List[Tuple[Directive, Tuple[Directive, ...], str]]
     error_logs = []  # type: List[str]
     pid_file = DEFAULT_PID_FILE
-    for d, parents in walk(config.tree):
+    # Nothing nginx accepts inside an upstream block matters here but its servers and keepalive,
+    # which _upstream reads: the walk does not go into it.
+    for d, parents in walk(config.tree, skip=("upstream",)):
         context = parents[0].name if parents else "main"
-        if d.name == "upstream" and d.block is not None and context in ("http", "stream"):
-            up = Upstream(d, context)
-            upstreams[(context, up.name.lower())] = up
+        if d.name == "upstream" and (d.flat is not None or d.block is not None) and context in ("http", "stream"):
+            errs = []  # type: List[str]
+            up = _upstream(d, context, cache, errs)
+            upstreams[(context, up["name"].lower())] = up
+            errors[(context, up["name"].lower())] = errs
         elif d.name in PASS_DIRECTIVES and d.args:
             passes.append((d, parents, context))
         elif d.name == "error_log" and d.args:
@@ -224,14 +294,15 @@ def read(config: Config, resolver: Resolver = system_resolver, prefix: Optional[
         host, explicit = _pass_target(d.name, d.args[0])
         target = upstreams.get((context, host.lower()))
         if target is not None and not explicit:  # nginx: an upstream "may not have port"
-            target.used_by.append(use)
+            target["used_by"].append(use)
     for up in upstreams.values():
-        for s in up.servers:
-            s.resolve_with(resolver)
+        for server in up["servers"]:
+            if not server["addresses"]:
+                _resolve(server, resolver)
     warnings = list(config.warnings)
-    warnings.extend(e for up in upstreams.values() for e in up.errors)
-    warnings.extend(s.error for up in upstreams.values() for s in up.servers if s.error)
-    return {"upstreams": [u.to_dict() for u in upstreams.values()], "dynamic_passes": dynamic,
+    warnings.extend(e for errs in errors.values() for e in errs)
+    warnings.extend(s["error"] for up in upstreams.values() for s in up["servers"] if s["error"])
+    return {"upstreams": list(upstreams.values()), "dynamic_passes": dynamic,
             "error_logs": error_logs or [DEFAULT_ERROR_LOG], "pid_file": pid_file, "warnings": warnings}
 
 

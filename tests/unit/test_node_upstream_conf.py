@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lbconsole.node import nginx_conf, upstream_conf
+from lbconsole.node import nginx_conf, nginx_simple, upstream_conf
 from lbconsole.node.nginx_conf import ConfError, Config
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "nginx_upstreams"
@@ -204,7 +204,7 @@ def test_the_fast_lexer_reads_simple_files_as_the_full_one_does():
 
     texts = [t for _, t in nginx_conf.split_dump((FIX / "hard.T.txt").read_text())]
     texts.append("a}b c#d; # x\n\n  e {\n f\r\n g; }\nh ${x}y;\n")
-    simple = [t for t in texts if not nginx_conf._NOT_SIMPLE.search(t)]
+    simple = [t for t in texts if nginx_simple.is_simple(t)]
     assert len(simple) >= 3  # the fixture's upstream files, the hand-written one
     for text in texts:
         assert shape(nginx_conf.parse(text, "f", offsets=False)) == shape(nginx_conf.parse(text, "f"))

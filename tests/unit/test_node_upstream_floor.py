@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 NODE = Path(__file__).resolve().parents[2] / "lbconsole" / "node"
-MODULES = ["nginx_conf.py", "nginx_reload.py", "upstream_conf.py", "upstream_edit.py", "upstream_log.py",
-           "upstream_probe.py", "upstream_snapshot.py"]
+MODULES = ["nginx_conf.py", "nginx_directive.py", "nginx_simple.py", "nginx_reload.py", "upstream_conf.py",
+           "upstream_edit.py", "upstream_log.py", "upstream_probe.py", "upstream_snapshot.py"]
 
 
 def test_vermin_finds_nothing_above_python_3_6():
