@@ -18,7 +18,7 @@ from typing import (
     Optional,
 )
 
-from . import VERSION, audit, snapshot, watch
+from . import VERSION, audit, prepared, snapshot, watch
 from .protocol import (
     BAD_REQUEST,
     INTERNAL,
@@ -31,6 +31,7 @@ from .protocol import (
 )
 
 MUTATING = ("drain", "undrain", "failover", "release", "reload")
+CHANGES = ("addr", "vrrp", "keepalived", "resync")  # events after which no prepared sample is used
 
 
 def _mutations() -> Dict[str, Callable[["Agent", Dict[str, Any]], Dict[str, Any]]]:
@@ -48,6 +49,7 @@ class Agent:
         self._lock = threading.Lock()
         self._state: Dict[str, Any] = {}
         self._watch: Optional[watch.Watcher] = None
+        self._prepared = prepared.Prepared(lambda args: snapshot.take(args, self._state))
 
     @property
     def code_sha256(self) -> str:
@@ -71,6 +73,8 @@ class Agent:
 
     def emit(self, kind: str, data: Any, at: Optional[float] = None) -> None:
         msg = event(kind, data, at)
+        if kind in CHANGES:
+            self._prepared.invalidate(msg.get("at"))
         with self._lock:
             subs = list(self._subs)
         for fn in subs:
@@ -84,6 +88,7 @@ class Agent:
             w, self._watch = self._watch, None
         if w is not None:
             w.stop()
+        self._prepared.close()
 
     # --- requests -----------------------------------------------------------------------
     def handle(self, request: Any) -> Dict[str, Any]:
@@ -129,7 +134,8 @@ class Agent:
                 "pid": os.getpid(), "euid": os.geteuid(), "mode": self.mode}
 
     def snapshot(self, args: Dict[str, Any]) -> Dict[str, Any]:
-        return snapshot.take(args, self._state)
+        snapshot.parse_args(args)  # bad args are said before any sample is shared
+        return self._prepared.answer(args)
 
     def watch(self, args: Dict[str, Any]) -> Dict[str, Any]:
         with self._lock:

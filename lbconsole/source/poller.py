@@ -20,6 +20,7 @@ from lbconsole.inventory import Inventory, NodeConfig
 from lbconsole.snapshot import NodeSnapshot, Snapshot
 from lbconsole.source.assemble import analyzer_for, assemble
 from lbconsole.source.base import SnapshotSource
+from lbconsole.source.cadence import cadence
 from lbconsole.transport import AgentSession, session_for
 
 COALESCE_S = 0.15  # gather reports that land together into one snapshot
@@ -36,8 +37,9 @@ def node_read_only(inventory: Inventory, node: NodeConfig, read_only: bool) -> b
 class Poller:
     """The nodes' agent sessions and their latest results."""
 
-    def __init__(self, inventory: Inventory, read_only: bool = False):
+    def __init__(self, inventory: Inventory, read_only: bool = False, interval: float | None = None):
         self.inventory = inventory
+        self.interval = interval  # polled this often: the agents prepare samples on that cadence
         self.sessions: dict[str, AgentSession] = {
             n.name: session_for(n, node_read_only(inventory, n, read_only)) for n in inventory.nodes}
         self.latest: dict[str, NodeSnapshot] = {}
@@ -48,12 +50,15 @@ class Poller:
         """The sessions, under the name actions look for (they reuse the console's sessions)."""
         return self.sessions
 
-    async def poll_node(self, node: NodeConfig, dump_max_age: float = node_collector.DUMP_MAX_AGE_S) -> NodeSnapshot:
+    async def poll_node(self, node: NodeConfig, dump_max_age: float = node_collector.DUMP_MAX_AGE_S,
+                        after: float | None = None) -> NodeSnapshot:
+        """`after`: a pushed event's time (node clock); the sample must be newer."""
         previous = self.latest.get(node.name)
         deadline = node.connect_timeout + node.command_timeout + DEADLINE_MARGIN_S
         try:
             snap = await asyncio.wait_for(
-                node_collector.collect(node, self.sessions[node.name], previous, dump_max_age=dump_max_age),
+                node_collector.collect(node, self.sessions[node.name], previous, dump_max_age=dump_max_age,
+                                       cadence=cadence(self.interval, after)),
                 deadline)
         except TimeoutError:
             snap = node_collector.unreachable(node, previous, f"no answer within {deadline:g} s", time.time())
@@ -75,11 +80,12 @@ class Poller:
 
 class LivePoller(SnapshotSource):
     def __init__(self, inventory: Inventory, interval: float | None = None, read_only: bool = False):
-        self.poller = Poller(inventory, read_only)
         self.interval = interval or inventory.poll_interval
+        self.poller = Poller(inventory, read_only, interval=self.interval)
         self._fresh = asyncio.Event()
         self._wake = {n.name: asyncio.Event() for n in inventory.nodes}
         self._urgent: set[str] = set()
+        self._after: dict[str, float] = {}  # node -> its latest event's time (node clock)
         self._tasks: list[asyncio.Task[None]] = []
         self.events_seen: dict[str, tuple[float, float]] = {}  # node -> (node clock at, console receipt)
         self._urgent_report = False
@@ -100,6 +106,7 @@ class LivePoller(SnapshotSource):
             return
         if event.get("event") != "session":
             self.events_seen[name] = (float(event.get("at") or 0), time.time())
+            self._after[name] = max(self._after.get(name, 0.0), float(event.get("at") or 0))
         self._urgent.add(name)
         self._wake[name].set()
 
@@ -108,8 +115,10 @@ class LivePoller(SnapshotSource):
             started = time.monotonic()
             urgent = node.name in self._urgent
             self._urgent.discard(node.name)
+            after = self._after.pop(node.name, None) if urgent else None
             # After an event the VRRP state must be read anew, not from a shared dump cache.
-            await self.poller.poll_node(node, dump_max_age=0.0 if urgent else node_collector.DUMP_MAX_AGE_S)
+            await self.poller.poll_node(node, dump_max_age=0.0 if urgent else node_collector.DUMP_MAX_AGE_S,
+                                        after=after)
             self._urgent_report = self._urgent_report or urgent
             self._fresh.set()
             delay = max(0.0, self.interval - (time.monotonic() - started))
