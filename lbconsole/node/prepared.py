@@ -92,13 +92,16 @@ class Prepared:
         key = _key(args)
         dump_age = float(args.get("dump_max_age", 1.0))
         since = max(now - max_age, after or 0.0)
+        # A request naming an event (`after`) gets a sample newer than it; one that names none gets none older
+        # than the last event this agent saw (the console may not have it yet).
+        events = after is None
         with self._cond:
             if interval is not None:
                 self._plan(key, args, interval, now)
-            sample = self._usable(key, since, dump_age)
+            sample = self._usable(key, since, dump_age, events)
             while sample is None and self._taking.get(key, -1.0) >= since and not self._closed:
                 self._cond.wait(30.0)  # the take under way is recent enough: share it
-                sample = self._usable(key, since, dump_age)
+                sample = self._usable(key, since, dump_age, events)
             if sample is None:
                 self._taking[key] = now
         if sample is None:
@@ -107,9 +110,10 @@ class Prepared:
         out["sample_age"] = round(max(0.0, time.time() - sample.started), 4)
         return out
 
-    def _usable(self, key: Key, since: float, dump_age: float) -> Optional[_Sample]:
+    def _usable(self, key: Key, since: float, dump_age: float, events: bool) -> Optional[_Sample]:
+        """The ready sample if it started after `since` (and, `events`, after the last event seen here)."""
         s = self._ready.get(key)
-        if s is None or s.started < since or s.started < self._invalid_at or s.dump_age > dump_age:
+        if s is None or s.started < since or (events and s.started < self._invalid_at) or s.dump_age > dump_age:
             return None
         return s
 
