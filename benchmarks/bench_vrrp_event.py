@@ -61,7 +61,8 @@ async def one_run(inv) -> tuple[float, float, float, float, list[str]]:
                 break
         await asyncio.sleep(1)
         source.events_seen.clear()
-        await asyncio.to_thread(api.stop_daemon, "lb1", "keepalived")
+        # Not awaited first: stopping it out of band takes seconds under TCG, and the move shows meanwhile.
+        stopping = asyncio.ensure_future(asyncio.to_thread(api.stop_daemon, "lb1", "keepalived"))
         shown, cried = 0.0, []
         while True:
             snap = await asyncio.wait_for(source.next(), 3 * INTERVAL)
@@ -72,6 +73,7 @@ async def one_run(inv) -> tuple[float, float, float, float, list[str]]:
                 confirmed = time.time()
                 break
         at, received = source.events_seen.get("lb2", (0.0, 0.0))
+        await stopping
     finally:
         await source.close()
     return at, received, shown, confirmed, cried
