@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from lbconsole import paths
+from lbconsole import upstreams as upstreams_mod
 from lbconsole.errors import InventoryError
 from lbconsole.tomlcheck import Path_, TomlError, decode, line_of
 
@@ -247,7 +248,7 @@ class _Build:
             nodes = tuple(self.node(c.name, ci, ni, n, seen_nodes) for ni, n in enumerate(c.node))
             upstreams = self.upstreams(c.name, ci, c.upstream)
             health = tuple((u.name, u.health_path) for u in upstreams if u.health_path)
-            names = tuple((n.host, n.name) for n in nodes)
+            names = tuple(upstreams_mod.inventory_names(nodes).items())
             nodes = tuple(replace(n, upstream_health=health, peer_names=names) for n in nodes)
             clusters.append(ClusterConfig(name=c.name, nodes=nodes, read_only=c.read_only, color=c.color,
                                           upstreams=upstreams))
