@@ -27,6 +27,27 @@ from lbconsole.actions.execute import execute
 
 LAB_INVENTORY = "/var/lib/lbconsole-lab/inventory.toml"
 DRAIN_GOAL_S = 0.250
+DRAIN_GOAL_RATIO = 1.5
+
+
+async def drain_runs(ctx, poller, target, directors, runs: int, refs: list[float],
+                     live: bool) -> tuple[list[float], list[float], list[float]]:
+    """Drain then undrain `runs` times; `live`: the context carries a current snapshot, as in the TUI."""
+    drains, applies, undrains = [], [], []
+    for _ in range(runs):
+        refs.append(await round_trip(ctx, directors))
+        ctx.snapshot = await poller.poll_once() if live else None  # untimed: the TUI always has one
+        res = await execute(ctx, "drain", target, {"reason": "benchmark"})
+        if not res.ok:
+            raise SystemExit(f"drain failed: {res.message}")
+        drains.append(res.timings["verified_s"])
+        applies.append(res.timings["applied_s"])
+        started = time.monotonic()
+        res = await execute(ctx, "undrain", target)
+        undrains.append(time.monotonic() - started)
+        if not res.ok:
+            raise SystemExit(f"undrain failed: {res.message}")
+    return drains, applies, undrains
 
 
 async def round_trip(ctx, directors) -> float:
@@ -50,7 +71,7 @@ async def main(args) -> int:
 
     inv = inventory_mod.load(args.inventory)
     cluster = inv.cluster(args.cluster) if args.cluster else inv.clusters[0]
-    poller = Poller(inv)
+    poller = Poller(inv, interval=inv.poll_interval)
     snap = await poller.poll_once()
     service, real_server = pick_target(snap.cluster(cluster.name))
     audit = AuditLog(Path(tempfile.mkdtemp(prefix="lbc-bench-")) / "audit.jsonl")
@@ -59,34 +80,24 @@ async def main(args) -> int:
     directors = cluster.directors
     try:
         await round_trip(ctx, directors)  # connections open before anything is timed
-        refs, drains, undrains, applies = [], [], [], []
         target = {"cluster": cluster.name, "service": service, "real_server": real_server}
-        for _ in range(args.runs):
-            refs.append(await round_trip(ctx, directors))
-            res = await execute(ctx, "drain", target, {"reason": "benchmark"})
-            if not res.ok:
-                raise SystemExit(f"drain failed: {res.message}")
-            drains.append(res.timings["verified_s"])
-            applies.append(res.timings["applied_s"])
-            started = time.monotonic()
-            res = await execute(ctx, "undrain", target)
-            undrains.append(time.monotonic() - started)
-            if not res.ok:
-                raise SystemExit(f"undrain failed: {res.message}")
-            refs.append(await round_trip(ctx, directors))
+        refs: list[float] = []
+        live = await drain_runs(ctx, poller, target, directors, args.runs, refs, live=True)
+        fresh = await drain_runs(ctx, poller, target, directors, args.runs, refs, live=False)
         ref = statistics.median(refs)
-        drain = statistics.median(drains)
         print(f"directors: {', '.join(n.name for n in directors)}; target {service} {real_server}; {args.runs} runs")
         print(f"reference: one request round trip (`hello`) to every director at once: median {ref * 1000:.0f} ms")
-        verdict = "met" if drain <= DRAIN_GOAL_S else "NOT met"
-        print(f"drain: confirm -> weight 0 read back on every director: median {drain * 1000:.0f} ms "
-              f"(min {min(drains) * 1000:.0f}, max {max(drains) * 1000:.0f}) = {drain / ref:.1f}x reference; "
-              f"goal {DRAIN_GOAL_S * 1000:.0f} ms {verdict}")
-        apply = statistics.median(applies)
-        print(f"  of which the change (drain verb on every director, weight read back there): median "
-              f"{apply * 1000:.0f} ms = {apply / ref:.1f}x reference; the check before it (a fresh snapshot of "
-              f"every director) is the rest")
-        print(f"undrain, whole action incl. audit: median {statistics.median(undrains) * 1000:.0f} ms")
+        for label, (drains, applies, undrains) in (
+                ("with the console's live snapshot as the check (the TUI)", live),
+                ("with a fresh snapshot of every director as the check (the CLI)", fresh)):
+            drain, apply = statistics.median(drains), statistics.median(applies)
+            verdict = "met" if drain <= DRAIN_GOAL_S and drain / ref <= DRAIN_GOAL_RATIO else "NOT met"
+            print(f"drain {label}: confirm -> weight 0 read back on every director: median {drain * 1000:.0f} ms "
+                  f"(min {min(drains) * 1000:.0f}, max {max(drains) * 1000:.0f}) = {drain / ref:.1f}x reference; "
+                  f"goal {DRAIN_GOAL_S * 1000:.0f} ms and {DRAIN_GOAL_RATIO:g}x: {verdict}")
+            print(f"  of which the drain verb on every director (check, apply, read back on the node): median "
+                  f"{apply * 1000:.0f} ms = {apply / ref:.1f}x reference; undrain, whole action incl. audit: "
+                  f"median {statistics.median(undrains) * 1000:.0f} ms")
         if not args.no_failover:
             await failover_figures(ctx, cluster, snap, ref)
     finally:

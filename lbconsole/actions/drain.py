@@ -1,7 +1,8 @@
 """Drain: weight 0 for real servers on every director at once, recorded there.
 
-check: every director answers (a fresh snapshot each), the real servers exist, not the last one in
-       service (unless forced)
+check: every director answers (the console's live data when current, else a fresh snapshot each), the
+       real servers exist, not the last one in service (unless forced); each agent checks the same again
+       on the node when it acts (refused there: nothing touched on that director)
 apply: the agent's `drain` verb on every usable director, concurrently (each records, uses the track
        file where keepalived is prepared, sets the weight, reads it back)
 verify: the weight read back on every director is 0
@@ -80,7 +81,9 @@ async def drain(ctx: Any, target: RealServerTarget, reason: str, force: bool = F
     if not nodes:
         return result.refused(f"cluster {target.cluster} has no directors")
     started = time.monotonic()
-    views = await director_view.inspect(ctx, nodes, target.service, keys)
+    # The console's live data when current (the agent checks again when it acts), else read afresh.
+    views = director_view.known(ctx, nodes, target.service) or \
+        await director_view.inspect(ctx, nodes, target.service, keys)
     checked_s = time.monotonic() - started
     before = _weights(views, keys)
     refusal, forced = check(target, views, force)
@@ -98,6 +101,8 @@ async def drain(ctx: Any, target: RealServerTarget, reason: str, force: bool = F
     replies = await nodecall.call_all(ctx, jobs, mutating=True)
     verified_s = time.monotonic() - started
     after, problems = read_back(replies, keys)
+    before.update({n: {k: r.result["before"].get(k) for k in keys} for n, r in replies.items()
+                   if r.ok and isinstance(r.result.get("before"), dict)})  # as the node read it when it acted
     bad = [f"{name}: {k} has weight {w}" for name, ws in after.items() for k, w in ws.items() if w not in (0, None)]
     out = result.done if not (problems or bad) else result.failed
     how = _how(replies)
@@ -107,7 +112,7 @@ async def drain(ctx: Any, target: RealServerTarget, reason: str, force: bool = F
     res.timings.update(checked_s=round(checked_s, 4), applied_s=round(time.monotonic() - applied, 4),
                        verified_s=round(verified_s, 4))
     if res.ok:
-        await wait_for_zero(ctx, target, nodes, res)
+        await wait_for_zero(ctx, target, nodes, res, _active(replies, keys))
     return res
 
 
@@ -125,16 +130,33 @@ def _how(replies: dict[str, nodecall.Reply]) -> list[str]:
     return out
 
 
-async def wait_for_zero(ctx: Any, target: RealServerTarget, nodes: list[Any], res: ActionResult) -> None:
-    """Progress until the drained servers' active connections reach 0, or ctx.wait_s passes."""
+def _active(replies: dict[str, nodecall.Reply], keys: list[str]) -> dict[str, int] | None:
+    """Active connections per director as each read them back with the drain, if every one did."""
+    per = {}
+    for name, reply in replies.items():
+        conns = reply.result.get("active_conns") if reply.ok else None
+        if not isinstance(conns, dict) or not all(isinstance(conns.get(k), int) for k in keys):
+            return None
+        per[name] = sum(int(conns[k]) for k in keys)
+    return per or None
+
+
+async def wait_for_zero(ctx: Any, target: RealServerTarget, nodes: list[Any], res: ActionResult,
+                        first: dict[str, int] | None = None) -> None:
+    """Progress until the drained servers' active connections reach 0, or ctx.wait_s passes.
+
+    `first`: the counts the drain verb read back (no extra read when they are already 0)."""
     bound = float(getattr(ctx, "wait_s", 0) or 0)
     keys = [rs.key for rs in target.real_servers]
     started = time.monotonic()
     last = None
     while True:
-        views = await director_view.inspect(ctx, nodes, target.service, keys)
-        per = {name: sum(rs.active_conns for k, rs in v.rows.items() if k in keys)
-               for name, v in views.items() if v.usable}
+        if first is not None:
+            per, first = first, None
+        else:
+            views = await director_view.inspect(ctx, nodes, target.service, keys)
+            per = {name: sum(rs.active_conns for k, rs in v.rows.items() if k in keys)
+                   for name, v in views.items() if v.usable}
         total = sum(per.values())
         took = time.monotonic() - started
         if total != last:

@@ -49,22 +49,30 @@ def unreachable(node: NodeConfig, previous: NodeSnapshot | None, error: str, now
     return replace(base, reachable=False, error=error, age_s=round(age, 3))
 
 
-def snapshot_args(node: NodeConfig, dump_max_age: float = DUMP_MAX_AGE_S) -> dict[str, Any]:
-    args = {"roles": list(node.roles), "nginx_status_url": node.nginx_status_url, "dump_max_age": dump_max_age}
+def snapshot_args(node: NodeConfig, dump_max_age: float = DUMP_MAX_AGE_S,
+                  cadence: dict[str, float] | None = None) -> dict[str, Any]:
+    """`cadence`: prepared-sample args (lbconsole/source/cadence.py), else the agent samples now."""
+    args: dict[str, Any] = {"roles": list(node.roles), "nginx_status_url": node.nginx_status_url,
+                            "dump_max_age": dump_max_age}
     if node.has_role("nginx"):
         args["upstream_health"] = dict(node.upstream_health)  # the others are probed with a TCP connect
-    return args
+    return {**args, **cadence} if cadence else args
 
 
 async def collect(node: NodeConfig, session: AgentSession, previous: NodeSnapshot | None = None,
-                  timeout: float | None = None, dump_max_age: float = DUMP_MAX_AGE_S) -> NodeSnapshot:
+                  timeout: float | None = None, dump_max_age: float = DUMP_MAX_AGE_S,
+                  cadence: dict[str, float] | None = None) -> NodeSnapshot:
+    asked = time.time()
     try:
-        result = await session.request("snapshot", snapshot_args(node, dump_max_age), timeout=timeout)
+        result = await session.request("snapshot", snapshot_args(node, dump_max_age, cadence), timeout=timeout)
     except TransportError as exc:
         return unreachable(node, previous, str(exc), time.time())
     except AgentError as exc:
         return unreachable(node, previous, f"the agent could not take a snapshot: {exc}", time.time())
     now = time.time()
+    age = result.get("sample_age")
+    if isinstance(age, (int, float)) and not isinstance(age, bool) and age >= 0:
+        now = min(now, asked - age)  # a prepared sample is as old as the node says, and a round trip more
     try:
         # 10,000 real servers take tens of ms to map: off the event loop, so the console stays live.
         snap = await asyncio.to_thread(from_result, node, result, now)
@@ -228,7 +236,10 @@ def with_rates(snap: NodeSnapshot, previous: NodeSnapshot | None) -> NodeSnapsho
     if previous is None or previous.sampled_at is None or snap.sampled_at is None:
         return snap
     dt = snap.sampled_at - previous.sampled_at
-    if dt <= 0:
+    if dt == 0:  # the agent's prepared sample again: the same rates
+        return replace(snap, nginx=previous.nginx if snap.nginx else None,
+                       host_stats=previous.host_stats if snap.host_stats else None)
+    if dt < 0:
         return snap
     nginx, host = snap.nginx, snap.host_stats
     if nginx is not None and previous.nginx is not None:

@@ -18,7 +18,7 @@ from typing import (
     Optional,
 )
 
-from . import VERSION, audit, snapshot, upstream_snapshot, watch
+from . import VERSION, audit, prepared, snapshot, upstream_snapshot, watch
 from .protocol import (
     BAD_REQUEST,
     INTERNAL,
@@ -31,6 +31,7 @@ from .protocol import (
 )
 
 MUTATING = ("drain", "undrain", "failover", "release", "reload", "upstream_drain", "upstream_undrain")
+CHANGES = ("addr", "vrrp", "keepalived", "resync")  # events after which no prepared sample is used
 
 
 def _mutations() -> Dict[str, Callable[["Agent", Dict[str, Any]], Dict[str, Any]]]:
@@ -53,6 +54,7 @@ class Agent:
         if upstreams is not None:
             self._state["upstreams"] = upstreams
         self._watch: Optional[watch.Watcher] = None
+        self._prepared = prepared.Prepared(lambda args: snapshot.take(args, self._state))
 
     @property
     def code_sha256(self) -> str:
@@ -76,6 +78,8 @@ class Agent:
 
     def emit(self, kind: str, data: Any, at: Optional[float] = None) -> None:
         msg = event(kind, data, at)
+        if kind in CHANGES:
+            self._prepared.invalidate(msg.get("at"))
         with self._lock:
             subs = list(self._subs)
         for fn in subs:
@@ -89,6 +93,7 @@ class Agent:
             w, self._watch = self._watch, None
         if w is not None:
             w.stop()
+        self._prepared.close()
         upstreams = self._state.get("upstreams")
         if upstreams is not None:
             upstreams.close()  # the error-log files it keeps open
@@ -111,7 +116,10 @@ class Agent:
                 if self.read_only:  # before anything else: nothing is read or written
                     raise NodeError(READ_ONLY, f"this node agent serves read-only (serve --read-only): {verb} "
                                                "is refused")
-                return ok(req_id, _mutations()[verb](self, args))
+                try:
+                    return ok(req_id, _mutations()[verb](self, args))
+                finally:  # no sample read before or during the change is answered after it
+                    self._prepared.invalidate()
             handler = _VERBS.get(verb)
             if handler is None:
                 raise NodeError(UNKNOWN_VERB, "unknown verb {!r} (this agent knows: {})".format(
@@ -137,7 +145,8 @@ class Agent:
                 "pid": os.getpid(), "euid": os.geteuid(), "mode": self.mode}
 
     def snapshot(self, args: Dict[str, Any]) -> Dict[str, Any]:
-        return snapshot.take(args, self._state)
+        snapshot.parse_args(args)  # bad args are said before any sample is shared
+        return self._prepared.answer(args)
 
     def watch(self, args: Dict[str, Any]) -> Dict[str, Any]:
         with self._lock:
