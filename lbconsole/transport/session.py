@@ -7,6 +7,10 @@ exponential backoff. A mutating request carries an `op_id`: in flight when the
 session dies, it is sent again with the SAME op_id once a session is back (the
 node returns its recorded result, never applies twice), or, if none comes back
 in time, it ends as OutcomeUnknown - never silently dropped or doubled.
+
+An agent slow to say hello is not restarted at connect_timeout (its start-up,
+begun again, would be as slow): the node is unreachable with the reason, new
+requests fail fast, and the same channel is read until hello or `hello_give_up`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from lbconsole.transport.base import AgentError, Channel, OutcomeUnknown, Transp
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 15.0
+HELLO_GIVE_UP = 300.0  # s without hello (at least 5 x connect_timeout) before an agent is taken as hung
 Event = dict[str, Any]
 Subscriber = Callable[[Event], None]
 Opener = Callable[[], Awaitable[Channel]]
@@ -44,10 +49,12 @@ class AgentSession:
     """Requests to one node's agent. `opener` starts the agent and returns its channel."""
 
     def __init__(self, name: str, opener: Opener, *, connect_timeout: float, command_timeout: float,
-                 describe: str = "", expected: tuple[str, str] | None = None, read_only: bool = False):
+                 describe: str = "", expected: tuple[str, str] | None = None, read_only: bool = False,
+                 hello_give_up: float | None = None):
         self.name = name
         self.describe = describe or name
         self.connect_timeout = connect_timeout
+        self.hello_give_up = hello_give_up or max(5 * connect_timeout, HELLO_GIVE_UP)
         self.command_timeout = command_timeout
         self.expected = expected  # (version, code sha256) of the console's own node program
         self.read_only = read_only
@@ -66,6 +73,7 @@ class AgentSession:
         self._runner: asyncio.Task[None] | None = None
         self._closed = False
         self._live = False  # the current channel's agent said hello: it is a session
+        self._late = False  # no hello by connect_timeout: its channel is read, nothing sent on it
         self._backoff = 0.0
         self._retry_at = 0.0
 
@@ -137,22 +145,26 @@ class AgentSession:
             return await asyncio.wait_for(asyncio.shield(pending.future), timeout)
         except TimeoutError:
             pass
-        # No answer in time: a healthy agent answers, so the session (or the link) is taken as dead.
-        self._lost(f"no answer to {pending.verb} within {timeout:g} s", hard=True)
+        why = f"no answer to {pending.verb} within {timeout:g} s"
+        if self._channel is not None and not self._live and pending.sent_on == self._generation:
+            why += ": the agent has not said hello yet (still waiting for it)"  # slow: kept, not restarted
+        else:  # a healthy agent answers, so the session (or the link) is taken as dead
+            self._lost(why, hard=True)
         if not pending.mutating:
-            raise TransportError(f"{self.describe}: no answer to {pending.verb} within {timeout:g} s") from None
+            raise TransportError(f"{self.describe}: {why}") from None
         bound = self.connect_timeout + timeout
         try:
             return await asyncio.wait_for(asyncio.shield(pending.future), bound)
         except TimeoutError:
             raise OutcomeUnknown(
-                f"{self.name}: {pending.verb} (op_id {pending.args['op_id']}) got no answer, and none after "
-                f"reconnecting for {bound:g} s: it may or may not have been applied; look at the node before "
-                "trying again") from None
+                f"{self.name}: {pending.verb} (op_id {pending.args['op_id']}) got no answer, and none in {bound:g} s "
+                "more: it may or may not have been applied; look at the node before trying again") from None
 
     async def _wait_up(self) -> None:
         if self.is_up:
             return
+        if self._late:  # its agent is still starting: fail fast, pile nothing onto it
+            raise TransportError(self.last_error or f"{self.describe}: the agent has not said hello yet")
         now = time.monotonic()
         if self.last_error and self._retry_at - now > 0.5:
             raise TransportError(f"{self.last_error} (retrying in {self._retry_at - now:.0f} s)")
@@ -217,7 +229,7 @@ class AgentSession:
         used from an agent whose version is not known yet, and every session that answered is
         counted, announced up, and watched.
         """
-        self._channel, self.hello, self._live = channel, None, False
+        self._channel, self.hello, self._live, self._late = channel, None, False, False
         self._generation += 1
         hello_id = next(self._ids)
         self._up.set()
@@ -232,20 +244,26 @@ class AgentSession:
             return
         why = "the agent ended the session"
         loop = asyncio.get_running_loop()
-        hello_by = loop.time() + self.connect_timeout
+        started = loop.time()
         greeted = False
         early: list[dict[str, Any]] = []  # what came before hello, in order
+        receiving: asyncio.Future[str | None] | None = None  # one read, kept across the hello deadline
         try:
             while True:
-                if not greeted:
-                    try:
-                        line = await asyncio.wait_for(channel.receive(), max(0.0, hello_by - loop.time()))
-                    except TimeoutError:
-                        why = f"the agent did not say hello within {self.connect_timeout:g} s (connect_timeout)"
-                        self._lost(why, hard=True)
-                        return
-                else:
+                if greeted:
                     line = await channel.receive()
+                else:
+                    receiving = receiving or asyncio.ensure_future(channel.receive())
+                    limit = started + (self.hello_give_up if self._late else self.connect_timeout)
+                    await asyncio.wait({receiving}, timeout=max(0.0, limit - loop.time()))
+                    if not receiving.done():
+                        if self._late:  # hung, not slow
+                            self._lost(f"the agent did not say hello within {self.hello_give_up:g} s: taken as hung, "
+                                       "starting it again", hard=True)
+                            return
+                        self._hello_late()
+                        continue
+                    line, receiving = receiving.result(), None
                 if line is None:
                     why = await channel.diagnose()
                     break
@@ -269,12 +287,15 @@ class AgentSession:
         except asyncio.CancelledError:
             channel.abort()
             raise
+        finally:
+            if receiving is not None:
+                receiving.cancel()
         if self._channel is not channel:
             return
         fallback = getattr(self._opener, "fallback", None)
         if not greeted and fallback is not None and fallback(channel):
             # Nothing ran (no hello): start the other way now and send what was pending again.
-            self._channel = None
+            self._channel, self._late = None, False
             self._up.clear()
             for pending in self._pending.values():
                 pending.sent_on = 0
@@ -294,7 +315,8 @@ class AgentSession:
             self._lost(f"the agent refused hello: {msg.get('error')}")
             return
         self.hello = msg.get("result") if isinstance(msg.get("result"), dict) else {}
-        self._live = True
+        self._live, self._late = True, False
+        self._up.set()  # cleared if it came after connect_timeout
         self.sessions_opened += 1
         self._backoff, self.last_error = 0.0, None
         self._notify({"event": "session", "at": time.time(), "data": {"up": True}})
@@ -305,31 +327,39 @@ class AgentSession:
         with contextlib.suppress(TransportError, AgentError):
             await self.request("watch")
 
+    def _hello_late(self) -> None:
+        """connect_timeout passed without hello: unreachable for now, but its channel is kept and read."""
+        self._late = True
+        self._up.clear()
+        self._fail(f"{self.describe}: the agent has not said hello after {self.connect_timeout:g} s "
+                   "(connect_timeout); still waiting for it")
+
     def _lost(self, why: str, hard: bool = False) -> None:
         """The session is dead: say so, fail reads in flight, keep mutating ones for a resend."""
         channel, self._channel = self._channel, None
         if channel is None:
             return  # already known
         channel.abort(hard)
-        was_up = self._live
+        was_up, self._late = self._live, False
         self._up.clear()
         if why.startswith(self.describe):
             message = why
         else:  # before hello it never was a session: the reason alone (e.g. not installed) says it
             message = f"{self.describe}: session lost: {why}" if was_up else f"{self.describe}: {why}"
         self._fail(message)
-        for pending in list(self._pending.values()):
-            if not pending.mutating and not pending.future.done():
-                pending.future.set_exception(TransportError(message))
         if was_up:
             self._notify({"event": "session", "at": time.time(), "data": {"up": False, "error": message}})
 
     def _fail(self, message: str) -> None:
+        """Back off, wake who waits for the session, and fail reads in flight (mutating ones keep their op_id)."""
         self._backoff = min(BACKOFF_MAX, self._backoff * 2 or BACKOFF_FIRST)
         self._retry_at = time.monotonic() + self._backoff
         self.last_error = message
         failed, self._failed = self._failed, asyncio.Event()
         failed.set()
+        for pending in list(self._pending.values()):
+            if not pending.mutating and not pending.future.done():
+                pending.future.set_exception(TransportError(message))
 
     def _notify(self, event: Event) -> None:
         for callback in list(self._subscribers):

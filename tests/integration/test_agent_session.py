@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shlex
 import signal
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 
 from lbconsole.inventory import NodeConfig
-from lbconsole.transport import AgentError, TransportError, session_for
+from lbconsole.transport import AgentError, AgentSession, TransportError, expected_identity, node_program, session_for
+from lbconsole.transport.launch import BOOTSTRAP, SSHOpener
+from lbconsole.transport.session import HELLO_GIVE_UP
 
 HOSTILE = ("it's \"quoted\" $(touch /tmp/lbc-pwned) `id` \n@@LBC vrrp\n{\"id\": 1, \"ok\": true}\x00 "
            "\x1b[31mred\x1b[0m \\x00 \u202e") + "A" * 65536
@@ -128,3 +134,92 @@ async def test_an_unanswered_request_drops_the_link_and_the_session_comes_back(s
         if frozen:
             os.kill(frozen, signal.SIGKILL)
         await session.close()
+
+
+class SlowStart(SSHOpener):
+    """The agent sent over as root, started by a shell that sleeps first: a slow login (pyenv init on an emulated
+    CPU), for real. Each start appends its shell's pid (the agent's, after exec) to `starts`; a delay of None
+    never starts the agent (a hung one)."""
+
+    def __init__(self, node: NodeConfig, starts: Path, delays: list[float | None]):
+        super().__init__(node, read_only=False)
+        self.mode, self.starts, self.delays = BOOTSTRAP, starts, delays
+
+    async def __call__(self):
+        program = node_program()
+        delay = self.delays.pop(0) if self.delays else 0
+        then = "exec sleep 600" if delay is None else f"sleep {delay}; exec {shlex.join(program.bootstrap_argv())}"
+        command = f"echo $$ >> {shlex.quote(str(self.starts))}; {then}"
+        return await self.ssh.start(command, first=program.bootstrap_payload())
+
+
+def slow_session(sshd, starts: Path, delays: list[float | None], **kw) -> AgentSession:
+    node = node_for(sshd)
+    return AgentSession(node.name, SlowStart(node, starts, delays), command_timeout=10.0,
+                        describe=f"root@127.0.0.1:{sshd.port}", expected=expected_identity(), **kw)
+
+
+def release_args(op_id: str) -> dict:
+    # A mutating verb with no effect here: no such forced instance, so the node refuses it (and records that).
+    return {"instance": f"lbc_hello9_{op_id}", "by": "test@loopback", "op_id": op_id}
+
+
+async def test_a_slow_agent_start_is_waited_for_on_the_same_channel(sshd, tmp_path):
+    starts = tmp_path / "starts"
+    session = slow_session(sshd, starts, [5.0], connect_timeout=2.0)
+    events: list[dict] = []
+    op_id = uuid.uuid4().hex
+    try:
+        await session._opener.ssh.run("true")  # SSH is up first: the wait under test is the agent's start alone
+        session.subscribe(events.append)
+        early = asyncio.ensure_future(session.request("snapshot", {"roles": ["nginx"]}))
+        # Pipelined before the deadline, times out (2 + 2 s) while hello is late: kept, not doubled.
+        op = asyncio.ensure_future(session.request("release", release_args(op_id), timeout=2.0, mutating=True))
+        with pytest.raises(TransportError, match=r"has not said hello after 2 s \(connect_timeout\); still waiting"):
+            await early
+        assert not session.is_up and "still waiting for it" in session.last_error
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="still waiting for it"):
+            await session.request("hello")  # nothing piled onto the late agent: fails at once
+        assert time.monotonic() - started < 0.5
+        await wait_until(lambda: session.is_up)
+        hello = await session.request("hello")
+        with pytest.raises(AgentError, match="not forced on this node") as refused:
+            await op  # answered by the agent that was late, on its first and only run
+        assert "(replayed)" not in str(refused.value)
+        with pytest.raises(AgentError, match=r"\(replayed\)"):  # the node recorded it, once
+            await session.request("release", release_args(op_id), mutating=True)
+        snap = await session.request("snapshot", {"roles": ["nginx"], "nginx_status_url": "http://127.0.0.1:1/"})
+        assert snap["host_stats"]["cpus"] >= 1
+        assert session.sessions_opened == 1 and session.last_error is None and session.version_problem is None
+        assert starts.read_text().split() == [str(hello["pid"])]  # one agent started, the one that answers
+        assert [e["data"]["up"] for e in events if e["event"] == "session"] == [True]
+    finally:
+        await session.close()
+
+
+async def test_a_hung_agent_is_given_up_after_the_bound_and_started_again(sshd, tmp_path):
+    assert slow_session(sshd, tmp_path / "x", [], connect_timeout=60.0).hello_give_up == HELLO_GIVE_UP == 300.0
+    assert slow_session(sshd, tmp_path / "x", [], connect_timeout=100.0).hello_give_up == 500.0
+    starts = tmp_path / "starts"
+    session = slow_session(sshd, starts, [None, 0], connect_timeout=2.0, hello_give_up=4.0)
+    op_id = uuid.uuid4().hex
+    try:
+        await session._opener.ssh.run("true")
+        # Sent to the hung agent before its deadline: sent again (same op_id) to the next one, never lost.
+        op = asyncio.ensure_future(session.request("release", release_args(op_id), timeout=30.0, mutating=True))
+        await wait_until(lambda: "still waiting for it" in (session.last_error or ""))
+        await wait_until(lambda: "did not say hello within 4 s: taken as hung" in (session.last_error or ""))
+        await wait_until(lambda: session.is_up)
+        hello = await session.request("hello")
+        pids = starts.read_text().split()
+        assert len(pids) == 2 and pids[1] == str(hello["pid"]) and session.sessions_opened == 1
+        with pytest.raises(AgentError, match="not forced on this node") as refused:
+            await op
+        assert "(replayed)" not in str(refused.value)
+    finally:
+        await session.close()
+        hung = starts.read_text().split()[0] if starts.exists() else None
+        with contextlib.suppress(OSError):  # the hung one this test started (`exec sleep 600`), if still there
+            if hung and Path(f"/proc/{hung}/cmdline").read_bytes() == b"sleep\x00600\x00":
+                os.kill(int(hung), signal.SIGKILL)
