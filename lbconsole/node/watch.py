@@ -1,8 +1,12 @@
 """The `watch` verb's event sources, each a thread that pushes events as they happen:
 - addr: an address added to or removed from any interface (rtnetlink), at the node's time;
-- keepalived: started or stopped (its PID file and /proc, checked every CHECK_S: a stat);
+- keepalived: started or stopped (a pidfd of the running one: its exit wakes the thread; while
+  none runs, or where os.pidfd_open is missing (Python < 3.9), its PID file checked every CHECK_S);
 - vrrp: state changes from keepalived's notify FIFO, when the console names one
   (args "notify_fifo"): lines `INSTANCE "VI_1" MASTER 150`.
+
+No source wakes up on a timer while nothing happens: a stop is a byte on a pipe every thread
+also waits on (on the emulated directors the old half-second wake-ups cost as much as a poll).
 """
 
 import os
@@ -30,6 +34,9 @@ class Watcher:
         self.emit = emit
         self.stopping = threading.Event()
         self.threads: List[threading.Thread] = []
+        self._stop_r, self._stop_w = os.pipe()  # readable once stopped: every select() wakes
+        self._lock = threading.Lock()
+        self._running = 0
         fifo = args.get("notify_fifo")
         self.fifo = fifo if isinstance(fifo, str) and fifo.startswith("/") else None
         self._sources = ["addr", "keepalived"] + (["vrrp"] if self.fifo else [])
@@ -39,15 +46,41 @@ class Watcher:
 
     def start(self) -> None:
         runs = [self._addr, self._keepalived] + ([self._fifo] if self.fifo else [])
+        with self._lock:
+            self._running = len(runs)
         for run in runs:
             t = threading.Thread(target=self._guard, args=(run,), name="watch-" + run.__name__, daemon=True)
             t.start()
             self.threads.append(t)
 
     def stop(self) -> None:
-        self.stopping.set()
+        with self._lock:  # with the pipe's close in _guard: never a write to a closed (or reused) fd
+            if self.stopping.is_set():
+                return
+            self.stopping.set()
+            os.write(self._stop_w, b"x")
+            if self._running == 0:
+                self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        os.close(self._stop_r)
+        os.close(self._stop_w)
+
+    def _wait(self, fds: List[Any], timeout: Optional[float] = None) -> List[Any]:
+        """The fds that are readable ([] when stopping or timed out)."""
+        ready, _, _ = select.select(fds + [self._stop_r], [], [], timeout)
+        return [] if self._stop_r in ready else ready
 
     def _guard(self, run: Callable[[], None]) -> None:
+        try:
+            self._retry(run)
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0 and self.stopping.is_set():  # the last thread out closes the pipe
+                    self._close_pipe()
+
+    def _retry(self, run: Callable[[], None]) -> None:
         """A source that fails says so in an event and retries after a pause, until stopped."""
         while not self.stopping.is_set():
             try:
@@ -62,8 +95,7 @@ class Watcher:
         mon = rtnl.AddrMonitor()
         try:
             while not self.stopping.is_set():
-                ready, _, _ = select.select([mon], [], [], 0.5)
-                if not ready:
+                if not self._wait([mon]):
                     continue
                 at = time.time()
                 for action, entry in mon.read():
@@ -78,7 +110,17 @@ class Watcher:
 
     def _keepalived(self) -> None:
         last = _keepalived_state()
-        while not self.stopping.wait(CHECK_S):
+        while not self.stopping.is_set():
+            pidfd = _pidfd(last)
+            if pidfd is None:
+                self._wait([], CHECK_S)
+            else:
+                try:
+                    self._wait([pidfd])  # readable when that keepalived exits
+                finally:
+                    os.close(pidfd)
+            if self.stopping.is_set():
+                return
             now = _keepalived_state()
             if now != last:
                 self.emit("keepalived", {"running": now is not None, "pid": now})
@@ -94,8 +136,7 @@ class Watcher:
         buf = b""
         try:
             while not self.stopping.is_set():
-                ready, _, _ = select.select([fd], [], [], 0.5)
-                if not ready:
+                if not self._wait([fd]):
                     continue
                 at = time.time()
                 try:
@@ -111,6 +152,21 @@ class Watcher:
                         self.emit("vrrp", data, at)
         finally:
             os.close(fd)
+
+
+def _pidfd(pid: Optional[int]) -> Optional[int]:
+    """A pidfd of a running keepalived (None where the system has none: then it is polled)."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pid is None or pidfd_open is None:
+        return None
+    try:
+        fd = int(pidfd_open(pid))
+    except OSError:  # gone already, or a kernel before 5.3
+        return None
+    if _keepalived_state() != pid:  # it exited between the PID file and the pidfd (the PID may be reused)
+        os.close(fd)
+        return None
+    return fd
 
 
 def _keepalived_state() -> Optional[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import time
+from pathlib import Path
 
 from lbconsole.node.agent import Agent
 from node.nodeenv import (
@@ -89,3 +90,41 @@ def test_in_process_subscription_delivers_events():
         assert got.empty()
     finally:
         agent.close()
+
+
+def _agent_pid(s) -> int:
+    """The agent's host PID: the session's process, or its child when nsenter forked into a PID namespace."""
+    pid = s.proc.pid
+    for _ in range(3):
+        if "serve" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+            return pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pid = int(children[0])
+    raise AssertionError("no agent process under the session")
+
+
+def _wakeups(pid: int) -> int:
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
+def test_an_idle_watch_never_wakes_up(node, work, program_file, sessions):
+    """Nothing happening: no thread of the agent wakes (the watch sources wait on their fds, keepalived's exit
+    on a pidfd, not on timers); the emulated directors paid a poll's CPU for those wake-ups."""
+    start_keepalived(node, keepalived_conf(work), wait_master=True)
+    s = start_installed(node, program_file)
+    sessions.append(s)
+    s.request("watch")
+    pid = _agent_pid(s)
+    time.sleep(1.0)  # the threads started and settled
+    before = _wakeups(pid)
+    time.sleep(3.0)
+    woke = _wakeups(pid) - before
+    assert woke <= 3, f"the idle agent's threads woke {woke} times in 3 s"
+    stop_keepalived(node)  # and the pidfd still sees keepalived go
+    gone = s.event(where=lambda e: e["event"] == "keepalived" and not e["data"]["running"])
+    assert gone["data"] == {"running": False, "pid": None}
