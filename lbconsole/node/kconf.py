@@ -129,10 +129,21 @@ def read_text(path: str, depth: int = 0) -> str:
     return "\n".join(out)
 
 
+_last: Tuple[str, List["Stmt"]] = ("", [])  # the last text read and its statements (rebound whole: threads)
+
+
 def load(pid: int) -> Tuple[List[Stmt], str]:
-    """(statements, path), or raise NodeError-free OSError when the file cannot be read."""
+    """(statements, path), or raise NodeError-free OSError when the file cannot be read.
+
+    The files are read every time; they are parsed again only when their text changed (callers only read
+    the statements)."""
+    global _last
     path = conf_path(pid)
-    return parse(read_text(path)), path
+    text = read_text(path)
+    last = _last
+    if last[0] != text:
+        last = _last = (text, parse(text))
+    return last[1], path
 
 
 def top(conf: List[Stmt], *keywords: str) -> List[Stmt]:
