@@ -23,6 +23,8 @@ from .protocol import BAD_REQUEST, FAILED, REFUSED, NodeError
 OPS_DIR = records.STATE_DIR + "/ops"
 LOCK_FILE = "/run/lbconsole/actions.lock"
 KEEP_S = 7 * 24 * 3600
+PRUNE_EVERY_S = 3600.0  # a listing and a stat per record: not on every action
+_pruned = [0.0]  # when this agent last pruned
 
 
 def check_args(args: Dict[str, Any]) -> str:
@@ -39,6 +41,9 @@ def _path(op_id: str) -> str:
 
 
 def _prune(now: float) -> None:
+    if now - _pruned[0] < PRUNE_EVERY_S:
+        return
+    _pruned[0] = now
     try:
         names = os.listdir(OPS_DIR)
     except OSError:

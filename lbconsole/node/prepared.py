@@ -75,6 +75,7 @@ class Prepared:
         self._invalid_at = 0.0
         self._thread: Optional[threading.Thread] = None
         self._closed = False
+        self.takes = {"ahead": 0, "asked": 0, "shared": 0}  # diagnostics: what answered each request
 
     # --- requests ---------------------------------------------------------------------
     def answer(self, args: Dict[str, Any]) -> Dict[str, Any]:
@@ -104,10 +105,14 @@ class Prepared:
                 sample = self._usable(key, since, dump_age, events)
             if sample is None:
                 self._taking[key] = now
+                self.takes["asked"] += 1
+            else:
+                self.takes["shared"] += 1
         if sample is None:
             sample = self._run(key, args, now, dump_age)
         out = dict(sample.result)
         out["sample_age"] = round(max(0.0, time.time() - sample.started), 4)
+        out["sample_takes"] = dict(self.takes)
         return out
 
     def _usable(self, key: Key, since: float, dump_age: float, events: bool) -> Optional[_Sample]:
@@ -197,6 +202,7 @@ class Prepared:
                 plan.dirty = False
                 started = time.time()
                 self._taking[key] = started
+                self.takes["ahead"] += 1
             try:
                 self._run(key, args, started, float(args.get("dump_max_age", 1.0)))
             except Exception:  # noqa: BLE001 - a request will take its own and say what failed

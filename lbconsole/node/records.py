@@ -77,10 +77,12 @@ def read_one(path: str, warnings: Optional[List[str]] = None) -> Optional[Dict[s
 
 def write(path: str, record: Dict[str, Any]) -> None:
     """Atomically (temporary file, fsync, rename); the directory is made root-only if new."""
-    d = os.path.dirname(path)
-    os.makedirs(d, mode=0o755, exist_ok=True)
     tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:  # the directory is made on first use only (makedirs is costly on a slow CPU)
+        os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode("utf-8"))
         os.fsync(fd)
