@@ -167,6 +167,8 @@ class SnapshotCollector(Collector):
                     continue  # inferred from addresses: keepalived gave no numbers
                 prio.add_metric(ilabels, inst.priority)
                 eff.add_metric(ilabels, inst.effective_priority)
+                if inst.source != "json":
+                    continue  # keepalived's data dump has no counters: absent, not 0
                 rcvd.add_metric(ilabels, inst.adverts_rcvd)
                 sent.add_metric(ilabels, inst.adverts_sent)
                 became.add_metric(ilabels, inst.become_master)

@@ -123,3 +123,21 @@ def test_text_that_is_not_utf8_cannot_break_a_scrape(lab_snapshots: list[Snapsho
     broken = replace(snap, clusters=(replace(cluster, name="bad\udcffname"),))
     _, found = scrape(broken)
     assert {s.labels["cluster"] for s in found if "cluster" in s.labels} == {"bad?name"}
+
+
+def test_counters_keepalived_did_not_give_are_absent_not_zero(lab_snapshots: list[Snapshot]) -> None:
+    """keepalived's data dump (a build without JSON) has no advert or auth-failure counters: no series, not 0."""
+    snap = lab_snapshots[0]
+    cluster = snap.clusters[0]
+    lb1 = next(n for n in cluster.nodes if n.name == "lb1")
+    assert lb1.vrrp and all(i.source == "json" for i in lb1.vrrp)
+    from_data = replace(lb1, vrrp=tuple(replace(i, source="data", adverts_rcvd=0, auth_failures=0) for i in lb1.vrrp))
+    _, found = scrape(replace(snap, clusters=(replace(cluster, nodes=tuple(
+        from_data if n.name == "lb1" else n for n in cluster.nodes)),)))
+
+    def series(name: str, node: str) -> list:
+        return [s for s in found if s.name.startswith(name) and s.labels.get("node") == node]
+    assert series("keepalived_vrrp_state", "lb1") and series("keepalived_vrrp_state", "lb2")
+    for name in ("keepalived_advertisements_received", "keepalived_authentication_failure"):
+        assert not series(name, "lb1"), name
+        assert series(name, "lb2"), name

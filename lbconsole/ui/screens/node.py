@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer, Static
 
 from lbconsole import safetext
-from lbconsole.snapshot import NodeSnapshot
+from lbconsole.snapshot import NodeSnapshot, VrrpInstance
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
 from lbconsole.ui.screens.base import ConsoleScreen
@@ -106,9 +106,16 @@ class NodeScreen(ConsoleScreen):
             (inst.instance, None), (str(inst.vrid), "muted"),
             (state_text(inst.state), STATE_STYLE.get(inst.state, "warn")),
             (prio_text(inst), None), (inst.interface, "muted"), (" ".join(inst.vips), "accent"),
-            (f"{inst.adverts_rcvd}/{inst.adverts_sent}", "muted"),
-            (str(inst.auth_failures), "bad" if inst.auth_failures else "muted"), (since, "muted"),
+            *self._counters(inst), (since, "muted"),
         ], ("stale" if not node.reachable else None)
+
+    @staticmethod
+    def _counters(inst: VrrpInstance) -> list[tuple[str, str | None]]:
+        """Adverts and auth failures; only keepalived's JSON dump has them (a 0 from elsewhere is not calm)."""
+        if inst.source != "json":
+            return [("?", "muted"), ("?", "muted")]
+        return [(f"{inst.adverts_rcvd}/{inst.adverts_sent}", "muted"),
+                (str(inst.auth_failures), "bad" if inst.auth_failures else "muted")]
 
     def target(self, kind: str) -> dict[str, Any] | None:
         node = self.node
