@@ -116,3 +116,17 @@ def test_in_process_agent_answers_concurrent_callers():
         assert refused["error"]["code"] == "read_only"
     finally:
         agent.close()
+
+
+def test_a_result_encoded_ahead_gives_the_same_line_as_encoding_it_now() -> None:
+    """A prepared sample's answer is put together around its JSON text: same object, one ASCII line."""
+    import json
+
+    from lbconsole.node.protocol import Encoded, encode, ok, to_json
+    result = {"ipvs": [{"reason": 'quote " nl \n esc \x1b[31m NUL \x00 snow ☃'}], "sampled_at": 1.5}
+    ahead = Encoded(result)
+    ahead.text = to_json(result)
+    line = encode(ok(7, ahead))
+    assert line.endswith(b"\n") and line.count(b"\n") == 1 and line.isascii()
+    assert json.loads(line) == json.loads(encode(ok(7, dict(result)))) == {"id": 7, "ok": True, "result": result}
+    assert json.loads(encode(ok("x", Encoded(result)))) == {"id": "x", "ok": True, "result": result}  # no text
