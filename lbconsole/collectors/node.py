@@ -74,14 +74,33 @@ async def collect(node: NodeConfig, session: AgentSession, previous: NodeSnapsho
     if isinstance(age, (int, float)) and not isinstance(age, bool) and age >= 0:
         now = min(now, asked - age)  # a prepared sample is as old as the node says, and a round trip more
     try:
-        # 10,000 real servers take tens of ms to map: off the event loop, so the console stays live.
-        snap = await asyncio.to_thread(from_result, node, result, now)
+        # 10,000 real servers take tens of ms to map: off the event loop, so the console stays live; a small
+        # node is mapped here (a thread hop would cost more than the mapping).
+        snap = (from_result(node, result, now) if _small(result) else
+                await asyncio.to_thread(from_result, node, result, now))
     except BadSnapshot as exc:
         return unreachable(node, previous, f"the agent's snapshot is not valid: {exc}", now)
     warning = session.version_problem
     if warning:
         snap = replace(snap, warnings=(*snap.warnings, warning))
     return with_rates(snap, previous)
+
+
+SMALL_ROWS = 200  # real servers and upstream servers a node's result may have to be mapped on the event loop
+
+
+def _rows(items: Any, key: str) -> int:
+    """How many rows under `key` in a list of objects (0 for anything else: the mapping says what is wrong)."""
+    if not isinstance(items, list):
+        return len(items) if isinstance(items, (str, dict)) else 0
+    return len(items) + sum(len(i[key]) for i in items if isinstance(i, dict) and isinstance(i.get(key), list))
+
+
+def _small(result: dict[str, Any]) -> bool:
+    ups = result.get("upstreams")
+    read = ups.get("read") if isinstance(ups, dict) else None
+    listed = read.get("upstreams") if isinstance(read, dict) else None
+    return _rows(result.get("ipvs"), "real_servers") + _rows(listed, "servers") <= SMALL_ROWS
 
 
 def from_result(node: NodeConfig, result: dict[str, Any], now: float) -> NodeSnapshot:
