@@ -1,8 +1,9 @@
 """Blindness: nodes never reached, unreachable, or whose data is past its staleness budget.
 
 A node whose first poll has not answered is not known to be down, but it is not
-known to be up either: "waiting for lb1", a WARNING, and once the budget has
-passed without an answer, "never reached", CRITICAL. Nothing here is ever
+known to be up either: "waiting for lb1", a WARNING, and once the budget (or the
+time its session may take to open, connect_timeout + command_timeout, if longer)
+has passed without an answer, "never reached", CRITICAL. Nothing here is ever
 covered by "no alerts".
 """
 
@@ -38,7 +39,7 @@ class Staleness:
             if node.updated_at is None and (node.error == PENDING or not node.reachable):
                 since = self.waiting_since.setdefault(key, taken_at)
                 waited = taken_at - since + extra_age
-                if node.error == PENDING and waited <= limit:
+                if node.error == PENDING and waited <= max(limit, settings.first_answer.get(node.name, 0.0)):
                     yield Alert("warning", "node_waiting", f"waiting for {node.name} (first poll)",
                                 cluster.name, node.name)
                 else:

@@ -19,8 +19,13 @@ def pending(node: NodeConfig) -> NodeSnapshot:
     return NodeSnapshot(name=node.name, host=node.host, roles=node.roles, error=PENDING)
 
 
+def settings_for(inventory: Inventory) -> Settings:
+    return Settings(poll_interval=inventory.poll_interval, forced_warn_after=inventory.forced_warn_after,
+                    first_answer={n.name: n.connect_timeout + n.command_timeout for n in inventory.nodes})
+
+
 def analyzer_for(inventory: Inventory) -> Analyzer:
-    return Analyzer(Settings(poll_interval=inventory.poll_interval, forced_warn_after=inventory.forced_warn_after))
+    return Analyzer(settings_for(inventory))
 
 
 def assemble(inventory: Inventory, latest: dict[str, NodeSnapshot], now: float,

@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from textual import work
 from textual.app import App
@@ -26,6 +27,7 @@ from lbconsole.analyzers.transitions import Event
 from lbconsole.errors import UsageError
 from lbconsole.inventory import Inventory
 from lbconsole.snapshot import Snapshot
+from lbconsole.source.assemble import settings_for
 from lbconsole.source.base import SnapshotSource
 from lbconsole.source.recording import RecordingError
 from lbconsole.source.replay import EndOfRecording
@@ -59,7 +61,8 @@ class LbConsole(App[None]):
         self.noc = noc
         self.forced_read_only = bool(read_only or noc or source.replay or source.read_only)
         interval = poll_interval or (inventory.poll_interval if inventory else None)  # None: learn it
-        self.state = ConsoleState(clock=clock, poll_interval=interval)
+        settings = replace(settings_for(inventory), poll_interval=interval or 2.0) if inventory else None
+        self.state = ConsoleState(clock=clock, poll_interval=interval, settings=settings)
         self.paused = start_paused
         self.ended = False
         self.feed_error: str | None = None

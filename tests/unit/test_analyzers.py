@@ -257,6 +257,23 @@ def test_nodes_never_reached_are_never_no_alerts():
     assert [x.kind for x in aged] == ["node_stale", "node_stale"]
 
 
+def test_a_node_slow_to_open_its_session_is_waited_for_until_its_connect_timeout():
+    """A node that takes 30 s to open a session (its login under emulation) is slow, not unreachable: waiting
+    (WARNING, never all-clear) until connect_timeout + command_timeout, then never reached (CRITICAL)."""
+    def pending(name):
+        return NodeSnapshot(name=name, host=name, roles=("director",), error=PENDING)
+
+    a = Analyzer(Settings(poll_interval=1.0, first_answer={"lb1": 60.0 + 30.0}))
+    for t in (100.0, 130.0, 189.0):
+        found = a.alerts(Snapshot(t, (ClusterSnapshot("lab", (pending("lb1"), pending("lb2"), web("web1"))),)))
+        by_node = {x.node: (x.severity, x.kind) for x in found}
+        assert by_node["lb1"] == ("warning", "node_waiting"), (t, found)
+        if t > 110.0:  # lb2 has no allowance given: the staleness budget (10 s) applies
+            assert by_node["lb2"] == ("critical", "node_unreachable")
+    late = a.alerts(Snapshot(191.0, (ClusterSnapshot("lab", (pending("lb1"), pending("lb2"), web("web1"))),)))
+    assert {x.node: x.kind for x in late}["lb1"] == "node_unreachable"
+
+
 # -- recordings of the real lab (tests/fixtures/recordings/make_lab_recording.py made them) ----------------
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "recordings"
