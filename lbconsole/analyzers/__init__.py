@@ -47,7 +47,7 @@ class Analyzer:
         for cluster in snapshot.clusters:
             at = snapshot.taken_at
             found: list[Alert] = [*self.staleness.check(cluster, at, s, extra_age),
-                                  *self.split_brain.check(cluster, at, s), *vrrp_health.check(cluster),
+                                  *self.split_brain.check(cluster, at, s), *vrrp_health.check(cluster, at, s),
                                   *self.drift.check(cluster, at, s), *self.reverted.check(cluster, at, s),
                                   *daemons.check(cluster), *upstreams.check(cluster, s.poll_interval)]
             released = self.releases.recent(cluster, at, s)

@@ -28,16 +28,16 @@ def apply(snap: NodeSnapshot, event: dict[str, Any]) -> NodeSnapshot | None:
         return None  # the sample already has it
     kind = event.get("event")
     if kind == "addr":
-        got = _addr(snap, data)
+        got = _addr(snap, data, float(at))
     elif kind == "keepalived" and data.get("running") is False:
         got = replace(snap, keepalived_running=False,
-                      vrrp=tuple(replace(i, state="STOP", source="addr") for i in snap.vrrp))
+                      vrrp=tuple(replace(i, state="STOP", source="addr", last_transition=float(at)) for i in snap.vrrp))
     else:
         return None
     return None if got is None else replace(got, sampled_at=float(at))
 
 
-def _addr(snap: NodeSnapshot, data: dict[str, Any]) -> NodeSnapshot | None:
+def _addr(snap: NodeSnapshot, data: dict[str, Any], at: float) -> NodeSnapshot | None:
     action, iface, address, family = (data.get(k) for k in ("action", "interface", "address", "family"))
     if action not in ("add", "del") or family not in FAMILIES or not isinstance(iface, str) \
             or not isinstance(address, str) or not iface or not address:
@@ -48,12 +48,12 @@ def _addr(snap: NodeSnapshot, data: dict[str, Any]) -> NodeSnapshot | None:
     if node.keepalived_running is False:
         return node
     up = vips.bound(node)
-    return replace(node, vrrp=tuple(_state(i, up, address) for i in snap.vrrp))
+    return replace(node, vrrp=tuple(_state(i, up, address, at) for i in snap.vrrp))
 
 
-def _state(inst: VrrpInstance, up: set[str], changed: str) -> VrrpInstance:
+def _state(inst: VrrpInstance, up: set[str], changed: str, at: float) -> VrrpInstance:
     mine = {vips.vip_address(v) for v in inst.vips}
     if changed not in mine:
         return inst  # not this instance's VIP
     state = "MASTER" if up & mine else "BACKUP"
-    return inst if state == inst.state else replace(inst, state=state, source="addr")
+    return inst if state == inst.state else replace(inst, state=state, source="addr", last_transition=at)

@@ -418,3 +418,29 @@ def test_the_handover_back_after_a_release_is_planned_for_a_few_polls():
     assert any(x.kind == "no_master" and x.message.startswith("planned (release of VI_1") for x in alerts)
     later = a.alerts(at(120.0, director("lb1", "BACKUP", False), director("lb2", "BACKUP", False)))
     assert "no_master" in [x.kind for x in critical(later)]  # nobody took over: an incident
+
+
+def test_a_vip_removal_shown_at_once_is_an_election_under_way_not_no_master():
+    """`failover` from another console: lb1's VIP removal is pushed and shown before lb2's takeover is (keepalived's
+    skew, then the next poll): for the master-down interval that is an election (INFO), then an incident."""
+    from lbconsole.source import events
+
+    demo = Path(recording.__file__).resolve().parents[1] / "data" / "demo.jsonl"
+    snap = next(s for s in recording.read_all(demo) if [i.state for n in s.clusters[0].directors for i in n.vrrp]
+                == ["MASTER", "BACKUP"])
+    cluster = snap.clusters[0]
+    lb1 = cluster.node("lb1")
+    vip = next(a for a in lb1.addresses if a.address == "10.99.0.100")
+    gone = {"event": "addr", "at": lb1.sampled_at + 0.5,
+            "data": {"action": "del", "interface": vip.interface, "address": vip.address, "family": vip.family}}
+    moved = events.apply(lb1, gone)
+    assert moved is not None and [(i.state, i.last_transition) for i in moved.vrrp] == [("BACKUP", gone["at"])]
+    view = replace(snap, clusters=(replace(cluster, nodes=tuple(moved if n.name == "lb1" else n
+                                                                   for n in cluster.nodes)),))
+    a = Analyzer(Settings(poll_interval=1.0))
+    shown = a.alerts(replace(view, taken_at=gone["at"] + 1.0))
+    assert not critical(shown), shown
+    (election,) = [x for x in shown if x.kind == "no_master"]
+    assert election.severity == "info" and "election is under way" in election.message
+    stuck = a.alerts(replace(view, taken_at=gone["at"] + 10.0))  # nobody took over: an incident
+    assert "no_master" in [x.kind for x in critical(stuck)]
