@@ -38,8 +38,10 @@ async def started(pilot, app) -> None:
     """Wait for the first snapshot to be on a composed screen."""
     from lbconsole.ui.screens.base import ConsoleScreen
 
-    await wait_for(pilot, lambda: app.state.count >= 1 and isinstance(app.screen, ConsoleScreen)
-                   and app.screen.is_mounted and bool(app.screen.children) and app.screen.ready)
+    # The stack first: app.screen raises while it is empty (a snapshot may come before the first screen).
+    await wait_for(pilot, lambda: app.state.count >= 1 and bool(app.screen_stack)
+                   and isinstance(app.screen, ConsoleScreen) and app.screen.is_mounted
+                   and bool(app.screen.children) and app.screen.ready)
     await pilot.pause()
     await pilot.pause()  # the first draw lays labels out on the next refresh
 
