@@ -145,8 +145,8 @@ async def cycle_vs_round_trip(inv: inventory.Inventory, rounds: int, interval: f
     print(f"poll cycle on a {interval:g} s cadence, {len(inv.nodes)} nodes: median {cycle * 1000:.1f} ms "
           f"(max {max(walls) * 1000:.1f}); one round trip (`hello`) to the slowest node ({slowest}): "
           f"{trips[slowest] * 1000:.1f} ms -> {cycle / trips[slowest]:.2f}x (goal <= 1.2x)")
-    print(f"  one `hello` to every node at once (the cycle's own concurrency: lb1 and lb2 share the VM's emulated "
-          f"CPU): {every * 1000:.1f} ms -> cycle {cycle / every:.2f}x that")
+    print(f"  one `hello` to every node at once (the cycle's own concurrency: lb1 and lb2 run in one TCG VM on this "
+          f"host's 2 cores): {every * 1000:.1f} ms -> cycle {cycle / every:.2f}x that")
     print(f"  without a cadence (each node samples when asked): {uncadenced * 1000:.1f} ms -> "
           f"{uncadenced / trips[slowest]:.2f}x; the slowest node's fresh snapshot alone ({heaviest}): "
           f"{alone[heaviest] * 1000:.1f} ms")

@@ -27,7 +27,7 @@ Take = Callable[[Dict[str, Any]], Dict[str, Any]]
 Key = Tuple[Tuple[str, ...], str]
 
 LEAD_MIN_S = 0.05  # ready this long before the request, at least...
-LEAD_FACTOR = 2.5  # ...and 2.5x the longest of the last takes (one with a keepalived dump is slow; two directors on one CPU take turns)
+LEAD_FACTOR = 2.5  # ...and 2.5x the longest of the last takes (one with a keepalived dump is slow; directors sharing a host take turns)
 LEAD_OF_MAX_AGE = 0.8  # ...but young enough for the request's max_age
 TOOK_KEPT = 4
 IDLE_POLLS = 3  # stop preparing after this many intervals without a request
