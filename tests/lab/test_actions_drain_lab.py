@@ -27,7 +27,6 @@ from support.lab_actions import (
     hold_connections,
     prepared_cluster,
     reload_keepalived,
-    reset_lab,
     rs,
     served_by,
     syslog_capture,
@@ -36,13 +35,6 @@ from support.lab_actions import (
 )
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture
-def clean_lab(lab):
-    reset_lab()
-    yield lab
-    reset_lab()
 
 
 def test_drain_stops_new_traffic_shows_progress_and_undrain_restores(clean_lab, tmp_path):

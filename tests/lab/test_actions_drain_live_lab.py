@@ -18,16 +18,9 @@ from lbconsole.actions.execute import execute
 from lbconsole.lab import api
 from lbconsole.snapshot import RealServer
 from lbconsole.source.poller import Poller
-from support.lab_actions import DIRECTORS, SVC, drain_records, reset_lab, rs, weights
+from support.lab_actions import DIRECTORS, SVC, drain_records, rs, weights
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture
-def clean_lab(lab):
-    reset_lab()
-    yield lab
-    reset_lab()
 
 
 def _audit(tmp: Path) -> list[dict]:

@@ -14,19 +14,11 @@ from support.lab_actions import (
     longest_outage,
     master,
     prepared_cluster,
-    reset_lab,
     syslog_capture,
 )
 
 pytestmark = pytest.mark.lab
 OUTAGE_S = 8.0  # VRRP takeover (~1-3 s) plus the slow VM; requests must resume after it
-
-
-@pytest.fixture
-def clean_lab(lab):
-    reset_lab()
-    yield lab
-    reset_lab()
 
 
 def _check_traffic(samples):

@@ -8,7 +8,6 @@ import asyncio
 
 import pytest
 
-from lab.test_actions_drain_lab import clean_lab  # noqa: F401  (a fixture)
 from lbconsole import inventory as inventory_mod
 from lbconsole.actions import reapply
 from lbconsole.actions.audit import AuditLog
@@ -43,7 +42,7 @@ async def _reapply(inv: inventory_mod.Inventory, snap, audit: AuditLog):
             await lb2.close()
 
 
-def test_a_server_undrained_since_is_skipped_and_never_hides_a_failed_re_apply(clean_lab, tmp_path, monkeypatch):  # noqa: F811
+def test_a_server_undrained_since_is_skipped_and_never_hides_a_failed_re_apply(clean_lab, tmp_path, monkeypatch):
     monkeypatch.setattr(reapply, "_last", {})  # its own pacing, not that of an earlier test in this session
     web1, web2 = rs("web1"), rs("web2")
     res = cli(clean_lab, tmp_path, "drain", SVC, web1, web2, "--reason", "rack move", "--yes", "--wait", "0")

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from lab.test_actions_drain_lab import clean_lab  # noqa: F401  (a fixture)
 from support.lab_actions import SVC, audit_lines, cli, drain_records, rs, unreachable, weights
 
 pytestmark = pytest.mark.lab
 
 
-def test_a_director_down_refuses_drain_and_undrain_and_undrain_force_finishes_later(clean_lab, tmp_path):  # noqa: F811
+def test_a_director_down_refuses_drain_and_undrain_and_undrain_force_finishes_later(clean_lab, tmp_path):
     web1, web2 = rs("web1"), rs("web2")
     res = cli(clean_lab, tmp_path, "drain", SVC, web1, "--reason", "kernel update", "--yes", "--wait", "0")
     assert res.returncode == 0, res.stderr
@@ -72,7 +71,7 @@ def test_a_drain_on_hosts_without_ip_vs_says_so(lab, tmp_path):
     assert rec["result"] == "refused" and "ip_vs kernel module is not loaded" in rec["message"]
 
 
-def test_unknown_real_server_is_a_usage_error_and_re_drain_keeps_the_weight_to_restore(clean_lab, tmp_path):  # noqa: F811
+def test_unknown_real_server_is_a_usage_error_and_re_drain_keeps_the_weight_to_restore(clean_lab, tmp_path):
     web1 = rs("web1")
     res = cli(clean_lab, tmp_path, "drain", SVC, "10.99.0.99:80", "--reason", "typo", "--yes")
     assert res.returncode == 2, res.stdout + res.stderr
