@@ -21,6 +21,7 @@ BUSYBOX = Path("/bin/busybox")  # busybox-static
 # Loaded in this order (each after its modules.dep dependencies).
 MODULES = (
     "virtio_pci", "virtio_net", "9pnet_virtio", "9p", "overlay",
+    "virtio_blk", "crc32c_generic", "ext4",  # the directors' own disk for /var/lib/lbconsole (vm.STATE_DISK)
     "nf_conntrack", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_wlc", "ip_vs_lc", "ip_vs_sh",
     "ip_vs_sed", "ip_vs_nq", "ip_vs_dh", "ip_vs_lblc", "ip_vs_lblcr", "ip_vs_fo", "ip_vs_ovf",
     "veth", "bridge",
@@ -116,7 +117,7 @@ def module_order(version: str, wanted: Iterable[str] = MODULES) -> list[str]:
 def initramfs(version: str, progress: Progress | None = None) -> Path:
     """A cached cpio archive: static busybox, /init and the modules in load order."""
     out = CACHE_DIR / f"initramfs-{version}.cpio"
-    init = initramfs_init()
+    init = initramfs_init() + "".join(f"# module {m}\n" for m in MODULES)  # a new module rebuilds it too
     stamp = out.with_suffix(".init")
     if out.is_file() and stamp.is_file() and stamp.read_text() == init:
         return out
@@ -126,7 +127,7 @@ def initramfs(version: str, progress: Progress | None = None) -> Path:
     for d in ("bin", "proc", "sys", "dev", "modules"):
         (root / d).mkdir(parents=True)
     shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    (root / "init").write_text(init)
+    (root / "init").write_text(initramfs_init())
     os.chmod(root / "init", 0o755)
     names = []
     for rel in module_order(version):

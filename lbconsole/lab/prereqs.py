@@ -30,6 +30,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "iproute2": ("ip",),
     "util-linux": ("unshare", "nsenter"),
     "procps": ("ps",),
+    "e2fsprogs": ("mkfs.ext4",),
 }
 SBIN = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 POLICY_RC = Path("/usr/sbin/policy-rc.d")

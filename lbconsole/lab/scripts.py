@@ -63,6 +63,11 @@ mkdir -p /dev/pts /run/netns; mount -t devpts devpts /dev/pts 2>/dev/null
 mkdir -p /lib/modules/{kver}; mount --bind $lab/cache/kernel/lib/modules/{kver} /lib/modules/{kver}
 hostname lbc-vm
 ip link set lo up
+# The directors' state on the VM's own disk (vm.STATE_DISK), not on the 9p share.
+mkdir -p /var/lib/lbc-state
+if ! mount -t ext4 /dev/vda /var/lib/lbc-state; then
+    echo "the directors' state disk /dev/vda did not mount" > $lab/vm/ready; exec sleep 1000000
+fi
 boot_director() {{  # NAME IP MAC
     for dev in /sys/class/net/*; do
         [ "$(cat $dev/address)" = "$3" ] || continue
@@ -72,6 +77,8 @@ boot_director() {{  # NAME IP MAC
         ip -n "$1" link set lo up
         ip -n "$1" addr add "$2/{plen}" dev eth0
         ip -n "$1" link set eth0 up
+        mkdir -p /var/lib/lbc-state/$1 $lab/nodes/$1/var-lib-lbconsole
+        mount --bind /var/lib/lbc-state/$1 $lab/nodes/$1/var-lib-lbconsole
         ip netns exec "$1" unshare --mount --uts --propagation private -- \\
             /bin/sh $lab/bin/node-boot.sh "$1" >$lab/nodes/$1/boot.log 2>&1 &
     done
