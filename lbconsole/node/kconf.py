@@ -10,6 +10,7 @@ prepared.py.
 
 import glob
 import os
+import time
 from typing import (
     Any,
     Dict,
@@ -23,6 +24,7 @@ from .keys import join_host_port, parse_real_server, parse_service
 from .protocol import NodeError
 
 DEFAULT_CONF = "/etc/keepalived/keepalived.conf"
+RACY_NS = 1_000_000_000
 
 
 class Stmt:
@@ -112,38 +114,69 @@ def conf_path(pid: int) -> str:
     return DEFAULT_CONF
 
 
-def read_text(path: str, depth: int = 0) -> str:
-    """The config with includes expanded (as keepalived does: globs, relative to the file)."""
+Stamp = Tuple[str, int, int, int]
+
+
+def _stamp(path: str) -> Stamp:
+    st = os.stat(path)
+    return path, st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def read_text(path: str, depth: int = 0, stamps: Optional[List[Stamp]] = None) -> str:
+    """The config with includes expanded (as keepalived does: globs, relative to the file). stamps, if given,
+    gets what was read: each file, and each directory an include pattern lists (a new file there changes it)."""
     with open(path, "r", encoding="utf-8", errors="replace") as f:
+        if stamps is not None:
+            st = os.fstat(f.fileno())
+            stamps.append((path, st.st_mtime_ns, st.st_size, st.st_ino))
         lines = f.read().split("\n")
     out = []
     for line in lines:
         words = line.split()
         if depth < 3 and len(words) >= 2 and words[0] == "include":
             pattern = words[1] if words[1].startswith("/") else os.path.join(os.path.dirname(path), words[1])
+            if stamps is not None:
+                folder = os.path.dirname(pattern)
+                # a pattern in its directory part (conf.d/*/x.conf) is not stamped: such a config is read each time
+                stamps.append(_stamp(folder) if not glob.has_magic(folder) else ("", -1, -1, -1))
             for inc in sorted(glob.glob(pattern)):
                 if os.path.isfile(inc):
-                    out.append(read_text(inc, depth + 1))
+                    out.append(read_text(inc, depth + 1, stamps))
             continue
         out.append(line)
     return "\n".join(out)
 
 
-_last: Tuple[str, List["Stmt"]] = ("", [])  # the last text read and its statements (rebound whole: threads)
+def _unchanged(stamps: Tuple[Stamp, ...]) -> bool:
+    try:
+        return bool(stamps) and all(_stamp(s[0]) == s for s in stamps)
+    except OSError:
+        return False
+
+
+# The last config read: its files' stamps, its text and its statements (rebound whole: threads). A drain reads
+# the config on every action; a stat of each file is cheaper than reading and expanding them again.
+_last: Tuple[Tuple[Stamp, ...], str, List["Stmt"]] = ((), "", [])
 
 
 def load(pid: int) -> Tuple[List[Stmt], str]:
     """(statements, path), or raise NodeError-free OSError when the file cannot be read.
 
-    The files are read every time; they are parsed again only when their text changed (callers only read
-    the statements)."""
+    The files are read again when one of them (or an include directory) changed since the last read; they
+    are parsed again only when their text changed (callers only read the statements)."""
     global _last
     path = conf_path(pid)
-    text = read_text(path)
     last = _last
-    if last[0] != text:
-        last = _last = (text, parse(text))
-    return last[1], path
+    if last[0] and last[0][0][0] == path and _unchanged(last[0]):
+        return last[2], path
+    stamps: List[Stamp] = []
+    read_at = int(time.time() * 1e9)
+    text = read_text(path, stamps=stamps)
+    # As git does with its index: a file changed in the last second may change again within the clock's
+    # granularity, keeping its stamp; it is not trusted, so the next load reads again.
+    trusted = all(s[1] < read_at - RACY_NS for s in stamps)
+    last = _last = (tuple(stamps) if trusted else (), text, last[2] if last[1] == text else parse(text))
+    return last[2], path
 
 
 def top(conf: List[Stmt], *keywords: str) -> List[Stmt]:
@@ -188,13 +221,23 @@ def real_server_key(vs: Stmt, rs: Stmt) -> Optional[str]:
         return None
 
 
+_index: Tuple[Optional[List[Stmt]], Dict[Tuple[str, str], Tuple[Stmt, Stmt]]] = (None, {})
+
+
 def find_real_server(conf: List[Stmt], svc_key: str, rs_key: str) -> Optional[Tuple[Stmt, Stmt]]:
-    for vs in top(conf, "virtual_server"):
-        if service_key(vs) == svc_key:
-            for rs in vs.children("real_server"):
-                if real_server_key(vs, rs) == rs_key:
-                    return vs, rs
-    return None
+    global _index
+    index = _index
+    if index[0] is not conf:  # keys parsed once per config (load() keeps the same statements while unchanged)
+        found: Dict[Tuple[str, str], Tuple[Stmt, Stmt]] = {}
+        for vs in top(conf, "virtual_server"):
+            key = service_key(vs)
+            if key is not None:
+                for rs in vs.children("real_server"):
+                    rkey = real_server_key(vs, rs)
+                    if rkey is not None:
+                        found.setdefault((key, rkey), (vs, rs))
+        index = _index = (conf, found)
+    return index[1].get((svc_key, rs_key))
 
 
 def configured_weight(conf: Optional[List[Stmt]], svc_key: str, rs_key: str) -> Optional[int]:
