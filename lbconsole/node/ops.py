@@ -5,6 +5,10 @@ Under it, the op's record in /var/lib/lbconsole/ops/ (named by the sha256 of the
 read: a finished op returns its recorded result with "replayed": true and changes nothing;
 an op that started but never finished (the agent died while applying) is refused, because
 applying it again could apply it twice. Records older than KEEP_S are pruned.
+
+The "started" record is made durable (fsync) before anything is applied. The "done" record is not: if
+a crash loses it, what is left is the "started" record, or an empty or torn file; both are refused on
+replay, never applied again. That saves one disk flush per action.
 """
 
 import fcntl
@@ -73,6 +77,9 @@ def run(verb: str, args: Dict[str, Any], apply: Callable[[], Dict[str, Any]]) ->
     with _Lock():
         path = _path(op_id)
         rec = records.read_one(path)
+        if rec is None and os.path.lexists(path):
+            raise NodeError(FAILED, f"op {op_id[:80]!r} ({verb}) has a record that cannot be read ({path}); it is not applied again: "
+                                    "read the node's state and start a new action")
         if rec is not None:
             if rec.get("op_id") != op_id or rec.get("verb") != verb:
                 raise NodeError(REFUSED, "op_id {!r} was used for another action ({}); nothing was done".format(
@@ -93,11 +100,13 @@ def run(verb: str, args: Dict[str, Any], apply: Callable[[], Dict[str, Any]]) ->
         try:
             result = apply()
         except NodeError as exc:
-            records.write(path, dict(base, state="done", error={"code": exc.code, "message": exc.message}))
+            records.write(path, dict(base, state="done", error={"code": exc.code, "message": exc.message}),
+                          durable=False)
             raise
         except Exception as exc:
-            records.write(path, dict(base, state="done", error={"code": FAILED, "message": f"{type(exc).__name__}: {str(exc)[:300]}"}))
+            records.write(path, dict(base, state="done", error={"code": FAILED, "message": f"{type(exc).__name__}: {str(exc)[:300]}"}),
+                          durable=False)
             raise
         result["replayed"] = False
-        records.write(path, dict(base, state="done", finished=time.time(), result=result))
+        records.write(path, dict(base, state="done", finished=time.time(), result=result), durable=False)
         return result

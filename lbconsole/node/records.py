@@ -75,8 +75,8 @@ def read_one(path: str, warnings: Optional[List[str]] = None) -> Optional[Dict[s
     return rec
 
 
-def write(path: str, record: Dict[str, Any]) -> None:
-    """Atomically (temporary file, fsync, rename); the directory is made root-only if new."""
+def write(path: str, record: Dict[str, Any], durable: bool = True) -> None:
+    """Atomically (temporary file, fsync unless not durable, rename); the directory is made if new."""
     tmp = f"{path}.tmp.{os.getpid()}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -85,7 +85,8 @@ def write(path: str, record: Dict[str, Any]) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode("utf-8"))
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)

@@ -155,6 +155,15 @@ def test_an_op_interrupted_while_applying_is_never_applied_again(node, program_f
         {"op_id": args["op_id"], "verb": "reload", "state": "started", "started": 1.0}))
     r = s.request("reload", args)
     assert r["error"]["code"] == "failed" and "never finished" in r["error"]["message"]
+    # Its "done" record is not flushed to disk: after a crash it may be empty or torn. Refused, not applied.
+    master = start_nginx(node)
+    nworkers = workers(master)
+    for torn in ("", "{\"op_id\": "):
+        args = op()
+        node.path(ops._path(args["op_id"])).write_text(torn)
+        r = s.request("reload", args)
+        assert r["error"]["code"] == "failed" and "cannot be read" in r["error"]["message"]
+    assert workers(master) == nworkers  # no reload happened
     assert s.request("reload", {"op_id": "x"})["error"]["code"] == "bad_request"  # no "by"
 
 
