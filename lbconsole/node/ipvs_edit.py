@@ -5,7 +5,7 @@ IPVS_CMD_GET_DEST for the service gives every real server with its forward metho
 thresholds and connections; IPVS_CMD_SET_DEST changes one, and is given everything ipvsadm -e
 is given (forward method, weight, upper and lower thresholds), the current values but the
 weight, since the kernel takes the whole entry. The family id and the socket come from
-ipvs_netlink.
+ipvs_netlink, the replies read with ipvs_decode.
 """
 
 import errno
@@ -14,6 +14,7 @@ import socket
 import struct
 from typing import Dict, List, Tuple
 
+from . import ipvs_decode as wire
 from . import ipvs_netlink as nl
 from .keys import Service, join_host_port
 
@@ -65,15 +66,15 @@ def _service_attr(svc: Service) -> bytes:
 
 def _message(family: int, cmd: int, flags: int, body: bytes) -> bytes:
     payload = _GENL.pack(cmd, 1, 0) + body
-    return nl._HDR.pack(nl._HDR.size + len(payload), family, flags, 1, 0) + payload
+    return wire._HDR.pack(wire._HDR.size + len(payload), family, flags, 1, 0) + payload
 
 
 def _error(code: int, what: str) -> Exception:
     if code in (errno.EPERM, errno.EACCES):
-        return nl.IPVSUnavailable("IPVS over netlink needs root or CAP_NET_ADMIN")
+        return wire.IPVSUnavailable("IPVS over netlink needs root or CAP_NET_ADMIN")
     if code == errno.ESRCH:
         return NoService(what)
-    return nl.IPVSUnavailable(f"IPVS netlink: {what}: {os.strerror(code) if 0 < code < 4096 else code}")
+    return wire.IPVSUnavailable(f"IPVS netlink: {what}: {os.strerror(code) if 0 < code < 4096 else code}")
 
 
 def _exchange(msg: bytes, what: str) -> List[Tuple[bytes, int]]:
@@ -82,15 +83,15 @@ def _exchange(msg: bytes, what: str) -> List[Tuple[bytes, int]]:
     with nl._open() as sock:
         sock.send(msg)
         while True:
-            data = sock.recv(nl._CHUNK)
+            data = sock.recv(wire._CHUNK)
             pos = 0
             while pos + 16 <= len(data):
-                size, typ = nl._HDR.unpack_from(data, pos)[:2]
+                size, typ = wire._HDR.unpack_from(data, pos)[:2]
                 if size < 16 or pos + size > len(data):
-                    raise nl.DecodeError(f"IPVS {what}: a netlink message overruns its datagram")
-                if typ == nl.NLMSG_DONE:
+                    raise wire.DecodeError(f"IPVS {what}: a netlink message overruns its datagram")
+                if typ == wire.NLMSG_DONE:
                     return out
-                if typ == nl.NLMSG_ERROR:
+                if typ == wire.NLMSG_ERROR:
                     code = -struct.unpack_from("=i", data, pos + 16)[0]
                     if code:
                         raise _error(code, what)
@@ -109,8 +110,8 @@ def split(dump: bytes) -> List[Tuple[bytes, int]]:
     """[(data, offset)] of the messages of one dump as received (a capture), before NLMSG_DONE."""
     out, pos = [], 0
     while pos + 16 <= len(dump):
-        size, typ = nl._HDR.unpack_from(dump, pos)[:2]
-        if typ in (nl.NLMSG_DONE, nl.NLMSG_ERROR) or size < 16:
+        size, typ = wire._HDR.unpack_from(dump, pos)[:2]
+        if typ in (wire.NLMSG_DONE, wire.NLMSG_ERROR) or size < 16:
             break
         out.append((dump, pos))
         pos += (size + 3) & ~3
@@ -120,12 +121,12 @@ def split(dump: bytes) -> List[Tuple[bytes, int]]:
 def parse(messages: List[Tuple[bytes, int]], svc: Service) -> Dict[str, Dest]:
     found = {}
     for data, pos in messages:
-        size = nl._HDR.unpack_from(data, pos)[0]
-        for typ, p, ln in nl._attrs(data, pos + 20, pos + size, "dest"):
+        size = wire._HDR.unpack_from(data, pos)[0]
+        for typ, p, ln in wire._attrs(data, pos + 20, pos + size, "dest"):
             if typ != 2:  # IPVS_CMD_ATTR_DEST
                 continue
             d, raw = Dest(), b""
-            for t, q, qlen in nl._attrs(data, p, p + ln, "dest"):
+            for t, q, qlen in wire._attrs(data, p, p + ln, "dest"):
                 if t == 1:
                     raw = bytes(data[q:q + qlen])
                 elif t == 2 and qlen == 2:
@@ -136,7 +137,7 @@ def parse(messages: List[Tuple[bytes, int]], svc: Service) -> Dict[str, Dest]:
                     setattr(d, _FIELDS[t], struct.unpack_from("=I", data, q)[0])
             d.af = d.af or _af(svc.family)
             if len(raw) != 16 or d.forward >= len(FORWARD):
-                raise nl.DecodeError(f"IPVS real server of {svc.key} without a usable address or forward method")
+                raise wire.DecodeError(f"IPVS real server of {svc.key} without a usable address or forward method")
             d.address = socket.inet_ntop(d.af, raw[:4] if d.af == socket.AF_INET else raw)
             found[d.key] = d
     return found

@@ -12,31 +12,18 @@ it, so an edit can touch exactly that directive.
 # ruff: noqa: UP032
 
 import fnmatch
-import gc
 import os
 import re
 from typing import Dict, Iterator, List, Optional, Tuple  # noqa: F401 (Dict: type comments)
 
+from lbconsole.node.gcpause import gc_paused
 from lbconsole.node.nginx_directive import ConfError, Directive
 from lbconsole.node.nginx_simple import is_simple, parse_simple, splits_as_nginx
 
-__all__ = ["MARK", "ConfError", "Config", "Directive", "gc_paused", "parse", "split_dump", "walk"]
+__all__ = ["MARK", "ConfError", "Config", "Directive", "parse", "split_dump", "walk"]
 
 MARK = "# configuration file "
 _UNESCAPE = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
-
-
-class gc_paused:  # a `with` statement, lower case as contextlib's
-    """No cyclic garbage collection while a dump is read: the reading makes tens of thousands of
-    lists and dicts, none in a cycle, and each collection would walk them (~15% of the time)."""
-
-    def __enter__(self) -> None:
-        self.was = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.was:
-            gc.enable()
 
 
 def _unescape(raw: str) -> str:

@@ -12,7 +12,8 @@ import re
 import socket
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from lbconsole.node.nginx_conf import Config, Directive, gc_paused, walk
+from lbconsole.node.gcpause import gc_paused
+from lbconsole.node.nginx_conf import Config, Directive, walk
 
 Resolver = Callable[[str, int], List[str]]
 DEFAULT_ERROR_LOG = "/var/log/nginx/error.log"

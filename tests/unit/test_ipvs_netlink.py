@@ -1,4 +1,4 @@
-"""The IPVS netlink decoder (the node agent's, lbconsole/node/ipvs_netlink.py: the only one): on replies
+"""The IPVS netlink decoder (the node agent's, lbconsole/node/ipvs_decode.py: the only one): on replies
 captured from a real kernel (tests/fixtures/netlink/, see capture.py there), on replies encoded here the way
 kernel 6.1 writes them, and on garbage. Its plain objects are compared as the console reads them."""
 
