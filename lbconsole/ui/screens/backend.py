@@ -22,6 +22,7 @@ from lbconsole.ui.screens.detail import DetailScreen
 from lbconsole.ui.screens.node import node_summary
 from lbconsole.ui.widgets.event_log import EventLog
 from lbconsole.ui.widgets.grid import Column, Grid, Row
+from lbconsole.upstreams import probe_text
 
 if TYPE_CHECKING:
     from lbconsole.ui.state import ConsoleState
@@ -131,7 +132,7 @@ class BackendScreen(DetailScreen):
         cells = [
             (safetext.line(ref.upstream), "accent"), (safetext.line(s.key), None),
             (safetext.line(node.name), None), state_cell,
-            (uv.probe_text(s) if known else "", "bad" if known and s.probe_ok is False else "muted"),
+            (probe_text(s) if known else "", "bad" if known and s.probe_ok is False else "muted"),
             (str(s.failures) if known else "", "bad" if known and s.failures else "muted"),
             (str(s.weight) + (" backup" if s.backup else ""), "muted"),
             (f"{s.max_fails}/{s.fail_timeout}s", "muted"),
