@@ -1,7 +1,8 @@
 """What a screen about one thing (a node, a backend) shares: its summary, one table, and its last events.
 
 Widget ids follow the screen's `kind` (`#<kind>-summary`, `#<kind>-events`,
-`#<grid id>-panel`, `#<kind>-events-panel`): app.tcss styles them by those ids.
+`#<grid id>-panel`, `#<kind>-events-panel`); app.tcss styles the summary and the events panel by their
+classes, the table's panel by its id.
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ class DetailScreen(ConsoleScreen):
         grid = self.detail_grid()
         yield StatusBar()
         yield AlertBar()
-        yield Static("", id=f"{self.kind}-summary", markup=False)
+        yield Static("", id=f"{self.kind}-summary", classes="summary", markup=False)
         with Vertical(id=f"{grid.id}-panel", classes="panel") as panel:
             panel.border_title = Text(self.detail_title())  # names come from the inventory: never markup
             yield grid
-        with Vertical(id=f"{self.kind}-events-panel", classes="panel") as events:
+        with Vertical(id=f"{self.kind}-events-panel", classes="panel events-panel") as events:
             events.border_title = Text(f"Last {EVENTS_SHOWN} events on {self.title_text}")
             yield EventLog(node=self.events_node, limit=EVENTS_SHOWN, id=f"{self.kind}-events")
         yield Footer()
