@@ -65,6 +65,23 @@ class UpstreamServer:
         return f"{self.name} ({self.key})" if self.name else self.key
 
 
+def probe_ms(ms: float | None) -> str:
+    """A probe's round trip, short: `0.9ms`, `12ms`."""
+    if ms is None:
+        return "–"
+    return f"{ms:.1f}ms" if ms < 10 else f"{ms:.0f}ms"
+
+
+def probe_text(s: UpstreamServer, labelled: bool = False) -> str:
+    """What the node's health probe of `s` said: `ok 1.2ms`, `failed` or `not probed` under a Probe column;
+    labelled, among a line's other fields (`status`): `probe ok 1.25 ms`, `probe FAILED`, `not probed`."""
+    if s.probe_ok is None:
+        return "not probed"
+    if labelled:
+        return f"probe ok {s.probe_ms or 0:g} ms" if s.probe_ok else "probe FAILED"
+    return f"ok {probe_ms(s.probe_ms)}" if s.probe_ok else "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class UpstreamUse:
     """A server/location block that proxies to the upstream."""

@@ -103,12 +103,10 @@ class ActionContext:
     async def agent_ready(self, node: NodeConfig) -> str | None:
         """None when the node's agent is the console's own version; else why not, naming the fix."""
         session = self.session(node)
-        if session.hello is None:
-            try:
-                hello = await session.request("hello")
-            except TransportError as exc:
-                return str(exc)
-            session.hello = session.hello or hello  # the session's own hello may still be on its way
+        try:
+            await session.greeting()
+        except TransportError as exc:
+            return str(exc)
         return session.version_problem
 
     def say(self, text: str) -> None:

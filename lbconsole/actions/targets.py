@@ -17,7 +17,6 @@ from typing import Any
 from lbconsole.errors import UsageError
 from lbconsole.snapshot import join_host_port
 
-_PROTO_FLAG = {"TCP": "-t", "UDP": "-u", "SCTP": "--sctp-service", "FWM": "-f"}
 _HOSTPORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<v4>[^:\[\]]+)):(?P<port>\d{1,5})$")
 SERVICE_FORMS = "VIP:PORT, udp:VIP:PORT, sctp:VIP:PORT or fwm:MARK"
 
@@ -36,13 +35,6 @@ class ServiceSpec:
             return f"fwm:{self.fwmark}" + (":6" if self.family == "inet6" else "")
         hp = join_host_port(self.address or "", self.port or 0)
         return hp if self.protocol == "TCP" else f"{self.protocol.lower()}:{hp}"
-
-    @property
-    def ipvsadm_args(self) -> tuple[str, str]:
-        """("-t", "10.0.0.1:80") as ipvsadm takes and prints it."""
-        if self.protocol == "FWM":
-            return ("-f", str(self.fwmark))
-        return (_PROTO_FLAG[self.protocol], join_host_port(self.address or "", self.port or 0))
 
 
 @dataclass(frozen=True, slots=True)

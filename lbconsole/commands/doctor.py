@@ -75,11 +75,11 @@ async def _probe(node: NodeConfig, session: Any) -> tuple[Any, str | None]:
     from lbconsole.collectors import node as collector
 
     snap = await collector.collect(node, session, dump_max_age=0.0)
-    if snap.reachable and session.hello is None:  # its own hello may answer after the snapshot
+    if snap.reachable:
         from lbconsole.transport import AgentError, TransportError
 
         try:
-            session.hello = await session.request("hello")
+            await session.greeting()  # held since the snapshot's answer, unless the session was lost since
         except (AgentError, TransportError) as exc:
             return snap, str(exc)
     return snap, (None if snap.reachable else snap.error)

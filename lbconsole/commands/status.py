@@ -14,7 +14,7 @@ import sys
 from lbconsole import inventory as inventory_mod
 from lbconsole import safetext
 from lbconsole.snapshot import Snapshot
-from lbconsole.upstreams import Upstream
+from lbconsole.upstreams import Upstream, probe_text
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -89,8 +89,7 @@ def upstream_lines(upstreams: tuple[Upstream, ...] | list[Upstream]) -> list[str
             state = s.state.upper() if s.state != "up" else "up"
             if s.drain is not None:
                 state += f" ({s.drain.reason}, by {s.drain.by})"
-            probe = "not probed" if s.probe_ok is None else (
-                f"probe ok {s.probe_ms or 0:g} ms" if s.probe_ok else "probe FAILED")
+            probe = probe_text(s, labelled=True)
             flags = (" backup" if s.backup else "")
             lines.append(f"      -> {s.label:30} {state:8} w {s.weight:<3} max_fails {s.max_fails} "
                          f"fail_timeout {s.fail_timeout}s{flags}  {probe}  failures {s.failures}")

@@ -1,6 +1,6 @@
 """SERVICE and REALSERVER keys as the console spells them (Service.key, RealServer.key):
-`VIP:PORT` (TCP), `udp:VIP:PORT`, `sctp:VIP:PORT`, `fwm:MARK` (`fwm:MARK:6`), IPv6 in brackets;
-and the ipvsadm arguments that name them. Anything else is a bad request."""
+`VIP:PORT` (TCP), `udp:VIP:PORT`, `sctp:VIP:PORT`, `fwm:MARK` (`fwm:MARK:6`), IPv6 in brackets.
+Anything else is a bad request."""
 
 import ipaddress
 import re
@@ -14,7 +14,6 @@ from typing import (
 from .protocol import BAD_REQUEST, NodeError
 
 _HOSTPORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<v4>[^:\[\]]+)):(?P<port>\d{1,5})$")
-_FLAG = {"TCP": "-t", "UDP": "-u", "SCTP": "--sctp-service"}
 
 
 def join_host_port(host: str, port: int) -> str:
@@ -45,12 +44,6 @@ class Service:
             return f"fwm:{self.fwmark}" + (":6" if self.family == "inet6" else "")
         hp = join_host_port(self.address or "", self.port or 0)
         return hp if self.protocol == "TCP" else f"{self.protocol.lower()}:{hp}"
-
-    def ipvsadm_args(self) -> List[str]:
-        """["-t", "10.0.0.1:80"] as ipvsadm takes it."""
-        if self.protocol == "FWM":
-            return ["-f", str(self.fwmark)] + (["-6"] if self.family == "inet6" else [])
-        return [_FLAG[self.protocol], join_host_port(self.address or "", self.port or 0)]
 
 
 def parse_service(text: Any) -> Service:

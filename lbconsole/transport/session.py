@@ -112,6 +112,14 @@ class AgentSession:
             asyncio.get_running_loop().create_task(self._watch())
 
     # ---- requests ----------------------------------------------------------------------------
+    async def greeting(self) -> dict[str, Any]:
+        """The agent's hello: the session's own when it holds one (nothing sent). Else one `hello` request,
+        only to wait for it: pipelined behind the session's own, which answers first and is kept."""
+        if self.hello is None:
+            hello = await self.request("hello")
+            self.hello = self.hello or hello  # None only if that session was lost and a new one is starting
+        return self.hello
+
     async def request(self, verb: str, args: dict[str, Any] | None = None, *, timeout: float | None = None,
                       mutating: bool = False) -> dict[str, Any]:
         """The verb's result; AgentError for an error response, TransportError when the node cannot answer."""

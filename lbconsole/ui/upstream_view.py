@@ -21,7 +21,7 @@ from lbconsole import safetext
 from lbconsole.analyzers.summary import GLYPH
 from lbconsole.snapshot import PENDING, Alert, NodeSnapshot
 from lbconsole.ui import fmt
-from lbconsole.upstreams import Upstream, UpstreamServer
+from lbconsole.upstreams import Upstream, UpstreamServer, probe_ms
 
 if TYPE_CHECKING:
     from lbconsole.ui.model import ClusterView
@@ -115,12 +115,6 @@ def server_text(s: UpstreamServer) -> str:
     return text
 
 
-def probe_ms(ms: float | None) -> str:
-    if ms is None:
-        return "–"
-    return f"{ms:.1f}ms" if ms < 10 else f"{ms:.0f}ms"
-
-
 def server_cell(node: NodeSnapshot, state: ConsoleState, s: UpstreamServer | None) -> Cell:
     why = unread(node)
     if why is not None:
@@ -128,12 +122,6 @@ def server_cell(node: NodeSnapshot, state: ConsoleState, s: UpstreamServer | Non
     if s is None:
         return ("– absent", "muted")  # this node's config has no such server
     return (server_text(s), "stale" if state.is_stale(node) else STATE_STYLE[s.state])
-
-
-def probe_text(s: UpstreamServer) -> str:
-    if s.probe_ok is None:
-        return "not probed"
-    return f"ok {probe_ms(s.probe_ms)}" if s.probe_ok else "failed"
 
 
 def drain_text(s: UpstreamServer, now: float) -> str:

@@ -30,6 +30,7 @@ from lbconsole.node.upstream_snapshot import UpstreamWatcher
 from lbconsole.transport import AgentSession
 from lbconsole.transport.local import LocalChannel
 from support import free_port
+from support.inventory import cluster_table, node_table, write_inventory
 from support.loopback_nginx import HttpServer, LoopbackNginx
 
 UPSTREAMS = """\
@@ -40,14 +41,7 @@ upstream backend {{
 upstream single {{ server 127.0.0.1:{a}; }}
 server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://backend; }} }}
 """
-INVENTORY = """[[cluster]]
-name = "c"
-{ro}
-[[cluster.node]]
-name = "web1"
-host = "local"
-roles = ["nginx"]
-"""
+WEB1 = node_table("web1", "local", "nginx")
 RACING = """#!/bin/sh
 # An admin racing the drain: a broken file appears exactly when nginx -t runs.
 if [ "$1" = "-t" ] || [ "$3" = "-t" ] || [ "$5" = "-t" ]; then
@@ -164,8 +158,7 @@ def site(env, monkeypatch):
 
 def inventory(tmp_path: Path, read_only: bool = False) -> str:
     path = tmp_path / ("inventory-ro.toml" if read_only else "inventory.toml")
-    path.write_text(INVENTORY.format(ro="read_only = true" if read_only else ""))
-    return str(path)
+    return write_inventory(path, cluster_table("c", WEB1, read_only=read_only))
 
 
 def test_drain_then_undrain_end_to_end(site, tmp_path, capsys):
@@ -244,19 +237,6 @@ def test_nginx_t_failing_on_the_node_is_refused_and_put_back(site, tmp_path, mon
     assert site.ngx.workers() == workers and site.bodies() == {b"app1", b"app2"}
 
 
-TWO_NODES = """[[cluster]]
-name = "c"
-[[cluster.node]]
-name = "web1"
-host = "local"
-roles = ["nginx"]
-[[cluster.node]]
-name = "web2"
-host = "local"
-roles = ["nginx"]
-"""
-
-
 def agent_session(name: str, site: Site, argv: tuple[str, ...] | None = None) -> AgentSession:
     """An in-process agent for one of two nginx nodes in this process: its own nginx and record directory."""
     agent = agent_mod.Agent(mode="local")
@@ -272,10 +252,9 @@ def agent_session(name: str, site: Site, argv: tuple[str, ...] | None = None) ->
 async def test_two_nginx_nodes_one_fails_it_is_named_and_the_other_keeps_the_drain(env, tmp_path):
     web1 = env.make("web1")
     web2 = env.make("web2", (web1.app1, web1.app2))  # the same backends behind both
-    path = tmp_path / "two.toml"
-    path.write_text(TWO_NODES)
+    path = write_inventory(tmp_path / "two.toml", cluster_table("c", WEB1, node_table("web2", "local", "nginx")))
     sessions = {"web1": agent_session("web1", web1), "web2": agent_session("web2", web2, web2.racing(tmp_path))}
-    ctx = ActionContext(inventory=inventory_mod.load(str(path)), cluster="c", transports=sessions)
+    ctx = ActionContext(inventory=inventory_mod.load(path), cluster="c", transports=sessions)
     original2 = web2.file.read_bytes()
     target = {"kind": "upstream_server", "cluster": "c", "upstream": "backend", "server": web1.app1_key}
     try:
@@ -306,11 +285,10 @@ async def test_two_nginx_nodes_one_fails_it_is_named_and_the_other_keeps_the_dra
 
 
 def test_an_nginx_node_that_does_not_answer_refuses_the_whole_drain(site, tmp_path, capsys):
-    path = tmp_path / "down.toml"
-    path.write_text(INVENTORY.format(ro="") + '[[cluster.node]]\nname = "web2"\nhost = "127.0.0.1"\nport = 1\n'
-                    'roles = ["nginx"]\nconnect_timeout = 5\n')
+    web2 = node_table("web2", "127.0.0.1", "nginx", port=1, connect_timeout=5)
+    path = write_inventory(tmp_path / "down.toml", cluster_table("c", WEB1, web2))
     original = site.file.read_bytes()
-    code = cli.main(["upstream", "drain", "backend", site.app1_key, "--reason", "r", "--yes", "-i", str(path)])
+    code = cli.main(["upstream", "drain", "backend", site.app1_key, "--reason", "r", "--yes", "-i", path])
     err = capsys.readouterr().err
     assert code == 3, err
     assert "web2 did not answer" in err and "must reach every nginx node of c; nothing was touched" in err
@@ -354,21 +332,19 @@ def test_server_named_by_its_inventory_node(env, tmp_path, monkeypatch, capsys):
         site = env.make("named", (app1, app2))
         monkeypatch.setattr(upstream_verbs, "NGINX_ARGV", tuple(site.ngx.argv))
         monkeypatch.setattr(upstream_edit, "RECORD_DIR", str(site.records))
-        path = tmp_path / "named.toml"
-        path.write_text(INVENTORY.format(ro="") + '[[cluster.node]]\nname = "app2"\nhost = "127.0.0.2"\n'
-                        'roles = ["backend"]\n[[cluster.node]]\nname = "app1"\nhost = "127.0.0.1"\n'
-                        'roles = ["backend"]\n')
+        path = write_inventory(tmp_path / "named.toml", cluster_table(
+            "c", WEB1, node_table("app2", "127.0.0.2", "backend"), node_table("app1", "127.0.0.1", "backend")))
         assert site.bodies() == {b"app1", b"app2"}
         workers = site.ngx.workers()
-        code = cli.main(["upstream", "drain", "backend", "app2", "--reason", "r", "--yes", "-i", str(path)])
+        code = cli.main(["upstream", "drain", "backend", "app2", "--reason", "r", "--yes", "-i", path])
         assert code == 0, capsys.readouterr().err
         assert f"drained {site.app2_key} of upstream backend" in capsys.readouterr().out
         site.settled(workers)
         assert site.bodies() == {b"app1"}
         # app1 (127.0.0.1) has one port in `backend`, so its name resolves too: now the last live server, refused.
-        assert cli.main(["upstream", "drain", "backend", "app1", "--reason", "r", "--yes", "-i", str(path)]) == 3
+        assert cli.main(["upstream", "drain", "backend", "app1", "--reason", "r", "--yes", "-i", path]) == 3
         assert "last live server of upstream backend" in capsys.readouterr().err
-        assert cli.main(["upstream", "undrain", "backend", "app2", "--yes", "-i", str(path)]) == 0
+        assert cli.main(["upstream", "undrain", "backend", "app2", "--yes", "-i", path]) == 0
         assert "backend" in capsys.readouterr().out and list(site.records.glob("*.json")) == []
     finally:
         app1.close()

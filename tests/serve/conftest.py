@@ -23,6 +23,8 @@ from integration.conftest import Sshd, sshd  # noqa: F401  (the real sshd fixtur
 from integration.test_local_collector import nginx  # noqa: F401  (the real nginx fixture)
 
 from support import free_port
+from support.inventory import cluster_table, defaults_table, node_table
+from support.inventory import write_inventory as write_toml
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-token-for-tests-0123456789"
@@ -106,17 +108,13 @@ class Serve:
 
 
 def write_inventory(path: Path, nginx_url: str, ssh: Sshd | None = None, interval: float = 1.0) -> Path:
-    text = (f"[defaults]\npoll_interval = {interval}\n\n"
-            "[[cluster]]\nname = \"site-a\"\ncolor = \"#bf616a\"\n\n"
-            "[[cluster.node]]\nname = \"lb-local\"\nhost = \"local\"\nroles = [\"director\"]\n\n"
-            f"[[cluster.node]]\nname = \"web-local\"\nhost = \"local\"\nroles = [\"nginx\"]\n"
-            f"nginx_status_url = \"{nginx_url}\"\n")
+    nodes = [node_table("lb-local", "local", "director"),
+             node_table("web-local", "local", "nginx", nginx_status_url=nginx_url)]
     if ssh is not None:
-        text += (f"\n[[cluster.node]]\nname = \"web-ssh\"\nhost = \"127.0.0.1\"\nport = {ssh.port}\n"
-                 f"user = \"root\"\nidentity = \"{ssh.client_key}\"\nknown_hosts = \"{ssh.known_hosts}\"\n"
-                 "roles = [\"backend\"]\n")
-    path.write_text(text)
-    return path
+        nodes.append(node_table("web-ssh", "127.0.0.1", "backend", port=ssh.port, user="root",
+                                identity=str(ssh.client_key), known_hosts=str(ssh.known_hosts)))
+    return Path(write_toml(path, defaults_table(poll_interval=interval),
+                           cluster_table("site-a", *nodes, color="#bf616a")))
 
 
 @pytest.fixture(scope="module")

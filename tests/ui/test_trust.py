@@ -276,6 +276,15 @@ async def test_node_and_user_text_is_never_markup():
         assert "x[/]y" in text
 
 
+async def test_a_node_name_in_a_panel_title_is_text_not_markup():
+    app = make_app(ReplaySource(lines_of([synth.lab(T)])))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await started(pilot, app)
+        app.push_screen(NodeScreen("lab", "w[b]1[/b]"))
+        await settle(pilot)
+        assert "events on w[b]1[/b]" in screen_text(app)
+
+
 def test_this_consoles_running_action_makes_its_effects_planned():
     from lbconsole.ui.state import ConsoleState
 

@@ -9,21 +9,9 @@ import pytest
 from lbconsole import cli
 from lbconsole.actions import registry
 from lbconsole.actions.audit import AuditLog
+from support.inventory import cluster_table, defaults_table, node_table, write_inventory
 
-INVENTORY = """[defaults]
-port = 1
-[[cluster]]
-name = "c"
-{ro}
-[[cluster.node]]
-name = "lb1"
-host = "127.0.0.1"
-roles = ["director"]
-[[cluster.node]]
-name = "web1"
-host = "127.0.0.1"
-roles = ["nginx"]
-"""
+NODES = (node_table("lb1", "127.0.0.1", "director"), node_table("web1", "127.0.0.1", "nginx"))
 
 
 @pytest.fixture
@@ -32,9 +20,8 @@ def inv(tmp_path, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal
 
     def write(read_only=False):
-        path = tmp_path / "inventory.toml"
-        path.write_text(INVENTORY.format(ro="read_only = true" if read_only else ""))
-        return str(path)
+        return write_inventory(tmp_path / "inventory.toml", defaults_table(port=1),
+                               cluster_table("c", *NODES, read_only=read_only))
     return write
 
 

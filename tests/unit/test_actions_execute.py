@@ -16,31 +16,18 @@ from lbconsole.actions.context import ActionContext
 from lbconsole.actions.execute import execute
 from lbconsole.inventory import parse
 from support import agents
+from support.inventory import cluster_table, node_table
 
 SVC = "-t 10.0.0.100:80"
 TARGET = {"cluster": "c", "service": "10.0.0.100:80", "real_server": "10.0.0.21:80"}
-INVENTORY = """[[cluster]]
-name = "c"
-{ro}
-[[cluster.node]]
-name = "lb1"
-host = "127.0.0.1"
-roles = ["director"]
-[[cluster.node]]
-name = "lb2"
-host = "127.0.0.1"
-roles = ["director"]
-[[cluster.node]]
-name = "web1"
-host = "127.0.0.1"
-roles = ["nginx"]
-"""
+NODES = (node_table("lb1", "127.0.0.1", "director"), node_table("lb2", "127.0.0.1", "director"),
+         node_table("web1", "127.0.0.1", "nginx"))
 
 
 def make(tmp_path, read_only_flag=False, read_only_inventory=False):
     """Real agents in-process (this host has no ip_vs: nothing here can drain anything)."""
     ds = {n: agents.session(n) for n in ("lb1", "lb2", "web1")}
-    inv = parse(INVENTORY.format(ro="read_only = true" if read_only_inventory else ""))
+    inv = parse(cluster_table("c", *NODES, read_only=read_only_inventory))
     ctx = ActionContext(inventory=inv, cluster="c", read_only=read_only_flag, wait_s=0,
                         transports=ds, audit=AuditLog(tmp_path / "a.jsonl"))
     return ctx, ds

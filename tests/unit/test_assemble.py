@@ -6,25 +6,11 @@ from lbconsole.collectors.node import unreachable
 from lbconsole.inventory import parse
 from lbconsole.snapshot import Address, NodeSnapshot, Snapshot, VrrpInstance
 from lbconsole.source.assemble import assemble
+from support.inventory import cluster_table, defaults_table, node_table
 
-INV = parse("""
-[defaults]
-poll_interval = 1
-[[cluster]]
-name = "lab"
-[[cluster.node]]
-name = "lb1"
-host = "10.99.0.11"
-roles = ["director"]
-[[cluster.node]]
-name = "lb2"
-host = "10.99.0.12"
-roles = ["director"]
-[[cluster.node]]
-name = "web1"
-host = "10.99.0.21"
-roles = ["nginx"]
-""")
+INV = parse(defaults_table(poll_interval=1) + cluster_table(
+    "lab", node_table("lb1", "10.99.0.11", "director"), node_table("lb2", "10.99.0.12", "director"),
+    node_table("web1", "10.99.0.21", "nginx")))
 
 VI = VrrpInstance("VI_1", 51, "BACKUP", 100, 100, "eth0", ("10.99.0.100",))
 

@@ -5,21 +5,9 @@ import pytest
 from lbconsole import inventory
 from lbconsole.collectors import node as collector
 from lbconsole.errors import InventoryError
+from support.inventory import cluster_table, node_table
 
-NODES = """
-[[cluster]]
-name = "prod"
-
-[[cluster.node]]
-name = "web1"
-host = "10.0.0.21"
-roles = ["nginx"]
-
-[[cluster.node]]
-name = "app1"
-host = "10.0.0.31"
-roles = ["backend"]
-"""
+NODES = cluster_table("prod", node_table("web1", "10.0.0.21", "nginx"), node_table("app1", "10.0.0.31", "backend"))
 
 
 def test_upstreams_with_and_without_health_path_reach_the_nginx_nodes():
@@ -48,16 +36,16 @@ def test_no_upstream_table_is_fine_and_sends_no_paths():
 
 
 @pytest.mark.parametrize("extra, line, words", [
-    ("[[cluster.upstream]]\nhealth_path = '/h'\n", 14, "upstream #1 in cluster 'prod' has no 'name'"),
-    ("[[cluster.upstream]]\nname = 'backend'\nhealth = '/h'\n", 16, "unknown key 'health'"),
-    ("[[cluster.upstream]]\nname = 'backend'\nhealth_path = 'health'\n", 16,
+    ("[[cluster.upstream]]\nhealth_path = '/h'\n", 11, "upstream #1 in cluster 'prod' has no 'name'"),
+    ("[[cluster.upstream]]\nname = 'backend'\nhealth = '/h'\n", 13, "unknown key 'health'"),
+    ("[[cluster.upstream]]\nname = 'backend'\nhealth_path = 'health'\n", 13,
      "health_path 'health' must be a URL path starting with /"),
-    ("[[cluster.upstream]]\nname = 'backend'\nhealth_path = '/a b'\n", 16, "must be a URL path starting with /"),
-    ("[[cluster.upstream]]\nname = 'backend'\nhealth_path = 3\n", 16,
+    ("[[cluster.upstream]]\nname = 'backend'\nhealth_path = '/a b'\n", 13, "must be a URL path starting with /"),
+    ("[[cluster.upstream]]\nname = 'backend'\nhealth_path = 3\n", 13,
      "upstream #1 of cluster #1: 'health_path' must be a string, not an integer"),
-    ("[[cluster.upstream]]\nname = 'my backend'\n", 15, "is not an nginx upstream name"),
-    ("[[cluster.upstream]]\nname = 'b'\n[[cluster.upstream]]\nname = 'b'\n", 17, "upstream 'b' is defined twice"),
-    ("upstream = 'backend'\n", 4, "'upstream' must be a list, not a string (write a [[cluster]] table"),
+    ("[[cluster.upstream]]\nname = 'my backend'\n", 12, "is not an nginx upstream name"),
+    ("[[cluster.upstream]]\nname = 'b'\n[[cluster.upstream]]\nname = 'b'\n", 14, "upstream 'b' is defined twice"),
+    ("upstream = 'backend'\n", 3, "'upstream' must be a list, not a string (write a [[cluster]] table"),
 ])
 def test_bad_upstream_entries_are_clear_errors_at_their_line(extra, line, words):
     # the extra keys go into the last [[cluster.node]] unless they open a table of their own

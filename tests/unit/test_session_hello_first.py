@@ -72,3 +72,18 @@ async def test_a_session_that_answered_is_announced_up_before_it_is_lost():
 async def _until(predicate) -> None:
     while not predicate():
         await asyncio.sleep(0.01)
+
+
+async def test_greeting_reuses_the_sessions_hello_and_sends_none_once_it_is_held():
+    from support import agents
+
+    s = agents.session("n1")
+    try:
+        first = await s.greeting()  # a fresh session: one hello rides behind its own, to wait for it
+        assert first["version"] and s.hello is first
+        assert [r["verb"] for r in s.sent] == ["hello", "hello"]  # type: ignore[attr-defined]
+        await s.request("snapshot", SNAPSHOT_ARGS)
+        assert await s.greeting() is first
+        assert [r["verb"] for r in s.sent] == ["hello", "hello", "snapshot"]  # type: ignore[attr-defined]
+    finally:
+        await s.close()

@@ -7,21 +7,13 @@ import json
 from lbconsole import cli
 from lbconsole.commands import status
 from lbconsole.snapshot import ClusterSnapshot, Counters, Drain, NodeSnapshot, Rates, RealServer, Service, Snapshot
-
-INVENTORY = """[[cluster]]
-name = "c"
-[[cluster.node]]
-name = "lb1"
-host = "127.0.0.1"
-port = 1
-roles = ["director"]
-"""
+from support.inventory import cluster_table, node_table, write_inventory
 
 
 def test_a_node_never_reached_has_age_null_in_json(tmp_path, capsys):
-    path = tmp_path / "inv.toml"
-    path.write_text(INVENTORY)
-    assert cli.main(["status", "--json", "--inventory", str(path)]) == 1
+    lb1 = node_table("lb1", "127.0.0.1", "director", port=1)
+    path = write_inventory(tmp_path / "inv.toml", cluster_table("c", lb1))
+    assert cli.main(["status", "--json", "--inventory", path]) == 1
     [node] = json.loads(capsys.readouterr().out)["clusters"][0]["nodes"]
     assert node["reachable"] is False and node["updated_at"] is None and node["age_s"] is None
     back = Snapshot.from_dict(json.loads(json.dumps(Snapshot(1.0, (ClusterSnapshot("c", (

@@ -83,3 +83,14 @@ def test_states_and_listen_ports():
     assert [upstreams.listen_port(x) for x in ("80", "10.0.0.1:8080", "[::]:443", "[::1]", "*:81", "unix:/x",
                                                 "localhost")] == [80, 8080, 443, 80, 81, None, 80]
     assert Upstream("u").listen_ports() == set()
+
+
+def test_probe_text_in_a_column_and_in_a_status_line():
+    ok, slow, failed, unprobed = (UpstreamServer("10.0.0.31", 8080, probe_ok=True, probe_ms=1.25),
+                                  UpstreamServer("10.0.0.31", 8080, probe_ok=True, probe_ms=12.4),
+                                  UpstreamServer("10.0.0.31", 8080, probe_ok=False),
+                                  UpstreamServer("10.0.0.31", 8080))
+    assert [upstreams.probe_text(s) for s in (ok, slow, failed, unprobed)] == [
+        "ok 1.2ms", "ok 12ms", "failed", "not probed"]
+    assert [upstreams.probe_text(s, labelled=True) for s in (ok, slow, failed, unprobed)] == [
+        "probe ok 1.25 ms", "probe ok 12.4 ms", "probe FAILED", "not probed"]

@@ -12,26 +12,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from lbconsole import safetext
 from lbconsole.snapshot import NodeSnapshot
 from lbconsole.ui import upstream_view as uv
 from lbconsole.ui.model import ClusterView
-from lbconsole.ui.screens.base import ConsoleScreen
+from lbconsole.ui.screens.detail import DetailScreen
 from lbconsole.ui.screens.node import node_summary
-from lbconsole.ui.widgets.alert_bar import AlertBar
 from lbconsole.ui.widgets.event_log import EventLog
 from lbconsole.ui.widgets.grid import Column, Grid, Row
-from lbconsole.ui.widgets.status_bar import StatusBar
+from lbconsole.upstreams import probe_text
 
 if TYPE_CHECKING:
     from lbconsole.ui.state import ConsoleState
-
-EVENTS_SHOWN = 20
 
 #: One nginx node's view of one upstream server (upstream, server key, nginx node), or a note ("", "", node).
 RefKey = tuple[str, str, str]
@@ -49,13 +43,15 @@ COLUMNS = (
 )
 
 
-class BackendScreen(ConsoleScreen):
+class BackendScreen(DetailScreen):
     AUTO_FOCUS = "#refs"
+    kind = "backend"
 
     def __init__(self, cluster: str, node: str | None, address: str | None = None):
         super().__init__()
         self.cluster_name = cluster
         self.node_name = node  # the inventory node, or None for an address no node has
+        self.events_node = node or ""
         self.address = address
         self.view: ClusterView | None = None
         self.refs: dict[RefKey, uv.Reference] = {}
@@ -65,22 +61,15 @@ class BackendScreen(ConsoleScreen):
     def title_text(self) -> str:
         return safetext.line(self.node_name or self.address or "?")
 
-    def compose(self) -> ComposeResult:
-        yield StatusBar()
-        yield AlertBar()
-        yield Static("", id="backend-summary", markup=False)
-        with Vertical(id="refs-panel", classes="panel"):
-            yield Grid(COLUMNS, self._row, empty="no nginx upstream sends to it", id="refs")
-        with Vertical(id="backend-events-panel", classes="panel"):
-            yield EventLog(node=self.node_name or "", limit=EVENTS_SHOWN, id="backend-events")
-        yield Footer()
+    def detail_grid(self) -> Grid[RefKey]:
+        return Grid(COLUMNS, self._row, empty="no nginx upstream sends to it", id="refs")
+
+    def detail_title(self) -> str:
+        return f"nginx upstreams that send to {self.title_text}"
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#refs-panel").border_title = Text(f"nginx upstreams that send to {self.title_text}")
-        events = self.query_one("#backend-events-panel")
-        events.border_title = Text(f"Last {EVENTS_SHOWN} events on {self.title_text}")
-        events.display = self.node_name is not None
+        self.query_one("#backend-events-panel").display = self.node_name is not None
 
     def show_data(self, state: ConsoleState) -> None:
         view = state.view(self.cluster_name)
@@ -143,7 +132,7 @@ class BackendScreen(ConsoleScreen):
         cells = [
             (safetext.line(ref.upstream), "accent"), (safetext.line(s.key), None),
             (safetext.line(node.name), None), state_cell,
-            (uv.probe_text(s) if known else "", "bad" if known and s.probe_ok is False else "muted"),
+            (probe_text(s) if known else "", "bad" if known and s.probe_ok is False else "muted"),
             (str(s.failures) if known else "", "bad" if known and s.failures else "muted"),
             (str(s.weight) + (" backup" if s.backup else ""), "muted"),
             (f"{s.max_fails}/{s.fail_timeout}s", "muted"),

@@ -4,27 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from lbconsole import safetext
 from lbconsole.snapshot import NodeSnapshot, VrrpInstance
 from lbconsole.ui import fmt
 from lbconsole.ui.model import ClusterView
-from lbconsole.ui.screens.base import ConsoleScreen
-from lbconsole.ui.widgets.alert_bar import AlertBar
+from lbconsole.ui.screens.detail import DetailScreen
 from lbconsole.ui.widgets.directors import STATE_STYLE, prio_text, state_text
 from lbconsole.ui.widgets.event_log import EventLog
 from lbconsole.ui.widgets.grid import Column, Grid, Row
-from lbconsole.ui.widgets.status_bar import StatusBar
 from lbconsole.upstreams import STATES
 
 if TYPE_CHECKING:
     from lbconsole.ui.state import ConsoleState
-
-
-EVENTS_SHOWN = 20
 
 VRRP_COLUMNS = (
     Column("Instance", 10, grow=True),
@@ -39,29 +33,22 @@ VRRP_COLUMNS = (
 )
 
 
-class NodeScreen(ConsoleScreen):
+class NodeScreen(DetailScreen):
     AUTO_FOCUS = "#vrrp"
+    kind = "node"
 
     def __init__(self, cluster: str, node: str):
         super().__init__()
         self.cluster_name = cluster
         self.node_name = node
+        self.events_node = node
         self.node: NodeSnapshot | None = None
 
-    def compose(self) -> ComposeResult:
-        yield StatusBar()
-        yield AlertBar()
-        yield Static("", id="node-summary", markup=False)
-        with Vertical(id="vrrp-panel", classes="panel"):
-            yield Grid(VRRP_COLUMNS, self._vrrp_row, empty="no VRRP instances", id="vrrp")
-        with Vertical(id="node-events-panel", classes="panel"):
-            yield EventLog(node=self.node_name, limit=EVENTS_SHOWN, id="node-events")
-        yield Footer()
+    def detail_grid(self) -> Grid[str]:
+        return Grid(VRRP_COLUMNS, self._vrrp_row, empty="no VRRP instances", id="vrrp")
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#vrrp-panel").border_title = "VRRP instances"
-        self.query_one("#node-events-panel").border_title = f"Last {EVENTS_SHOWN} events on {self.node_name}"
+    def detail_title(self) -> str:
+        return "VRRP instances"
 
     def show_data(self, state: ConsoleState) -> None:
         view = state.view(self.cluster_name)
