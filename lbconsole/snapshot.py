@@ -172,6 +172,9 @@ class NodeSnapshot:
     keepalived_running: bool | None = None  # None: not known (not polled, or not asked)
     forced: tuple[Forced, ...] = ()  # forced-failover records on this node (directors)
     upstreams: tuple[Upstream, ...] | None = None  # nginx nodes: None when not read (see lbconsole.upstreams)
+    # Not answered yet: how long its first answer may take (connect_timeout + command_timeout). In the snapshot,
+    # so that a remote viewer or a replay, which has no inventory, waits as long as the console did.
+    first_answer_s: float | None = None
 
     def service(self, key: str) -> Service | None:
         return next((s for s in self.ipvs if s.key == key), None)

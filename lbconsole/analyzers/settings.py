@@ -17,9 +17,6 @@ class Settings:
     forced_warn_after: float = FORCED_WARN_AFTER_S
     clock_slack: float = CLOCK_SLACK_S
     upstream_drift_grace: float = UPSTREAM_DRIFT_GRACE_S
-    # node -> how long its first answer may take (connect_timeout + command_timeout): a node opening its
-    # session slowly is waited for, not called unreachable, until then
-    first_answer: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ class Staleness:
             if node.updated_at is None and (node.error == PENDING or not node.reachable):
                 since = self.waiting_since.setdefault(key, taken_at)
                 waited = taken_at - since + extra_age
-                if node.error == PENDING and waited <= max(limit, settings.first_answer.get(node.name, 0.0)):
+                if node.error == PENDING and waited <= max(limit, node.first_answer_s or 0.0):
                     yield Alert("warning", "node_waiting", f"waiting for {node.name} (first poll)",
                                 cluster.name, node.name)
                 else:

@@ -16,12 +16,12 @@ from lbconsole.snapshot import (
 
 
 def pending(node: NodeConfig) -> NodeSnapshot:
-    return NodeSnapshot(name=node.name, host=node.host, roles=node.roles, error=PENDING)
+    return NodeSnapshot(name=node.name, host=node.host, roles=node.roles, error=PENDING,
+                        first_answer_s=node.connect_timeout + node.command_timeout)
 
 
 def settings_for(inventory: Inventory) -> Settings:
-    return Settings(poll_interval=inventory.poll_interval, forced_warn_after=inventory.forced_warn_after,
-                    first_answer={n.name: n.connect_timeout + n.command_timeout for n in inventory.nodes})
+    return Settings(poll_interval=inventory.poll_interval, forced_warn_after=inventory.forced_warn_after)
 
 
 def analyzer_for(inventory: Inventory) -> Analyzer:

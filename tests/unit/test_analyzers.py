@@ -1,5 +1,6 @@
 """Alerts raised from snapshots: unreachable/stale, split brain, drift, FAULT, drain reverted, planned work."""
 
+import json
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -260,17 +261,21 @@ def test_nodes_never_reached_are_never_no_alerts():
 def test_a_node_slow_to_open_its_session_is_waited_for_until_its_connect_timeout():
     """A node that takes 30 s to open a session (its login under emulation) is slow, not unreachable: waiting
     (WARNING, never all-clear) until connect_timeout + command_timeout, then never reached (CRITICAL)."""
-    def pending(name):
-        return NodeSnapshot(name=name, host=name, roles=("director",), error=PENDING)
+    def pending(name, allowance=None):
+        return NodeSnapshot(name=name, host=name, roles=("director",), error=PENDING, first_answer_s=allowance)
 
-    a = Analyzer(Settings(poll_interval=1.0, first_answer={"lb1": 60.0 + 30.0}))
+    def snap(t):
+        s = Snapshot(t, (ClusterSnapshot("lab", (pending("lb1", 60.0 + 30.0), pending("lb2"), web("web1"))),))
+        return Snapshot.from_dict(json.loads(json.dumps(s.to_dict())))  # as a remote viewer or a replay gets it
+
+    a = Analyzer(Settings(poll_interval=1.0))  # a viewer's: no inventory
     for t in (100.0, 130.0, 189.0):
-        found = a.alerts(Snapshot(t, (ClusterSnapshot("lab", (pending("lb1"), pending("lb2"), web("web1"))),)))
+        found = a.alerts(snap(t))
         by_node = {x.node: (x.severity, x.kind) for x in found}
         assert by_node["lb1"] == ("warning", "node_waiting"), (t, found)
         if t > 110.0:  # lb2 has no allowance given: the staleness budget (10 s) applies
             assert by_node["lb2"] == ("critical", "node_unreachable")
-    late = a.alerts(Snapshot(191.0, (ClusterSnapshot("lab", (pending("lb1"), pending("lb2"), web("web1"))),)))
+    late = a.alerts(snap(191.0))
     assert {x.node: x.kind for x in late}["lb1"] == "node_unreachable"
 
 
