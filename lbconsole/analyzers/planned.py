@@ -145,7 +145,7 @@ def _handover_unseen(cluster: ClusterSnapshot, taken_at: float, settings: Settin
         return None
     oldest = min(sample_time(n, taken_at) for n in cluster.directors)
     newest = max(records, key=lambda r: r.since)
-    return newest if oldest <= newest.since + 3 * settings.advert_int else None
+    return newest if oldest <= newest.since + settings.takeover_s else None
 
 
 class Releases:
@@ -157,7 +157,7 @@ class Releases:
 
     def recent(self, cluster: ClusterSnapshot, taken_at: float, settings: Settings) -> dict[str, Forced]:
         out: dict[str, Forced] = {}
-        grace = 3 * settings.poll_interval + 3 * settings.advert_int
+        grace = 3 * settings.poll_interval + settings.takeover_s
         for node in cluster.directors:
             key = (cluster.name, node.name)
             if node.forced:

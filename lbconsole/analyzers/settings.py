@@ -18,6 +18,12 @@ class Settings:
     clock_slack: float = CLOCK_SLACK_S
     upstream_drift_grace: float = UPSTREAM_DRIFT_GRACE_S
 
+    @property
+    def takeover_s(self) -> float:
+        """How long keepalived may rightly take to move a VRID: its master-down interval, 3 adverts and at most
+        one more of skew. The one definition the VRRP rules (election, handover, release) build on."""
+        return 4 * self.advert_int
+
 
 @dataclass(frozen=True, slots=True)
 class RunningAction:

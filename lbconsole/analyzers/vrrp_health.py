@@ -18,10 +18,9 @@ from lbconsole.snapshot import Alert, ClusterSnapshot
 
 
 def election_s(settings: Settings) -> float:
-    """How long a VRID may rightly have no MASTER after a transition: keepalived's master-down interval
-    (3 adverts and at most one more of skew), the node clocks' slack and one poll (the peer is seen up to a
-    poll later than the node that stepped down)."""
-    return 4 * settings.advert_int + settings.clock_slack + settings.poll_interval
+    """How long a VRID may rightly have no MASTER after a transition: keepalived's takeover, the node clocks'
+    slack and one poll (the peer is seen up to a poll later than the node that stepped down)."""
+    return settings.takeover_s + settings.clock_slack + settings.poll_interval
 
 
 def check(cluster: ClusterSnapshot, taken_at: float, settings: Settings) -> Iterator[Alert]:
