@@ -1,21 +1,20 @@
 """The IPVS table decoded from the raw generic netlink replies (ipvs_netlink asks the kernel for them).
 
 Python 3.6+ standard library only: it runs in lbconsole-node, and the console uses it through
-lbconsole.node.ipvs_netlink (the one decoder). The replies are read with struct and memoryview:
-pyroute2's message objects cost 9x `ipvsadm -Ln --stats` for 10,000 real servers.
+lbconsole.node.ipvs_netlink (the one decoder). The replies are read with struct and memoryview: pyroute2's
+message objects cost 9x `ipvsadm -Ln --stats` for 10,000 real servers.
 
-Why it is fast: the kernel writes every real server with the same attributes in the same
-order. All GET_DEST replies are received back to back into one buffer; one message is walked
-attribute by attribute into a template (where each wanted field is); the headers of every
-message are checked against it by strided memoryview comparisons; each field is then read
-for all real servers at once as a strided column, and the dicts (the service and real server
-objects of `status --json`) are built column-wise.
-Replies that do not fit one template are read message by message, with bounds checks.
+Why it is fast: the kernel writes every real server with the same attributes in the same order. All GET_DEST
+replies are received back to back into one buffer; one message is walked attribute by attribute into a template
+(where each wanted field is); the headers of every message are checked against it by strided memoryview
+comparisons; each field is then read for all real servers at once as a strided column, and the dicts (the
+service and real server objects of `status --json`) are built column-wise. Replies that do not fit one template
+are read message by message, with bounds checks.
 
-The result equals what `ipvsadm -Ln --exact` (--stats, --rate) shows on the same kernel, in
-ipvsadm's order (the tests check it against ipvsadm), plus the persistent connections that -Ln
-does not show. Counters are the 64-bit ones (the 32-bit ones if a kernel has no
-IPVS_*_ATTR_STATS64); rates are the kernel estimator's per-second values, as ipvsadm prints.
+The result equals what `ipvsadm -Ln --exact` (--stats, --rate) shows on the same kernel, in ipvsadm's order (the
+tests check it against ipvsadm), plus the persistent connections that -Ln does not show. Counters are the 64-bit
+ones (the 32-bit ones if a kernel has no IPVS_*_ATTR_STATS64); rates are the kernel estimator's per-second
+values, as ipvsadm prints.
 """
 
 import contextlib
@@ -61,10 +60,8 @@ class NotLoaded(IPVSUnavailable):
 
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-GET_SERVICE, GET_DEST = 4, 8  # IPVS_CMD_*; the replies carry NEW_SERVICE (1) / NEW_DEST (5)
 _HDR, _NLA = struct.Struct("=IHHII"), struct.Struct("=HH")  # nlmsghdr, nlattr
 _DONE_LEN = 20  # nlmsghdr + int error (no extended ack asked for)
-_CHUNK = 65536  # recv size; the kernel then fills dump datagrams of up to 32 KiB
 _AF_NAME = {socket.AF_INET: "inet", socket.AF_INET6: "inet6"}
 _PROTO = {6: "TCP", 17: "UDP", 132: "SCTP"}
 _FORWARD = ("masq", "local", "tunnel", "route")  # IP_VS_CONN_F_* & IP_VS_CONN_F_FWD_MASK

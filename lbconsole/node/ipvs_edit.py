@@ -83,7 +83,7 @@ def _exchange(msg: bytes, what: str) -> List[Tuple[bytes, int]]:
     with nl._open() as sock:
         sock.send(msg)
         while True:
-            data = sock.recv(wire._CHUNK)
+            data = sock.recv(nl._CHUNK)
             pos = 0
             while pos + 16 <= len(data):
                 size, typ = wire._HDR.unpack_from(data, pos)[:2]

@@ -22,12 +22,9 @@ from typing import (
 )
 
 from .ipvs_decode import (
-    _CHUNK,
     _DONE_LEN,
     _HDR,
     _NLA,
-    GET_DEST,
-    GET_SERVICE,
     NLMSG_DONE,
     NLMSG_ERROR,
     DecodeError,
@@ -41,6 +38,9 @@ from .ipvs_decode import (
 )
 
 __all__ = ["DecodeError", "IPVSUnavailable", "NotLoaded", "collect", "decode", "read_raw"]
+
+GET_SERVICE, GET_DEST = 4, 8  # IPVS_CMD_*; the replies carry NEW_SERVICE (1) / NEW_DEST (5)
+_CHUNK = 65536  # recv size; the kernel then fills dump datagrams of up to 32 KiB
 
 _family = None
 _lock, _local = threading.Lock(), threading.local()

@@ -8,8 +8,10 @@ Failures are TransportError with a message fit for the node's error field.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Any
 
 from lbconsole.errors import LbconsoleError
 from lbconsole.inventory import NodeConfig
@@ -33,6 +35,15 @@ class AgentError(LbconsoleError):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
+
+
+def decode_line(line: str) -> dict[str, Any] | None:
+    """One line of a channel as the JSON object it should be; None for anything else."""
+    try:
+        msg = json.loads(line)
+    except ValueError:
+        return None
+    return msg if isinstance(msg, dict) else None
 
 
 class Channel(ABC):

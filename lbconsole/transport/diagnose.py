@@ -1,13 +1,14 @@
 """Why an agent session would not start, as one message that names the fix.
 
 The cases an operator meets: the program is not installed, it is another
-version (see AgentSession.version_problem), the node has no python3, sudo
+version (version_problem, from its hello), the node has no python3, sudo
 refuses the command. Anything else is the agent's own last words.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 AGENT_PATH = "/usr/local/lib/lbconsole/lbconsole-node"
 
@@ -47,3 +48,16 @@ def message(node: str, exit_status: int | None, stderr: str, *, user: str | None
         return f"the agent is not installed on {node} ({AGENT_PATH}): run `lbconsole node install {node}`"
     status = "killed" if exit_status is None else f"exit status {exit_status}"
     return f"the agent on {node} ended ({status})" + (f": {tail}" if tail else "")
+
+
+def version_problem(name: str, hello: dict[str, Any] | None, expected: tuple[str, str] | None) -> str | None:
+    """Why a node's agent (its hello) is not the console's program (expected: version, code sha256); None when
+    it is, or not known yet."""
+    if hello is None or expected is None:
+        return None
+    version, sha = expected
+    have_v, have_sha = hello.get("version"), hello.get("code_sha256")
+    if have_sha == sha:
+        return None
+    return (f"{name} runs lbconsole-node {have_v} ({str(have_sha)[:12]}), this console has {version} "
+            f"({sha[:12]}): run `lbconsole node install {name}`")

@@ -25,7 +25,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lbconsole.transport.base import AgentError, Channel, OutcomeUnknown, TransportError
+from lbconsole.transport import diagnose
+from lbconsole.transport.base import AgentError, Channel, OutcomeUnknown, TransportError, decode_line
 
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 15.0
@@ -85,14 +86,7 @@ class AgentSession:
     @property
     def version_problem(self) -> str | None:
         """Why this node's agent is not the console's (None when it is, or not known yet)."""
-        if self.hello is None or self.expected is None:
-            return None
-        version, sha = self.expected
-        have_v, have_sha = self.hello.get("version"), self.hello.get("code_sha256")
-        if have_sha == sha:
-            return None
-        return (f"{self.name} runs lbconsole-node {have_v} ({str(have_sha)[:12]}), this console has {version} "
-                f"({sha[:12]}): run `lbconsole node install {self.name}`")
+        return diagnose.version_problem(self.name, self.hello, self.expected)
 
     @property
     def mode(self) -> str:
@@ -275,7 +269,7 @@ class AgentSession:
                 if line is None:
                     why = await channel.diagnose()
                     break
-                msg = _decode(line)
+                msg = decode_line(line)
                 if msg is None:
                     continue
                 if greeted:
@@ -398,10 +392,3 @@ def _retrieve(future: asyncio.Future[dict[str, Any]]) -> None:
     if not future.cancelled():
         future.exception()
 
-
-def _decode(line: str) -> dict[str, Any] | None:
-    try:
-        msg = json.loads(line)
-    except ValueError:
-        return None
-    return msg if isinstance(msg, dict) else None
