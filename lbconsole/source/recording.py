@@ -31,10 +31,14 @@ def dumps(snapshot: Snapshot) -> str:
 
 
 class Writer:
-    """Appends snapshots to a file, flushing each line so a killed recorder loses at most one."""
+    """Appends snapshots to a file, flushing each line so a killed recorder loses at most one.
+
+    Appending after a recorder that was killed mid-line first cuts that torn line off (`dropped`: its
+    bytes): written after it, the next snapshot would join it into one unreadable line."""
 
     def __init__(self, path: str | os.PathLike[str], append: bool = False):
         self.path = Path(path)
+        self.dropped = _cut_torn_tail(self.path) if append else 0
         self._file: IO[str] = open(self.path, "a" if append else "w", encoding="utf-8")
         self.count = 0
 
@@ -51,6 +55,34 @@ class Writer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+TAIL_CHUNK = 1 << 16
+
+
+def _cut_torn_tail(path: Path) -> int:
+    """Truncate a file that does not end with a newline back to its last one; returns the bytes cut."""
+    try:
+        handle = open(path, "rb+")
+    except FileNotFoundError:
+        return 0
+    with handle:
+        size = end = handle.seek(0, os.SEEK_END)
+        while end > 0:
+            start = max(0, end - TAIL_CHUNK)
+            handle.seek(start)
+            chunk = handle.read(end - start)
+            if end == size and chunk.endswith(b"\n"):
+                return 0
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            end = start
+        else:
+            keep = 0
+        handle.truncate(keep)
+        return size - keep
 
 
 def parse_lines(lines: Iterable[str], where: str = "<lines>") -> Iterator[Snapshot]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 
 import pytest
 
@@ -96,3 +98,52 @@ def test_demo_and_noc_flags_reach_the_console(monkeypatch):
     monkeypatch.setattr(run, "run_app", lambda source, **kw: seen.update(kw, source=source) or 0)
     assert cli.main(["--demo", "--noc"]) == 0
     assert seen["noc"] and seen["read_only"] and seen["source"].replay and seen["source"].loop
+
+
+def test_appending_after_a_killed_recorder_cuts_its_torn_line_and_keeps_every_whole_one(tmp_path):
+    snaps = synth.sequence()
+    out = tmp_path / "rec.jsonl"
+    torn = recording.dumps(snaps[1])[:-7]  # the recorder died mid-line: no newline, not JSON
+    out.write_text(recording.dumps(snaps[0]) + "\n" + torn)
+    with recording.Writer(out, append=True) as writer:
+        writer.write(snaps[2])
+    assert writer.dropped == len(torn.encode())
+    assert recording.read_all(out) == [snaps[0], snaps[2]]
+
+
+def test_a_torn_line_longer_than_the_tail_read_is_cut_whole(tmp_path):
+    snaps = synth.sequence()
+    out = tmp_path / "rec.jsonl"
+    torn = '{"taken_at": 1, "x": "' + "y" * (3 * recording.TAIL_CHUNK)
+    out.write_text(recording.dumps(snaps[0]) + "\n" + torn)
+    with recording.Writer(out, append=True) as writer:
+        writer.write(snaps[1])
+    assert recording.read_all(out) == snaps[:2]
+    only_torn = tmp_path / "torn.jsonl"
+    only_torn.write_text(torn)
+    with recording.Writer(only_torn, append=True) as writer:
+        writer.write(snaps[0])
+    assert writer.dropped == len(torn) and recording.read_all(only_torn) == snaps[:1]
+
+
+def test_appending_to_a_whole_recording_keeps_every_byte(tmp_path):
+    snaps = synth.sequence()
+    out = tmp_path / "rec.jsonl"
+    before = recording.dumps(snaps[0]) + "\n"
+    out.write_text(before)
+    with recording.Writer(out, append=True) as writer:
+        writer.write(snaps[1])
+    assert writer.dropped == 0 and out.read_text().startswith(before)
+    assert recording.read_all(out) == snaps[:2]
+
+
+async def test_sigterm_stops_a_recording_between_two_snapshots(tmp_path):
+    snaps = synth.sequence()
+    source = ReplaySource(lines_of(snaps), speed=1)  # one snapshot a second
+    out = tmp_path / "rec.jsonl"
+    report: dict[str, object] = {}
+    asyncio.get_running_loop().call_later(1.5, os.kill, os.getpid(), signal.SIGTERM)
+    written = await record_cmd.record(source, str(out), duration=30, report=report)
+    assert report["signal"] == "SIGTERM" and 1 <= written < len(snaps)
+    assert out.read_text().endswith("\n") and recording.read_all(out) == snaps[:written]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone with the recording
