@@ -39,6 +39,9 @@ class ActionContext:
     origin: str = "cli"  # cli | tui | reapply
     snapshot: Any = None
     wait_s: float = 30.0  # how long a drain waits for active connections to reach 0
+    records_interruptions: bool = False  # the caller audits an interrupted action itself (the TUI)
+    said: list[str] = field(default_factory=list)  # the progress reported so far
+    partial: Any = None  # an ActionResult already verified, while the action goes on (a drain's wait)
     _own: dict[str, AgentSession] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -58,6 +61,7 @@ class ActionContext:
             value = getattr(obj, name, None) or extra.get(name)
             if value is not None:
                 setattr(ctx, name, value)
+        ctx.records_interruptions = bool(getattr(obj, "records_interruptions", False))
         return ctx
 
     def cluster_config(self) -> ClusterConfig:
@@ -110,6 +114,7 @@ class ActionContext:
         return session.version_problem
 
     def say(self, text: str) -> None:
+        self.said.append(text)
         try:
             self.progress(text)
         except Exception:  # a broken progress display must never break an action

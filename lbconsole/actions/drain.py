@@ -112,6 +112,7 @@ async def drain(ctx: Any, target: RealServerTarget, reason: str, force: bool = F
     res.timings.update(checked_s=round(checked_s, 4), applied_s=round(time.monotonic() - applied, 4),
                        verified_s=round(verified_s, 4))
     if res.ok:
+        ctx.partial = res  # applied and verified: an interruption while waiting is audited with it
         await wait_for_zero(ctx, target, nodes, res, _active(replies, keys))
     return res
 

@@ -6,6 +6,7 @@ attempt is audited like any other and touches no node's state.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -52,7 +53,15 @@ async def execute(ctx: Any, name: str, target: Any, params: dict[str, Any] | Non
         elif refusal:
             res = refused(f"{spec.title} refused: {refusal}; nothing was changed")
         else:
-            res = await _run(ctx, name, parsed, params)
+            try:
+                res = await _run(ctx, name, parsed, params)
+            except asyncio.CancelledError:  # ctrl+c, SIGTERM, the caller gone: never an unaudited action
+                if not ctx.records_interruptions:
+                    try:
+                        ctx.audit.append(_interrupted(ctx, spec.title, record, started))
+                    except OSError:
+                        pass  # nowhere left to write: the nodes' records and syslog remain
+                raise
     except UsageError as exc:
         res = ActionResult(USAGE, str(exc))
     except RefusedError as exc:
@@ -67,10 +76,25 @@ async def execute(ctx: Any, name: str, target: Any, params: dict[str, Any] | Non
     ctx.audit.append(record)
     try:
         res.details += await audit.to_syslog(ctx, nodes, record)
+    except asyncio.CancelledError:  # done and audited: only the nodes' syslog copy is cut short
+        res.details.append("interrupted while sending the audit line to the nodes' syslog")
     finally:
         if own_ctx:
             await ctx.close()
     return res
+
+
+def _interrupted(ctx: ActionContext, title: str, record: dict[str, Any], started: float) -> dict[str, Any]:
+    """The audit record of an action stopped before it finished: what it had verified, else what it reported."""
+    done = ctx.partial
+    so_far = (f"{done.message} (verified)" if isinstance(done, ActionResult) else
+              "; ".join(ctx.said) or "nothing reported yet: check the nodes")
+    out = dict(record, result="interrupted", exit_code=1, details=list(ctx.said),
+               elapsed_s=round(time.monotonic() - started, 4),
+               message=f"{title}: interrupted before it finished; applied so far: {so_far}")
+    if isinstance(done, ActionResult):
+        out.update(before=done.before, after=done.after, timings=done.timings)
+    return out
 
 
 def _audited(params: dict[str, Any]) -> dict[str, Any]:

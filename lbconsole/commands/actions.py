@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 from lbconsole import inventory as inventory_mod
@@ -92,15 +94,57 @@ def _cluster_of(spec: ActionSpec, args: argparse.Namespace, inv: inventory_mod.I
     return inv.clusters[0].name if len(inv.clusters) == 1 else None
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass
+class _Stop:
+    """How a CLI action was stopped early, and whether it had started acting by then."""
+
+    signal: signal.Signals | None = None
+    acting: str | None = None  # the audit log, once the executor has the action
+    finished: bool = False  # the executor returned: the action is done and audited
+
+
 def run(spec: ActionSpec, args: argparse.Namespace) -> int:
     inv = inventory_mod.load(args.inventory)
-    return asyncio.run(_run(spec, args, inv))
+    stop = _Stop()
+    try:
+        return asyncio.run(_run(spec, args, inv, stop))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        how = stop.signal.name if stop.signal else "ctrl+c"
+        if stop.finished:
+            print(f"lbconsole {spec.name}: interrupted by {how} after it finished; its result is in {stop.acting}",
+                  file=sys.stderr)
+        elif stop.acting:
+            print(f"lbconsole {spec.name}: interrupted by {how} before it finished; recorded as interrupted, with "
+                  f"what it had applied, in {stop.acting}: check the nodes (lbconsole status)", file=sys.stderr)
+        else:
+            print(f"lbconsole {spec.name}: interrupted by {how}; nothing was done", file=sys.stderr)
+        return 128 + (stop.signal or signal.SIGINT)
 
 
-async def _run(spec: ActionSpec, args: argparse.Namespace, inv: inventory_mod.Inventory) -> int:
+def _stop_on_signals(stop: _Stop) -> list[signal.Signals]:
+    """SIGTERM and SIGHUP (a closed SSH session) stop the action as ctrl+c does, through a cancellation the
+    executor audits; a signal ignored at start (nohup) stays ignored."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    handled = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.signal is None and task is not None:
+            stop.signal = sig
+            task.cancel()
+
+    for sig in handled:
+        loop.add_signal_handler(sig, on_signal, sig)
+    return handled
+
+
+async def _run(spec: ActionSpec, args: argparse.Namespace, inv: inventory_mod.Inventory, stop: _Stop) -> int:
     from lbconsole.actions.context import ActionContext
     from lbconsole.actions.execute import execute
 
+    handled: list[signal.Signals] = []
     name = "release" if getattr(args, "release", False) else spec.name
     ctx = ActionContext(inventory=inv, cluster=_cluster_of(spec, args, inv), read_only=args.read_only,
                         progress=lambda text: print(f"  {safetext.line(text)}", file=sys.stderr, flush=True),
@@ -120,8 +164,13 @@ async def _run(spec: ActionSpec, args: argparse.Namespace, inv: inventory_mod.In
                 outcome = await preflight(ctx, name, target, params)
             if outcome is None:
                 refusal = await _confirm(ctx, name, target, params)
+        handled = _stop_on_signals(stop)  # a signal from here on interrupts an action; before it, nothing was done
+        stop.acting = str(ctx.audit.path)
         res = await execute(ctx, name, target, params, refusal=refusal, outcome=outcome)
+        stop.finished = True
     finally:
+        for sig in handled:
+            asyncio.get_running_loop().remove_signal_handler(sig)
         await ctx.close()
     out = sys.stdout if res.ok else sys.stderr
     print(safetext.line(res.message if res.ok else f"lbconsole {name}: {res.message}"), file=out)

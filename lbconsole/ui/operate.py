@@ -54,6 +54,7 @@ class ActionContext:
     transports: dict[str, Any] | None = None  # the live poller's open connections, reused by the action
     extra: dict[str, Any] = field(default_factory=dict)
     audit: Any = None  # an AuditLog; None: the default one
+    records_interruptions: bool = True  # Running slots audit an interrupted action (interrupt_all)
 
 
 def load_executor() -> Callable[..., Any] | None:

@@ -8,6 +8,7 @@ agent's own snapshot reads the host's nginx at its default paths): the same node
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -349,3 +350,39 @@ def test_server_named_by_its_inventory_node(env, tmp_path, monkeypatch, capsys):
     finally:
         app1.close()
         app2.close()
+
+
+@pytest.mark.parametrize("tui", [False, True])
+async def test_an_action_cancelled_midway_is_audited_as_interrupted_once(site, tmp_path, tui):
+    """ctrl+c, SIGTERM or a closed SSH session cancel the CLI's action: the executor audits it as interrupted, with
+    what it had reported. The TUI audits its own interrupted actions (operate.interrupt_all): not twice."""
+    from lbconsole.ui import operate
+
+    sessions = {"web1": agent_session("web1", site)}
+    task = asyncio.current_task()
+    said: list[str] = []
+
+    def progress(text: str) -> None:
+        said.append(text)
+        task.cancel()  # as the signal handler does, while the action is under way
+
+    inv = inventory_mod.load(inventory(tmp_path))
+    ctx = (operate.ActionContext(inventory=inv, snapshot=None, cluster="c", read_only=False, transports=sessions,
+                                 progress=progress) if tui else
+           ActionContext(inventory=inv, cluster="c", transports=sessions, progress=progress))
+    target = {"kind": "upstream_server", "cluster": "c", "upstream": "backend", "server": site.app1_key}
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await execute(ctx, "upstream_drain", target, {"reason": "deploy"})
+        task.uncancel()
+    finally:
+        for s in sessions.values():
+            await s.close()
+    assert said and said[0].startswith(f"draining {site.app1_key} of upstream backend on web1")
+    if tui:
+        assert AuditLog().read() == []
+        return
+    (record,) = AuditLog().read()
+    assert (record["what"], record["result"], record["exit_code"]) == ("upstream_drain", "interrupted", 1)
+    assert record["details"] == said and record["params"] == {"reason": "deploy"}
+    assert record["message"] == f"Upstream drain: interrupted before it finished; applied so far: {said[0]}"

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -67,6 +71,41 @@ def test_drain_stops_new_traffic_shows_progress_and_undrain_restores(clean_lab, 
     assert weights(web1) == {"lb1": 100, "lb2": 100} and drain_records("lb1") == drain_records("lb2") == []
     assert "web1" in served_by(30)
     assert [(r["what"], r["result"]) for r in audit_lines(tmp_path)] == [("drain", "done"), ("undrain", "done")]
+
+
+def test_a_drain_stopped_by_sigterm_while_it_waits_is_audited_as_interrupted_and_stays(clean_lab, tmp_path):
+    """A closed SSH session or a service manager stops `lbconsole drain` while it follows the connections down:
+    the drain is applied and verified by then, and the audit log says so instead of losing it."""
+    web1 = rs("web1")
+    holder = hold_connections(6, 12.0)
+    assert "web1" in holder.stdout.readline().split()
+    try:
+        proc = subprocess.Popen(["ip", "netns", "exec", "lbc-ops", sys.executable, "-m", "lbconsole", "drain", SVC,
+                                 web1, "--reason", "stopped midway", "--yes", "--wait", "60", "--inventory",
+                                 str(clean_lab)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env={**os.environ, "XDG_STATE_HOME": str(tmp_path)})
+        progress = []
+        for line in proc.stderr:  # the drain verified, it now waits for the held connections
+            progress.append(line)
+            if "active connections: " in line and not line.strip().startswith("active connections: 0 "):
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        holder.wait(30)
+    err = "".join(progress) + err
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "lbconsole drain: interrupted by SIGTERM before it finished; recorded as interrupted" in err
+    assert "Traceback" not in err and out == ""
+    (record,) = audit_lines(tmp_path)
+    assert (record["what"], record["result"], record["exit_code"]) == ("drain", "interrupted", 1)
+    assert record["message"].startswith(f"Drain: interrupted before it finished; applied so far: drained {web1} of "
+                                        f"{SVC}: weight 0 on lb1, lb2 (verified)")
+    assert record["after"] == {"lb1": {web1: 0}, "lb2": {web1: 0}} and record["params"]["reason"] == "stopped midway"
+    assert weights(web1) == {"lb1": 0, "lb2": 0}  # the drain stays: only the wait was cut short
+    res = cli(clean_lab, tmp_path, "undrain", SVC, web1, "--yes")
+    assert res.returncode == 0, res.stderr
+    assert weights(web1) == {"lb1": 100, "lb2": 100}
 
 
 async def _poll(inventory):
