@@ -27,6 +27,7 @@ async def execute(ctx: Any, name: str, target: Any, params: dict[str, Any] | Non
     """
     own_ctx = not isinstance(ctx, ActionContext)
     ctx = ActionContext.from_any(ctx)
+    ctx.said, ctx.partial = [], None  # this action's own (a context may serve several in turn)
     params = dict(params or {})
     spec = registry.BY_NAME.get(name)
     if spec is None or not spec.mutating:
