@@ -386,3 +386,26 @@ async def test_an_action_cancelled_midway_is_audited_as_interrupted_once(site, t
     assert (record["what"], record["result"], record["exit_code"]) == ("upstream_drain", "interrupted", 1)
     assert record["details"] == said and record["params"] == {"reason": "deploy"}
     assert record["message"] == f"Upstream drain: interrupted before it finished; applied so far: {said[0]}"
+
+
+async def test_an_interruption_record_holds_only_that_actions_progress(site, tmp_path):
+    sessions = {"web1": agent_session("web1", site)}
+    task = asyncio.current_task()
+    cancel = []
+    ctx = ActionContext(inventory=inventory_mod.load(inventory(tmp_path)), cluster="c", transports=sessions,
+                        progress=lambda text: cancel and task.cancel())
+    target = {"kind": "upstream_server", "cluster": "c", "upstream": "backend", "server": site.app1_key}
+    try:
+        assert (await execute(ctx, "upstream_drain", target, {"reason": "deploy"})).exit_code == 0
+        cancel.append(True)  # the same context's next action is stopped midway
+        with pytest.raises(asyncio.CancelledError):
+            await execute(ctx, "upstream_undrain", target)
+        task.uncancel()
+    finally:
+        for s in sessions.values():
+            await s.close()
+    done, stopped = AuditLog().read()
+    assert (done["what"], done["result"], stopped["what"], stopped["result"]) == (
+        "upstream_drain", "done", "upstream_undrain", "interrupted")
+    assert stopped["details"] and all(line.startswith("undraining") for line in stopped["details"])
+    assert stopped["message"].endswith(f"interrupted before it finished; applied so far: {stopped['details'][0]}")
